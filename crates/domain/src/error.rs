@@ -1,0 +1,202 @@
+//! The one error type of the domain crate: every fallible constructor returns a [`DomainError`],
+//! which carries a human sentence ([`Display`](std::fmt::Display)), a stable machine code
+//! ([`DomainError::code`]) and the request field it is about ([`DomainError::field`]).
+
+/// Why a raw value could not become a domain value.
+///
+/// The `Display` text is one short human sentence fit for an API response; [`code`](Self::code)
+/// and [`field`](Self::field) let the API layer build its `{"detail", "code", "errors"}` body
+/// from a single match.
+///
+/// ```
+/// use doztra_domain::{DomainError, Email};
+///
+/// let err = Email::parse("not-an-email").unwrap_err();
+/// assert_eq!(err, DomainError::InvalidEmail);
+/// assert_eq!(err.code(), "validation_error");
+/// assert_eq!(err.field(), Some("email"));
+/// assert_eq!(err.to_string(), "Enter a valid email address.");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// The email address is not plausible (see [`Email::parse`](crate::Email::parse)).
+    #[error("Enter a valid email address.")]
+    InvalidEmail,
+    /// The name is empty after trimming, longer than 100 characters or holds control characters.
+    #[error("Enter a name of 1 to 100 characters without control characters.")]
+    InvalidName,
+    /// The password has fewer than `min` characters.
+    #[error("The password must have at least {min} characters.")]
+    PasswordTooShort {
+        /// The minimum number of characters.
+        min: usize,
+    },
+    /// The password has more than `max` characters.
+    #[error("The password must have at most {max} characters.")]
+    PasswordTooLong {
+        /// The maximum number of characters.
+        max: usize,
+    },
+    /// The password is on the list of very common passwords.
+    #[error("This password is too common; choose a less predictable one.")]
+    CommonPassword,
+    /// The role is not one of `user` or `admin`.
+    #[error("Unknown role '{0}'; expected 'user' or 'admin'.")]
+    UnknownRole(String),
+    /// The plan is not one of `free`, `basic` or `professional`.
+    #[error("Unknown plan '{0}'; expected 'free', 'basic' or 'professional'.")]
+    UnknownPlan(String),
+    /// The model tier is not one of `gpt-3.5-turbo`, `gpt-4` or `gpt-4-turbo`.
+    #[error("Unknown model tier '{0}'; expected 'gpt-3.5-turbo', 'gpt-4' or 'gpt-4-turbo'.")]
+    UnknownModelTier(String),
+    /// The model is not in the model catalog; `known` lists the catalog's names, sorted.
+    #[error("Unknown model '{name}'; known models: {}.", .known.join(", "))]
+    UnknownModel {
+        /// The model name that was asked for.
+        name: String,
+        /// Every model name the catalog knows, sorted by name.
+        known: Vec<String>,
+    },
+    /// The request type is not one of `chat`, `plagiarism` or `prompt`.
+    #[error("Unknown request type '{0}'; expected 'chat', 'plagiarism' or 'prompt'.")]
+    UnknownRequestType(String),
+    /// The theme is not one of `light`, `dark` or `system`.
+    #[error("Invalid theme '{0}'; expected 'light', 'dark' or 'system'.")]
+    InvalidTheme(String),
+    /// A token count is negative, too large, or inconsistent with the others.
+    #[error("Invalid {field}: {reason}.")]
+    InvalidTokenCount {
+        /// `prompt_tokens`, `completion_tokens`, `total_tokens` or `estimated_tokens`.
+        field: &'static str,
+        /// Why the value was rejected, e.g. "must not be negative".
+        reason: String,
+    },
+    /// An entry of the model catalog configuration could not be parsed.
+    #[error("Invalid model catalog entry '{entry}': {reason}.")]
+    InvalidCatalogEntry {
+        /// The offending entry, trimmed.
+        entry: String,
+        /// Why the entry was rejected.
+        reason: String,
+    },
+}
+
+impl DomainError {
+    /// The stable, machine-readable snake_case code of this error.
+    ///
+    /// `weak_password` for the password rules, `unknown_model` for a model missing from the
+    /// catalog, `validation_error` for everything else.
+    ///
+    /// ```
+    /// use doztra_domain::Password;
+    ///
+    /// assert_eq!(Password::parse("short").unwrap_err().code(), "weak_password");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::PasswordTooShort { .. } | Self::PasswordTooLong { .. } | Self::CommonPassword => {
+                "weak_password"
+            }
+            Self::UnknownModel { .. } => "unknown_model",
+            Self::InvalidEmail
+            | Self::InvalidName
+            | Self::UnknownRole(_)
+            | Self::UnknownPlan(_)
+            | Self::UnknownModelTier(_)
+            | Self::UnknownRequestType(_)
+            | Self::InvalidTheme(_)
+            | Self::InvalidTokenCount { .. }
+            | Self::InvalidCatalogEntry { .. } => "validation_error",
+        }
+    }
+
+    /// The request field this error is about, if any.
+    ///
+    /// `None` for catalog entries, which come from configuration rather than a request.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::InvalidEmail => Some("email"),
+            Self::InvalidName => Some("name"),
+            Self::PasswordTooShort { .. } | Self::PasswordTooLong { .. } | Self::CommonPassword => {
+                Some("password")
+            }
+            Self::UnknownRole(_) => Some("role"),
+            Self::UnknownPlan(_) => Some("plan"),
+            Self::UnknownModelTier(_) => Some("max_model_tier"),
+            Self::UnknownModel { .. } => Some("model"),
+            Self::UnknownRequestType(_) => Some("request_type"),
+            Self::InvalidTheme(_) => Some("theme"),
+            Self::InvalidTokenCount { field, .. } => Some(field),
+            Self::InvalidCatalogEntry { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DomainError;
+
+    #[test]
+    fn weak_password_errors_share_one_code_and_the_password_field() {
+        for err in [
+            DomainError::PasswordTooShort { min: 8 },
+            DomainError::PasswordTooLong { max: 128 },
+            DomainError::CommonPassword,
+        ] {
+            assert_eq!(err.code(), "weak_password");
+            assert_eq!(err.field(), Some("password"));
+        }
+    }
+
+    #[test]
+    fn unknown_model_lists_the_known_models_in_its_message() {
+        let err = DomainError::UnknownModel {
+            name: "gpt-5".into(),
+            known: vec!["gpt-4".into(), "gpt-4-turbo".into()],
+        };
+        assert_eq!(err.code(), "unknown_model");
+        assert_eq!(err.field(), Some("model"));
+        assert_eq!(
+            err.to_string(),
+            "Unknown model 'gpt-5'; known models: gpt-4, gpt-4-turbo."
+        );
+    }
+
+    #[test]
+    fn validation_errors_name_their_field() {
+        let cases = [
+            (DomainError::InvalidEmail, Some("email")),
+            (DomainError::InvalidName, Some("name")),
+            (DomainError::UnknownRole("x".into()), Some("role")),
+            (DomainError::UnknownPlan("x".into()), Some("plan")),
+            (
+                DomainError::UnknownModelTier("x".into()),
+                Some("max_model_tier"),
+            ),
+            (
+                DomainError::UnknownRequestType("x".into()),
+                Some("request_type"),
+            ),
+            (DomainError::InvalidTheme("x".into()), Some("theme")),
+            (
+                DomainError::InvalidTokenCount {
+                    field: "estimated_tokens",
+                    reason: "must not be negative".into(),
+                },
+                Some("estimated_tokens"),
+            ),
+            (
+                DomainError::InvalidCatalogEntry {
+                    entry: "x".into(),
+                    reason: "y".into(),
+                },
+                None,
+            ),
+        ];
+        for (err, field) in cases {
+            assert_eq!(err.code(), "validation_error", "{err:?}");
+            assert_eq!(err.field(), field, "{err:?}");
+            assert!(err.to_string().ends_with('.'), "{err}");
+        }
+    }
+}

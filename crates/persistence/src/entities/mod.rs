@@ -1,0 +1,7 @@
+//! SeaORM entities, one per table. Hand-written queries live in the repository modules.
+
+pub mod login_attempt;
+pub mod refresh_token;
+pub mod subscription;
+pub mod user;
+pub mod user_preference;

@@ -1,0 +1,75 @@
+//! Persistence for Doztra Auth: SeaORM entities and repository functions. This is the only crate
+//! that speaks SQL. Repository functions take `&impl ConnectionTrait`, so they run on the pool or
+//! inside a transaction that the service layer opened with [`begin_write`]. Every statement here
+//! runs on both SQLite and PostgreSQL.
+
+pub mod entities;
+mod error;
+pub mod preferences;
+pub mod sessions;
+pub mod subscriptions;
+pub mod throttle;
+pub mod users;
+
+use std::time::Duration;
+
+pub use error::StoreError;
+pub use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait,
+};
+
+use sea_orm::{ConnectOptions, Database, SqliteTransactionMode, TransactionOptions};
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// Largest number of open connections.
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before it fails.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Opens a pool. SQLite files get WAL, a busy timeout and foreign keys, so concurrent writers
+/// queue instead of failing with "database is locked".
+pub async fn connect(url: &str, pool: &PoolSettings) -> Result<DatabaseConnection, StoreError> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(pool.max_connections)
+        .min_connections(0)
+        .acquire_timeout(pool.acquire_timeout)
+        .connect_timeout(pool.acquire_timeout)
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .foreign_keys(true)
+        });
+    Database::connect(options).await.map_err(StoreError::from)
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`), so a transaction that reads before it writes waits for other writers
+/// instead of failing when it upgrades its lock; PostgreSQL uses its default (read committed).
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, StoreError> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+    .map_err(StoreError::from)
+}
+
+/// Answers whether the database responds (for readiness probes).
+pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
+    db.ping().await.map_err(StoreError::from)
+}

@@ -1,0 +1,115 @@
+//! Refresh tokens: stored only as hashes, rotated, grouped in families.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::entities::refresh_token;
+
+pub use refresh_token::Model as RefreshTokenRow;
+
+/// A refresh token to store.
+#[derive(Debug, Clone)]
+pub struct NewRefreshToken {
+    pub user_id: Uuid,
+    pub family_id: Uuid,
+    pub token_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub family_expires_at: DateTime<Utc>,
+}
+
+/// Stores a refresh token.
+pub async fn insert(conn: &impl ConnectionTrait, new: NewRefreshToken) -> Result<(), StoreError> {
+    refresh_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(new.user_id),
+        family_id: Set(new.family_id),
+        token_hash: Set(new.token_hash),
+        created_at: Set(new.created_at),
+        expires_at: Set(new.expires_at),
+        family_expires_at: Set(new.family_expires_at),
+        used_at: Set(None),
+        revoked_at: Set(None),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// Spends a live token in one conditional statement: of any number of concurrent callers with
+/// the same token, exactly one gets the row back.
+pub async fn spend(
+    conn: &impl ConnectionTrait,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<RefreshTokenRow>, StoreError> {
+    let mut rows = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
+        .filter(refresh_token::Column::TokenHash.eq(token_hash))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .filter(refresh_token::Column::ExpiresAt.gt(now))
+        .exec_with_returning(conn)
+        .await?;
+    Ok(rows.pop())
+}
+
+/// The stored token with this hash, live or not.
+pub async fn find_by_hash(
+    conn: &impl ConnectionTrait,
+    token_hash: &str,
+) -> Result<Option<RefreshTokenRow>, StoreError> {
+    Ok(refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(token_hash))
+        .one(conn)
+        .await?)
+}
+
+/// Revokes every token of a family. Returns how many were live.
+pub async fn revoke_family(
+    conn: &impl ConnectionTrait,
+    family_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let result = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
+        .filter(refresh_token::Column::FamilyId.eq(family_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Revokes every token of a user, except those of `keep_family`.
+pub async fn revoke_all_for_user(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    keep_family: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let mut query = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::RevokedAt.is_null());
+    if let Some(family) = keep_family {
+        query = query.filter(refresh_token::Column::FamilyId.ne(family));
+    }
+    Ok(query.exec(conn).await?.rows_affected)
+}
+
+/// Deletes tokens whose family expired before `before` (housekeeping).
+pub async fn prune_expired(
+    conn: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let result = refresh_token::Entity::delete_many()
+        .filter(refresh_token::Column::FamilyExpiresAt.lt(before))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}

@@ -1,0 +1,116 @@
+//! Subscriptions: one per user, holding the plan, its status and admin overrides.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::entities::subscription;
+
+pub use subscription::Model as SubscriptionRow;
+
+/// A subscription to create with an account.
+#[derive(Debug, Clone)]
+pub struct NewSubscription {
+    pub user_id: Uuid,
+    pub plan: String,
+    pub status: String,
+    pub is_active: bool,
+    pub auto_renew: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub stripe_customer_id: Option<String>,
+    pub stripe_subscription_id: Option<String>,
+    pub payment_method_id: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+/// Inserts a subscription.
+pub async fn insert(
+    conn: &impl ConnectionTrait,
+    new: NewSubscription,
+) -> Result<SubscriptionRow, StoreError> {
+    Ok(subscription::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(new.user_id),
+        plan: Set(new.plan),
+        status: Set(new.status),
+        start_date: Set(new.now),
+        expires_at: Set(new.expires_at),
+        is_active: Set(new.is_active),
+        auto_renew: Set(new.auto_renew),
+        stripe_customer_id: Set(new.stripe_customer_id),
+        stripe_subscription_id: Set(new.stripe_subscription_id),
+        payment_method_id: Set(new.payment_method_id),
+        token_limit: Set(None),
+        max_model_tier: Set(None),
+        created_at: Set(new.now),
+        updated_at: Set(new.now),
+    }
+    .insert(conn)
+    .await?)
+}
+
+/// The user's subscription.
+pub async fn find_by_user(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+) -> Result<Option<SubscriptionRow>, StoreError> {
+    Ok(subscription::Entity::find()
+        .filter(subscription::Column::UserId.eq(user_id))
+        .one(conn)
+        .await?)
+}
+
+/// Changes to a subscription; the outer `None` leaves a field as it is, `Some(None)` clears a
+/// nullable one.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriptionChanges {
+    pub plan: Option<String>,
+    pub status: Option<String>,
+    pub is_active: Option<bool>,
+    pub auto_renew: Option<bool>,
+    pub start_date: Option<DateTime<Utc>>,
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+    pub token_limit: Option<Option<i64>>,
+    pub max_model_tier: Option<Option<String>>,
+}
+
+/// Applies `changes` to the user's subscription and returns it.
+pub async fn update(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    changes: SubscriptionChanges,
+    now: DateTime<Utc>,
+) -> Result<Option<SubscriptionRow>, StoreError> {
+    let mut query = subscription::Entity::update_many()
+        .col_expr(subscription::Column::UpdatedAt, Expr::value(now))
+        .filter(subscription::Column::UserId.eq(user_id));
+    if let Some(v) = changes.plan {
+        query = query.col_expr(subscription::Column::Plan, Expr::value(v));
+    }
+    if let Some(v) = changes.status {
+        query = query.col_expr(subscription::Column::Status, Expr::value(v));
+    }
+    if let Some(v) = changes.is_active {
+        query = query.col_expr(subscription::Column::IsActive, Expr::value(v));
+    }
+    if let Some(v) = changes.auto_renew {
+        query = query.col_expr(subscription::Column::AutoRenew, Expr::value(v));
+    }
+    if let Some(v) = changes.start_date {
+        query = query.col_expr(subscription::Column::StartDate, Expr::value(v));
+    }
+    if let Some(v) = changes.expires_at {
+        query = query.col_expr(subscription::Column::ExpiresAt, Expr::value(v));
+    }
+    if let Some(v) = changes.token_limit {
+        query = query.col_expr(subscription::Column::TokenLimit, Expr::value(v));
+    }
+    if let Some(v) = changes.max_model_tier {
+        query = query.col_expr(subscription::Column::MaxModelTier, Expr::value(v));
+    }
+    Ok(query.exec_with_returning(conn).await?.pop())
+}

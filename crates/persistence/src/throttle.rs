@@ -1,0 +1,98 @@
+//! Failed sign-ins, counted per email and per client address within a window.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder,
+};
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::entities::login_attempt;
+
+/// What a failure is counted against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Email,
+    Ip,
+}
+
+impl Scope {
+    fn as_str(self) -> &'static str {
+        match self {
+            Scope::Email => "email",
+            Scope::Ip => "ip",
+        }
+    }
+}
+
+/// Failures since `since` and the oldest of them (which decides when the lock lifts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecentFailures {
+    pub count: u64,
+    pub oldest: Option<DateTime<Utc>>,
+}
+
+/// Counts failures for `subject` since `since`.
+pub async fn recent_failures(
+    conn: &impl ConnectionTrait,
+    scope: Scope,
+    subject: &str,
+    since: DateTime<Utc>,
+) -> Result<RecentFailures, StoreError> {
+    let base = login_attempt::Entity::find()
+        .filter(login_attempt::Column::Scope.eq(scope.as_str()))
+        .filter(login_attempt::Column::Subject.eq(subject))
+        .filter(login_attempt::Column::AttemptedAt.gt(since));
+    let count = base.clone().count(conn).await?;
+    let oldest = if count == 0 {
+        None
+    } else {
+        base.order_by_asc(login_attempt::Column::AttemptedAt)
+            .one(conn)
+            .await?
+            .map(|row| row.attempted_at)
+    };
+    Ok(RecentFailures { count, oldest })
+}
+
+/// Records one failure.
+pub async fn record_failure(
+    conn: &impl ConnectionTrait,
+    scope: Scope,
+    subject: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    login_attempt::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        scope: Set(scope.as_str().to_owned()),
+        subject: Set(subject.to_owned()),
+        attempted_at: Set(at),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// Forgets the failures of `subject` (after a successful sign-in).
+pub async fn clear(
+    conn: &impl ConnectionTrait,
+    scope: Scope,
+    subject: &str,
+) -> Result<(), StoreError> {
+    login_attempt::Entity::delete_many()
+        .filter(login_attempt::Column::Scope.eq(scope.as_str()))
+        .filter(login_attempt::Column::Subject.eq(subject))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes failures older than `before`: they no longer count.
+pub async fn prune(conn: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<u64, StoreError> {
+    let result = login_attempt::Entity::delete_many()
+        .filter(login_attempt::Column::AttemptedAt.lt(before))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}

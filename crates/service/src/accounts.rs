@@ -1,0 +1,339 @@
+//! Accounts: registration, the caller's profile, profile and password changes, and turning an
+//! access token into the current user.
+
+use domain::{Email, ModelCatalog, Password, Plan, Role, Theme, UserName};
+use persistence::preferences::{self, NewPreferences};
+use persistence::subscriptions::{self, NewSubscription};
+use persistence::users::{self, NewUser, UserChanges};
+use persistence::{ConnectionTrait, StoreError, sessions as session_store};
+use uuid::Uuid;
+
+use crate::error::Collector;
+use crate::sessions::{SignedIn, start_session};
+use crate::tokens::{self, CurrentUser};
+use crate::views::{Account, Preferences, Profile, Subscription};
+use crate::{Context, ServiceError, clock};
+
+/// A registration request as received (raw strings, parsed here).
+#[derive(Debug, Clone, Default)]
+pub struct Registration {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub role: Option<String>,
+    pub plan: Option<String>,
+    pub payment_method_id: Option<String>,
+}
+
+/// Changes to one's own profile.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChanges {
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// Account use cases.
+#[derive(Clone)]
+pub struct Accounts {
+    ctx: Context,
+}
+
+/// A validated new account, shared by registration and admin creation.
+pub(crate) struct AccountDraft {
+    pub email: Email,
+    pub name: UserName,
+    pub password: Password,
+    pub role: Role,
+    pub plan: Plan,
+}
+
+impl Accounts {
+    pub(crate) fn new(ctx: Context) -> Self {
+        Self { ctx }
+    }
+
+    /// Registers a user on the free plan (paid plans need billing) and signs them in.
+    #[tracing::instrument(skip_all)]
+    pub async fn register(&self, request: Registration) -> Result<SignedIn, ServiceError> {
+        let mut errors = Collector::default();
+        let name = errors.take(UserName::parse(&request.name));
+        let email = errors.take(Email::parse(&request.email));
+        let password = errors.take(Password::parse(&request.password));
+        let role = match request.role.as_deref() {
+            None => Some(Role::User),
+            Some(raw) => errors.take(Role::parse(raw)),
+        };
+        let plan = match request.plan.as_deref() {
+            None => Some(Plan::Free),
+            Some(raw) => errors.take(Plan::parse(raw)),
+        };
+        errors.finish()?;
+        let (Some(name), Some(email), Some(password), Some(role), Some(plan)) =
+            (name, email, password, role, plan)
+        else {
+            return Err(ServiceError::internal(
+                "registration",
+                "collector lost an error",
+            ));
+        };
+        if role != Role::User {
+            return Err(ServiceError::ForbiddenRole);
+        }
+        if plan.is_paid() {
+            // Payment through the gateway arrives with the billing issue; until then no paid
+            // plan can be granted from outside.
+            return Err(ServiceError::BillingUnavailable);
+        }
+        let draft = AccountDraft {
+            email,
+            name,
+            password,
+            role,
+            plan,
+        };
+        let password_hash = hash_new_account_password(&self.ctx, &draft).await?;
+        let now = clock::now();
+        // The account, its subscription, preferences and first sign-in commit together.
+        let txn = persistence::begin_write(&self.ctx.db).await?;
+        let user_id = insert_account(&self.ctx, &txn, draft, password_hash, now).await?;
+        let tokens = start_session(&self.ctx, &txn, user_id, now).await?;
+        let profile = load_profile(&txn, &self.ctx.catalog, user_id).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(SignedIn { tokens, profile })
+    }
+
+    /// Resolves a bearer token to the current user: signature and claims, then the account as
+    /// it is now (it must exist, be active, and not have revoked tokens issued before).
+    pub async fn authenticate(&self, bearer: &str) -> Result<CurrentUser, ServiceError> {
+        let claims = tokens::verify_access(&self.ctx.auth, bearer)?;
+        let user = users::find_by_id(&self.ctx.db, claims.user_id)
+            .await?
+            .ok_or(ServiceError::InvalidToken)?;
+        if claims.issued_at < user.tokens_valid_after {
+            return Err(ServiceError::InvalidToken);
+        }
+        if !user.is_active {
+            return Err(ServiceError::AccountDisabled);
+        }
+        let role = Role::parse(&user.role).map_err(|e| ServiceError::internal("stored role", e))?;
+        Ok(CurrentUser {
+            id: user.id,
+            email: user.email,
+            role,
+            session_id: claims.session_id,
+        })
+    }
+
+    /// The caller's account with subscription and preferences.
+    pub async fn profile(&self, user_id: Uuid) -> Result<Profile, ServiceError> {
+        load_profile(&self.ctx.db, &self.ctx.catalog, user_id).await
+    }
+
+    /// Changes one's name and/or email; a new email is unverified until confirmed.
+    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    pub async fn update_profile(
+        &self,
+        user_id: Uuid,
+        changes: ProfileChanges,
+    ) -> Result<Profile, ServiceError> {
+        let mut errors = Collector::default();
+        let name = changes
+            .name
+            .as_deref()
+            .map(UserName::parse)
+            .and_then(|r| errors.take(r));
+        let email = changes
+            .email
+            .as_deref()
+            .map(Email::parse)
+            .and_then(|r| errors.take(r));
+        errors.finish()?;
+        let now = clock::now();
+        let txn = persistence::begin_write(&self.ctx.db).await?;
+        let current = users::find_by_id(&txn, user_id)
+            .await?
+            .ok_or(ServiceError::NotFound("User"))?;
+        let email_changed = email.as_ref().is_some_and(|e| e.as_str() != current.email);
+        let update = UserChanges {
+            name: name.map(UserName::into_inner),
+            email: email.filter(|_| email_changed).map(Email::into_inner),
+            is_verified: email_changed.then_some(false),
+            ..Default::default()
+        };
+        match users::update(&txn, user_id, update, now).await {
+            Ok(_) => {}
+            Err(StoreError::Duplicate(_)) => return Err(ServiceError::EmailTaken),
+            Err(e) => return Err(e.into()),
+        }
+        let profile = load_profile(&txn, &self.ctx.catalog, user_id).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(profile)
+    }
+
+    /// Changes one's password after checking the current one. Every other sign-in is revoked
+    /// and every access token issued before now stops working; the caller's own sign-in
+    /// survives, so its refresh token yields a fresh access token.
+    #[tracing::instrument(skip_all, fields(user_id = %current.id))]
+    pub async fn change_password(
+        &self,
+        current: &CurrentUser,
+        current_password: &str,
+        new_password: &str,
+    ) -> Result<(), ServiceError> {
+        let new_password = Password::parse(new_password).map_err(|e| {
+            // The field the client sent is `new_password`.
+            let mut err = ServiceError::from(e);
+            if let ServiceError::Invalid { errors, .. } = &mut err {
+                for field in errors.iter_mut() {
+                    field.field = "new_password".to_owned();
+                }
+            }
+            err
+        })?;
+        let user = users::find_by_id(&self.ctx.db, current.id)
+            .await?
+            .ok_or(ServiceError::NotFound("User"))?;
+        if !self
+            .ctx
+            .hasher
+            .verify(current_password, Some(&user.password_hash))
+            .await?
+        {
+            return Err(ServiceError::WrongCurrentPassword);
+        }
+        let hash = self.ctx.hasher.hash(&new_password).await?;
+        let now = clock::now();
+        let txn = persistence::begin_write(&self.ctx.db).await?;
+        users::update(
+            &txn,
+            current.id,
+            UserChanges {
+                password_hash: Some(hash),
+                tokens_valid_after: Some(now),
+                ..Default::default()
+            },
+            now,
+        )
+        .await?;
+        session_store::revoke_all_for_user(&txn, current.id, Some(current.session_id), now).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+}
+
+/// Refuses a taken email before spending CPU on the hash, then hashes the password.
+pub(crate) async fn hash_new_account_password(
+    ctx: &Context,
+    draft: &AccountDraft,
+) -> Result<String, ServiceError> {
+    if users::find_by_email(&ctx.db, draft.email.as_str())
+        .await?
+        .is_some()
+    {
+        return Err(ServiceError::EmailTaken);
+    }
+    ctx.hasher.hash(&draft.password).await
+}
+
+/// Inserts an account with its subscription and default preferences on `conn` (a transaction
+/// the caller commits). A concurrent registration of the same email is [`ServiceError::EmailTaken`].
+pub(crate) async fn insert_account(
+    ctx: &Context,
+    conn: &impl ConnectionTrait,
+    draft: AccountDraft,
+    password_hash: String,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Uuid, ServiceError> {
+    let user_id = Uuid::now_v7();
+    let inserted = users::insert(
+        conn,
+        NewUser {
+            id: user_id,
+            email: draft.email.into_inner(),
+            name: draft.name.into_inner(),
+            password_hash,
+            role: draft.role.as_str().to_owned(),
+            is_active: true,
+            is_verified: false,
+            now,
+        },
+    )
+    .await;
+    match inserted {
+        Ok(_) => {}
+        Err(StoreError::Duplicate(_)) => return Err(ServiceError::EmailTaken),
+        Err(e) => return Err(e.into()),
+    }
+    subscriptions::insert(
+        conn,
+        NewSubscription {
+            user_id,
+            plan: draft.plan.as_str().to_owned(),
+            status: "active".to_owned(),
+            is_active: true,
+            auto_renew: draft.plan.is_paid(),
+            expires_at: None,
+            stripe_customer_id: None,
+            stripe_subscription_id: None,
+            payment_method_id: None,
+            now,
+        },
+    )
+    .await?;
+    let defaults = default_preferences(&ctx.catalog, user_id, draft.plan.max_model_tier(), now);
+    preferences::insert_if_missing(conn, defaults).await?;
+    tracing::info!(user_id = %user_id, "account created");
+    Ok(user_id)
+}
+
+fn default_preferences(
+    catalog: &ModelCatalog,
+    user_id: Uuid,
+    max_tier: domain::ModelTier,
+    now: chrono::DateTime<chrono::Utc>,
+) -> NewPreferences {
+    NewPreferences {
+        user_id,
+        theme: Theme::Light.as_str().to_owned(),
+        notifications: true,
+        default_model: catalog
+            .best_allowed(max_tier)
+            .unwrap_or(max_tier.as_str())
+            .to_owned(),
+        now,
+    }
+}
+
+/// Loads the account, subscription and preferences of a user. Preferences are created on
+/// first read for accounts that lack them.
+pub(crate) async fn load_profile(
+    conn: &impl ConnectionTrait,
+    catalog: &ModelCatalog,
+    user_id: Uuid,
+) -> Result<Profile, ServiceError> {
+    let user = users::find_by_id(conn, user_id)
+        .await?
+        .ok_or(ServiceError::NotFound("User"))?;
+    let subscription: Subscription = subscriptions::find_by_user(conn, user_id)
+        .await?
+        .ok_or_else(|| {
+            ServiceError::internal("profile", format!("user {user_id} has no subscription"))
+        })?
+        .try_into()?;
+    let preferences = match preferences::find_by_user(conn, user_id).await? {
+        Some(row) => row,
+        None => {
+            let now = clock::now();
+            preferences::insert_if_missing(
+                conn,
+                default_preferences(catalog, user_id, subscription.max_model_tier, now),
+            )
+            .await?
+        }
+    };
+    Ok(Profile {
+        account: Account::try_from(user)?,
+        subscription,
+        preferences: Preferences::try_from(preferences)?,
+    })
+}

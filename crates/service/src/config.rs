@@ -1,0 +1,85 @@
+//! Validated settings of the use cases (the HTTP layer reads them from the environment).
+
+use std::fmt;
+use std::time::Duration;
+
+use jsonwebtoken::{DecodingKey, EncodingKey};
+
+use crate::ServiceError;
+
+/// The HS256 signing secret. Never printed.
+#[derive(Clone)]
+pub struct JwtSecret(Vec<u8>);
+
+impl JwtSecret {
+    /// The shortest secret accepted, in bytes.
+    pub const MIN_BYTES: usize = 32;
+
+    /// Accepts a secret of at least [`Self::MIN_BYTES`] bytes.
+    pub fn new(bytes: Vec<u8>) -> Result<Self, String> {
+        if bytes.len() < Self::MIN_BYTES {
+            return Err(format!("must be at least {} bytes long", Self::MIN_BYTES));
+        }
+        Ok(Self(bytes))
+    }
+
+    /// A fresh random secret (development only: tokens die with the process).
+    pub fn random() -> Result<Self, String> {
+        let mut bytes = vec![0u8; 64];
+        getrandom::fill(&mut bytes).map_err(|e| format!("no randomness available: {e}"))?;
+        Ok(Self(bytes))
+    }
+
+    pub(crate) fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for JwtSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JwtSecret(***)")
+    }
+}
+
+/// Token settings.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub secret: JwtSecret,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: Duration,
+    /// Absolute lifetime of a sign-in (its refresh token family).
+    pub refresh_ttl: Duration,
+    /// A refresh token unused for this long expires.
+    pub refresh_idle_ttl: Duration,
+}
+
+impl AuthConfig {
+    pub(crate) fn keys(&self) -> Result<(EncodingKey, DecodingKey), ServiceError> {
+        let enc = EncodingKey::from_secret(self.secret.expose())
+            .map_err(|e| ServiceError::internal("jwt encoding key", e))?;
+        let dec = DecodingKey::from_secret(self.secret.expose())
+            .map_err(|e| ServiceError::internal("jwt decoding key", e))?;
+        Ok((enc, dec))
+    }
+}
+
+/// Login throttling settings.
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottleConfig {
+    /// Failures per email within the window before sign-in is refused.
+    pub max_failures_per_email: u64,
+    /// Failures per client address within the window before sign-in is refused.
+    pub max_failures_per_ip: u64,
+    pub window: Duration,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        Self {
+            max_failures_per_email: 5,
+            max_failures_per_ip: 50,
+            window: Duration::from_secs(15 * 60),
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The service error: what a use case can refuse, in terms the HTTP layer maps in one place.
+
+use std::error::Error as StdError;
+
+use domain::{DomainError, Refusal};
+use persistence::StoreError;
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// Why a use case did not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Input that does not parse; one entry per invalid field. `code` is the most specific
+    /// code (`weak_password`, `unknown_model`, or `validation_error`).
+    #[error("{message}")]
+    Invalid {
+        code: &'static str,
+        message: String,
+        errors: Vec<FieldError>,
+    },
+    #[error("An account with this email already exists.")]
+    EmailTaken,
+    #[error("Only the user role can be chosen at registration.")]
+    ForbiddenRole,
+    #[error("Paid plans are not available: billing is not configured.")]
+    BillingUnavailable,
+    #[error("Incorrect email or password.")]
+    InvalidCredentials,
+    #[error("The current password is incorrect.")]
+    WrongCurrentPassword,
+    #[error("This account is disabled.")]
+    AccountDisabled,
+    #[error("Too many failed sign-in attempts. Try again later.")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("Not authenticated.")]
+    NotAuthenticated,
+    #[error("The token is invalid, expired or revoked.")]
+    InvalidToken,
+    #[error("This refresh token was already used; the session has been revoked.")]
+    RefreshTokenReused,
+    #[error("Administrator rights are required.")]
+    AdminRequired,
+    #[error("{0}")]
+    ForbiddenSelfChange(&'static str),
+    #[error("{0} not found.")]
+    NotFound(&'static str),
+    /// A quota or tier refusal decided by the domain.
+    #[error("{}", .0.message())]
+    Quota(Refusal),
+    #[error("The service is temporarily unavailable.")]
+    Unavailable(#[source] StoreError),
+    #[error("internal error: {context}")]
+    Internal {
+        context: &'static str,
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
+    },
+}
+
+impl ServiceError {
+    pub(crate) fn internal(
+        context: &'static str,
+        source: impl Into<Box<dyn StdError + Send + Sync>>,
+    ) -> Self {
+        ServiceError::Internal {
+            context,
+            source: source.into(),
+        }
+    }
+
+    /// A single invalid field.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        ServiceError::Invalid {
+            code: "validation_error",
+            message: message.clone(),
+            errors: vec![FieldError {
+                field: field.to_owned(),
+                message,
+            }],
+        }
+    }
+
+    /// Collects the domain errors of several fields into one 422.
+    pub fn from_domain_errors(errors: Vec<DomainError>) -> Self {
+        let code = errors
+            .iter()
+            .map(DomainError::code)
+            .find(|code| *code != "validation_error")
+            .unwrap_or("validation_error");
+        let message = errors.first().map(ToString::to_string).unwrap_or_default();
+        let errors = errors
+            .iter()
+            .map(|e| FieldError {
+                field: e.field().unwrap_or("body").to_owned(),
+                message: e.to_string(),
+            })
+            .collect();
+        ServiceError::Invalid {
+            code,
+            message,
+            errors,
+        }
+    }
+}
+
+impl From<DomainError> for ServiceError {
+    fn from(err: DomainError) -> Self {
+        ServiceError::from_domain_errors(vec![err])
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(_) => ServiceError::Unavailable(err),
+            other => ServiceError::internal("database", other),
+        }
+    }
+}
+
+/// Collects parse results of several fields; yields all errors at once.
+#[derive(Default)]
+pub(crate) struct Collector(Vec<DomainError>);
+
+impl Collector {
+    pub(crate) fn take<T>(&mut self, result: Result<T, DomainError>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.0.push(e);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn finish(self) -> Result<(), ServiceError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::from_domain_errors(self.0))
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Use cases of Doztra Auth: accounts, sessions, administration, preferences and catalogs.
+//! This crate orchestrates `domain` (the rules), `persistence` (the storage) and `billing` (the
+//! payment gateway). It owns transactions; handlers call one function here and map the result.
+
+mod accounts;
+mod admin;
+mod clock;
+mod config;
+mod error;
+mod passwords;
+mod sessions;
+mod tokens;
+mod views;
+
+use std::sync::Arc;
+
+pub use accounts::{Accounts, ProfileChanges, Registration};
+pub use admin::{Admin, AdminPatch, NewAccount, UserListQuery, UserPage};
+pub use config::{AuthConfig, JwtSecret, ThrottleConfig};
+pub use error::{FieldError, ServiceError};
+pub use passwords::PasswordHasher;
+pub use sessions::{LoginRequest, Sessions, SignedIn};
+pub use tokens::{CurrentUser, SessionTokens};
+pub use views::{Account, Preferences, Profile, Subscription};
+
+use domain::ModelCatalog;
+use persistence::DatabaseConnection;
+
+/// Everything the use cases share: the pool and the validated configuration.
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) db: DatabaseConnection,
+    pub(crate) auth: Arc<AuthConfig>,
+    pub(crate) throttle: ThrottleConfig,
+    pub(crate) catalog: Arc<ModelCatalog>,
+    pub(crate) hasher: PasswordHasher,
+    pub(crate) billing_configured: bool,
+}
+
+/// The service facade the HTTP layer (or any embedding program) holds.
+#[derive(Clone)]
+pub struct Services {
+    pub accounts: Accounts,
+    pub sessions: Sessions,
+    pub admin: Admin,
+    db: DatabaseConnection,
+}
+
+/// Settings the services are built from.
+pub struct ServiceSettings {
+    pub auth: AuthConfig,
+    pub throttle: ThrottleConfig,
+    pub catalog: ModelCatalog,
+    pub hasher: PasswordHasher,
+    /// Whether a payment gateway is configured; paid plans answer 503 without one.
+    pub billing_configured: bool,
+}
+
+impl Services {
+    /// Builds the services on an open pool.
+    pub fn new(db: DatabaseConnection, settings: ServiceSettings) -> Result<Self, ServiceError> {
+        let ctx = Context {
+            db: db.clone(),
+            auth: Arc::new(settings.auth),
+            throttle: settings.throttle,
+            catalog: Arc::new(settings.catalog),
+            hasher: settings.hasher,
+            billing_configured: settings.billing_configured,
+        };
+        ctx.auth.keys()?; // refuse a key the JWT library cannot use, at start-up
+        Ok(Self {
+            accounts: Accounts::new(ctx.clone()),
+            sessions: Sessions::new(ctx.clone()),
+            admin: Admin::new(ctx),
+            db,
+        })
+    }
+
+    /// Answers whether the database responds.
+    pub async fn ready(&self) -> Result<(), ServiceError> {
+        persistence::ping(&self.db)
+            .await
+            .map_err(ServiceError::from)
+    }
+
+    /// The pool, for operational commands (migrations, shutdown).
+    pub fn database(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}

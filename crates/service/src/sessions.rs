@@ -1,0 +1,259 @@
+//! Sign-in, refresh-token rotation with reuse detection, and sign-out.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use persistence::sessions::{self as store, NewRefreshToken};
+use persistence::throttle::{self, Scope};
+use persistence::users::{self, UserChanges};
+use persistence::{ConnectionTrait, StoreError};
+use uuid::Uuid;
+
+use crate::accounts::load_profile;
+use crate::tokens::{self, CurrentUser, SessionTokens};
+use crate::views::Profile;
+use crate::{Context, ServiceError, clock};
+
+/// Credentials as received. The email is only normalised (trim, lower-case), never validated:
+/// a malformed one simply matches no account.
+#[derive(Debug, Clone)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    /// The client's address, for the per-address throttle.
+    pub client_ip: Option<String>,
+}
+
+/// A successful sign-in or registration.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub tokens: SessionTokens,
+    pub profile: Profile,
+}
+
+/// Session use cases.
+#[derive(Clone)]
+pub struct Sessions {
+    ctx: Context,
+}
+
+impl Sessions {
+    pub(crate) fn new(ctx: Context) -> Self {
+        Self { ctx }
+    }
+
+    /// Signs in with email and password. Unknown emails and wrong passwords get the same error
+    /// after the same work; repeated failures are throttled per email and per address.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(&self, request: LoginRequest) -> Result<SignedIn, ServiceError> {
+        let email = request.email.trim().to_lowercase();
+        let now = clock::now();
+        self.check_throttle(&email, request.client_ip.as_deref(), now)
+            .await?;
+
+        let user = users::find_by_email(&self.ctx.db, &email).await?;
+        let verified = self
+            .ctx
+            .hasher
+            .verify(
+                &request.password,
+                user.as_ref().map(|u| u.password_hash.as_str()),
+            )
+            .await?;
+        let Some(user) = user.filter(|_| verified) else {
+            self.record_failure(&email, request.client_ip.as_deref(), now)
+                .await?;
+            return Err(ServiceError::InvalidCredentials);
+        };
+        if !user.is_active {
+            return Err(ServiceError::AccountDisabled);
+        }
+        let txn = persistence::begin_write(&self.ctx.db).await?;
+        throttle::clear(&txn, Scope::Email, &email).await?;
+        users::touch_last_login(&txn, user.id, now).await?;
+        let tokens = start_session(&self.ctx, &txn, user.id, now).await?;
+        let profile = load_profile(&txn, &self.ctx.catalog, user.id).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        tracing::info!(user_id = %user.id, "signed in");
+        Ok(SignedIn { tokens, profile })
+    }
+
+    async fn check_throttle(
+        &self,
+        email: &str,
+        ip: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let window = window(&self.ctx);
+        let since = now - window;
+        let mut checks = vec![(
+            Scope::Email,
+            email,
+            self.ctx.throttle.max_failures_per_email,
+        )];
+        if let Some(ip) = ip {
+            checks.push((Scope::Ip, ip, self.ctx.throttle.max_failures_per_ip));
+        }
+        for (scope, subject, max) in checks {
+            let recent = throttle::recent_failures(&self.ctx.db, scope, subject, since).await?;
+            if recent.count >= max {
+                let lifts_at = recent.oldest.unwrap_or(now) + window;
+                let secs = (lifts_at - now).num_milliseconds().max(0);
+                let retry_after_secs = u64::try_from((secs + 999) / 1000).unwrap_or(1).max(1);
+                return Err(ServiceError::TooManyAttempts { retry_after_secs });
+            }
+        }
+        Ok(())
+    }
+
+    async fn record_failure(
+        &self,
+        email: &str,
+        ip: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let txn = persistence::begin_write(&self.ctx.db).await?;
+        throttle::record_failure(&txn, Scope::Email, email, now).await?;
+        if let Some(ip) = ip {
+            throttle::record_failure(&txn, Scope::Ip, ip, now).await?;
+        }
+        // Failures older than the window no longer count; keep the table small.
+        throttle::prune(&txn, now - window(&self.ctx)).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// Rotates a refresh token: the presented token is spent atomically and a new one of the
+    /// same family is returned. A spent token presented again revokes its whole family.
+    #[tracing::instrument(skip_all)]
+    pub async fn refresh(&self, refresh_token: &str) -> Result<SessionTokens, ServiceError> {
+        let hash = tokens::hash_refresh_token(refresh_token);
+        let now = clock::now();
+        let txn = persistence::begin_write(&self.ctx.db).await?;
+        let Some(spent) = store::spend(&txn, &hash, now).await? else {
+            let reused = match store::find_by_hash(&txn, &hash).await? {
+                Some(row) if row.used_at.is_some() => {
+                    let revoked = store::revoke_family(&txn, row.family_id, now).await?;
+                    tracing::warn!(user_id = %row.user_id, family_id = %row.family_id, revoked, "refresh token reuse: family revoked");
+                    true
+                }
+                _ => false,
+            };
+            txn.commit().await.map_err(StoreError::from)?;
+            return Err(if reused {
+                ServiceError::RefreshTokenReused
+            } else {
+                ServiceError::InvalidToken
+            });
+        };
+        if spent.family_expires_at <= now {
+            txn.rollback().await.map_err(StoreError::from)?;
+            return Err(ServiceError::InvalidToken);
+        }
+        let user = users::find_by_id(&txn, spent.user_id)
+            .await?
+            .ok_or(ServiceError::InvalidToken)?;
+        if !user.is_active {
+            txn.rollback().await.map_err(StoreError::from)?;
+            return Err(ServiceError::AccountDisabled);
+        }
+        let tokens = issue_pair(
+            &self.ctx,
+            &txn,
+            user.id,
+            spent.family_id,
+            spent.family_expires_at,
+            now,
+        )
+        .await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(tokens)
+    }
+
+    /// Signs out one sign-in: revokes the family of the given refresh token if it is the
+    /// caller's. Unknown tokens are ignored (signing out is idempotent).
+    #[tracing::instrument(skip_all, fields(user_id = %current.id))]
+    pub async fn logout(
+        &self,
+        current: &CurrentUser,
+        refresh_token: &str,
+    ) -> Result<(), ServiceError> {
+        let hash = tokens::hash_refresh_token(refresh_token);
+        let now = clock::now();
+        let txn = persistence::begin_write(&self.ctx.db).await?;
+        if let Some(row) = store::find_by_hash(&txn, &hash).await?
+            && row.user_id == current.id
+        {
+            store::revoke_family(&txn, row.family_id, now).await?;
+        }
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// Signs out everywhere: every refresh token is revoked and every access token issued
+    /// until now is rejected.
+    #[tracing::instrument(skip_all, fields(user_id = %current.id))]
+    pub async fn logout_all(&self, current: &CurrentUser) -> Result<(), ServiceError> {
+        let now = clock::now();
+        let txn = persistence::begin_write(&self.ctx.db).await?;
+        users::update(
+            &txn,
+            current.id,
+            UserChanges {
+                tokens_valid_after: Some(now),
+                ..Default::default()
+            },
+            now,
+        )
+        .await?;
+        store::revoke_all_for_user(&txn, current.id, None, now).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+}
+
+fn window(ctx: &Context) -> TimeDelta {
+    TimeDelta::from_std(ctx.throttle.window).unwrap_or(TimeDelta::minutes(15))
+}
+
+fn ttl(duration: std::time::Duration) -> TimeDelta {
+    TimeDelta::from_std(duration).unwrap_or(TimeDelta::days(30))
+}
+
+/// Starts a new sign-in (a new refresh token family) on `conn`.
+pub(crate) async fn start_session(
+    ctx: &Context,
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<SessionTokens, ServiceError> {
+    let family_expires_at = now + ttl(ctx.auth.refresh_ttl);
+    issue_pair(ctx, conn, user_id, Uuid::now_v7(), family_expires_at, now).await
+}
+
+async fn issue_pair(
+    ctx: &Context,
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    family_id: Uuid,
+    family_expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<SessionTokens, ServiceError> {
+    let refresh_token = tokens::new_refresh_token()?;
+    store::insert(
+        conn,
+        NewRefreshToken {
+            user_id,
+            family_id,
+            token_hash: tokens::hash_refresh_token(&refresh_token),
+            created_at: now,
+            expires_at: (now + ttl(ctx.auth.refresh_idle_ttl)).min(family_expires_at),
+            family_expires_at,
+        },
+    )
+    .await?;
+    let access_token = tokens::issue_access(&ctx.auth, user_id, family_id, now)?;
+    Ok(SessionTokens {
+        access_token,
+        refresh_token,
+        expires_in: ctx.auth.access_ttl.as_secs(),
+    })
+}

@@ -1,0 +1,133 @@
+//! Access tokens (JWT HS256) and opaque refresh tokens.
+
+use std::collections::HashSet;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use domain::Role;
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::{AuthConfig, ServiceError};
+
+const ACCESS_TYPE: &str = "access";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: Uuid,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+    iss: String,
+    aud: String,
+    jti: Uuid,
+    typ: String,
+    /// The sign-in (refresh token family) this token belongs to.
+    sid: Uuid,
+    /// Issue time in milliseconds: `iat` has whole seconds only, and revocation
+    /// (`tokens_valid_after`) must not spare a token issued earlier in the same second.
+    iat_ms: i64,
+}
+
+/// The caller, as proved by a valid access token and re-read from the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentUser {
+    pub id: Uuid,
+    pub email: String,
+    pub role: Role,
+    /// The sign-in the token belongs to.
+    pub session_id: Uuid,
+}
+
+/// A pair of tokens for a client.
+#[derive(Debug, Clone)]
+pub struct SessionTokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+/// What a verified access token says.
+pub(crate) struct AccessClaims {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub issued_at: DateTime<Utc>,
+}
+
+pub(crate) fn issue_access(
+    config: &AuthConfig,
+    user_id: Uuid,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<String, ServiceError> {
+    let (key, _) = config.keys()?;
+    let ttl = i64::try_from(config.access_ttl.as_secs()).unwrap_or(i64::MAX / 2);
+    let iat = now.timestamp();
+    let claims = Claims {
+        sub: user_id,
+        iat,
+        nbf: iat,
+        exp: iat.saturating_add(ttl),
+        iss: config.issuer.clone(),
+        aud: config.audience.clone(),
+        jti: Uuid::now_v7(),
+        typ: ACCESS_TYPE.to_owned(),
+        sid: session_id,
+        iat_ms: now.timestamp_millis(),
+    };
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
+        .map_err(|e| ServiceError::internal("jwt encode", e))
+}
+
+/// Verifies signature (HS256 only), `exp`, `nbf`, `iss`, `aud` and `typ`.
+pub(crate) fn verify_access(
+    config: &AuthConfig,
+    token: &str,
+) -> Result<AccessClaims, ServiceError> {
+    let (_, key) = config.keys()?;
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.algorithms = vec![Algorithm::HS256];
+    validation.leeway = 5;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.set_issuer(&[config.issuer.as_str()]);
+    validation.set_audience(&[config.audience.as_str()]);
+    validation.required_spec_claims = ["exp", "nbf", "iat", "iss", "aud", "sub"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect::<HashSet<_>>();
+    let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
+        .map_err(|_| ServiceError::InvalidToken)?;
+    let claims = data.claims;
+    if claims.typ != ACCESS_TYPE {
+        return Err(ServiceError::InvalidToken);
+    }
+    let issued_at =
+        DateTime::from_timestamp_millis(claims.iat_ms).ok_or(ServiceError::InvalidToken)?;
+    Ok(AccessClaims {
+        user_id: claims.sub,
+        session_id: claims.sid,
+        issued_at,
+    })
+}
+
+/// A new opaque refresh token: 256 random bits, URL-safe.
+pub(crate) fn new_refresh_token() -> Result<String, ServiceError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| ServiceError::internal("randomness", e.to_string()))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The stored form of a refresh token: hex SHA-256.
+pub(crate) fn hash_refresh_token(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    let mut out = String::with_capacity(64);
+    for byte in digest.iter() {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}

@@ -1,0 +1,26 @@
+//! Schema migrations of Doztra Auth. One change per file, each with a real `down`; an applied
+//! migration is never edited, a new one is added instead.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_create_users;
+mod m20261128_000002_create_refresh_tokens;
+mod m20261128_000003_create_subscriptions;
+mod m20261128_000004_create_user_preferences;
+mod m20261128_000005_create_login_attempts;
+
+/// Every migration, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261128_000001_create_users::Migration),
+            Box::new(m20261128_000002_create_refresh_tokens::Migration),
+            Box::new(m20261128_000003_create_subscriptions::Migration),
+            Box::new(m20261128_000004_create_user_preferences::Migration),
+            Box::new(m20261128_000005_create_login_attempts::Migration),
+        ]
+    }
+}
