@@ -1,1 +1,369 @@
+//! Black-box test harness: every test starts the real server on port 0 against its own fresh
+//! database (a temporary SQLite file, or a uniquely named PostgreSQL database that is dropped
+//! afterwards) and speaks HTTP to it.
+//!
+//! `db_tests!(a, b, ...)` turns each `async fn a(app: TestApp)` into two tests, `sqlite::a` and
+//! `postgres::a`. PostgreSQL is found at `TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); when it is unreachable the PostgreSQL tests
+//! are skipped, unless `REQUIRE_POSTGRES=1`, which makes that a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use api::{Application, Settings};
+use reqwest::{Method, Response, StatusCode};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde_json::{Value, json};
+use service::Services;
+use uuid::Uuid;
+
+pub use reqwest;
+pub use serde_json;
+
+/// The password every helper-made account uses.
+pub const PASSWORD: &str = "Password123!";
+/// The JWT secret of test servers (tests forge tokens with it).
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+enum TestDb {
+    Sqlite(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match self {
+            TestDb::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            TestDb::Postgres { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop runs outside any runtime we may block; use a thread with its own.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async {
+                        if let Ok(db) = Database::connect(&admin_url).await {
+                            let _ = db
+                                .execute_unprepared(&format!(
+                                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                                ))
+                                .await;
+                            let _ = db.close().await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// A running server bound to a fresh database.
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub backend: Backend,
+    pub database_url: String,
+    services: Services,
+    /// `None` for a second instance: the first one owns (and drops) the database.
+    _db: Option<TestDb>,
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn postgres_required() -> bool {
+    std::env::var("REQUIRE_POSTGRES").is_ok_and(|v| v == "1" || v == "true")
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let prefix = base.rsplit_once('/').map_or(base, |(p, _)| p);
+    match query {
+        Some(q) => format!("{prefix}/{name}?{q}"),
+        None => format!("{prefix}/{name}"),
+    }
+}
+
+async fn create_database(backend: Backend) -> Option<(TestDb, String)> {
+    let id = Uuid::new_v4().simple().to_string();
+    match backend {
+        Backend::Sqlite => {
+            let path = std::env::temp_dir().join(format!("doztra-test-{id}.db"));
+            let url = format!("sqlite://{}?mode=rwc", path.display());
+            Some((TestDb::Sqlite(path), url))
+        }
+        Backend::Postgres => {
+            let admin_url = pg_admin_url();
+            let admin = match Database::connect(&admin_url).await {
+                Ok(db) => db,
+                Err(e) if postgres_required() => {
+                    panic!("PostgreSQL is required but unreachable at {admin_url}: {e}")
+                }
+                Err(e) => {
+                    eprintln!(
+                        "skipping: PostgreSQL unreachable at {admin_url} ({e}); set REQUIRE_POSTGRES=1 to fail instead"
+                    );
+                    return None;
+                }
+            };
+            let name = format!("doztra_test_{id}");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .unwrap();
+            admin.close().await.unwrap();
+            let url = with_database(&admin_url, &name);
+            Some((TestDb::Postgres { admin_url, name }, url))
+        }
+    }
+}
+
+/// Starts a server on `backend` with default test settings; `None` if PostgreSQL is not
+/// available and not required.
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, &[]).await
+}
+
+/// Starts a server with extra settings (environment-variable names and values).
+pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<TestApp> {
+    let (db, url) = create_database(backend).await?;
+    Some(start_server(backend, Some(db), url, extra).await)
+}
+
+async fn start_server(
+    backend: Backend,
+    db: Option<TestDb>,
+    url: String,
+    extra: &[(&str, &str)],
+) -> TestApp {
+    let mut vars: HashMap<String, String> = [
+        ("APP_ENV", "test"),
+        ("DATABASE_URL", url.as_str()),
+        ("HOST", "127.0.0.1"),
+        ("PORT", "0"),
+        ("JWT_SECRET", JWT_SECRET),
+        ("AUTO_MIGRATE", "true"),
+        ("DATABASE_MAX_CONNECTIONS", "8"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    for (k, v) in extra {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    let settings = Settings::from_vars(&vars).expect("test settings");
+    let app = Application::build(settings).await.expect("server starts");
+    let port = app.port();
+    let services = app.services().clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        backend,
+        database_url: url,
+        services,
+        _db: db,
+    }
+}
+
+impl TestApp {
+    /// A second server on the same database (another instance of the service).
+    pub async fn second_instance(&self) -> TestApp {
+        start_server(self.backend, None, self.database_url.clone(), &[]).await
+    }
+
+    /// The database the server uses, for assertions on what it holds.
+    pub fn db(&self) -> &DatabaseConnection {
+        self.services.database()
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.request(Method::PUT, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.request(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::DELETE, path, token, None).await
+    }
+
+    /// Registers a free account and returns the registration response body.
+    pub async fn register(&self, email: &str) -> Value {
+        let res = self
+            .post(
+                "/api/auth/register",
+                None,
+                json!({"name": "Test User", "email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "register {email}");
+        res.json().await.unwrap()
+    }
+
+    /// Registers a user and returns (access token, refresh token, user id).
+    pub async fn user(&self, email: &str) -> Session {
+        Session::from_login(&self.register(email).await)
+    }
+
+    /// Creates an admin the way operators do (the CLI's code path) and signs it in.
+    pub async fn admin(&self, email: &str) -> Session {
+        self.services
+            .admin
+            .bootstrap_admin(email, "Admin", PASSWORD)
+            .await
+            .expect("admin created");
+        self.login(email, PASSWORD).await
+    }
+
+    /// Signs in with JSON credentials; panics unless 200.
+    pub async fn login(&self, email: &str, password: &str) -> Session {
+        let res = self
+            .post(
+                "/api/auth/login",
+                None,
+                json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "login {email}");
+        Session::from_login(&res.json().await.unwrap())
+    }
+
+    /// One number from a SQL query (for assertions on stored state).
+    pub async fn count(&self, sql: &str) -> i64 {
+        let backend = self.db().get_database_backend();
+        let row = self
+            .db()
+            .query_one_raw(Statement::from_string(backend, sql.to_owned()))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    }
+}
+
+/// A signed-in client.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub access: String,
+    pub refresh: String,
+    pub user_id: String,
+}
+
+impl Session {
+    pub fn from_login(body: &Value) -> Self {
+        Self {
+            access: body["access_token"].as_str().unwrap().to_owned(),
+            refresh: body["refresh_token"].as_str().unwrap().to_owned(),
+            user_id: body["user"]["id"].as_str().unwrap().to_owned(),
+        }
+    }
+}
+
+/// Asserts the status and the standard error envelope; returns the body.
+pub async fn expect_error(res: Response, status: u16, code: &str) -> Value {
+    assert_eq!(res.status().as_u16(), status, "status for expected {code}");
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "error body must be JSON, got {content_type}"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], code, "body: {body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "detail missing: {body}"
+    );
+    body
+}
+
+/// Runs each listed `async fn name(app: TestApp)` once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! db_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::spawn_app($crate::Backend::Sqlite).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::spawn_app($crate::Backend::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}

@@ -1,1 +1,18 @@
+//! The HTTP face of Doztra Auth (actix-web): routes, extractors, DTOs, the one error-to-HTTP
+//! mapping, OpenAPI, metrics, and the server start-up used by the `doztra-auth` binary and the
+//! black-box tests.
 
+pub mod dto;
+pub mod error;
+pub mod extractors;
+pub mod metrics;
+pub mod observe;
+pub mod openapi;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use settings::Settings;
+pub use startup::Application;

@@ -1,1 +1,114 @@
-fn main() {}
+//! `doztra-auth`: the server binary. `serve` (default), `migrate`, `create-admin`.
+
+use std::io::{IsTerminal, Read};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use doztra_api::startup::{Application, build_services, open_database};
+use doztra_api::{Settings, telemetry};
+use migration::MigratorTrait;
+
+#[derive(Parser)]
+#[command(
+    name = "doztra-auth",
+    version,
+    about = "Doztra Auth: accounts, sessions, plans and token metering"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Create an administrator. The password is read from DOZTRA_ADMIN_PASSWORD or stdin.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.log_format);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => migrate(settings).await,
+        Command::CreateAdmin { email, name } => create_admin(settings, &email, &name).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> Result<(), String> {
+    if settings.jwt_secret_is_random {
+        tracing::warn!(
+            "JWT_SECRET is not set: using a random secret, so tokens will not survive a restart"
+        );
+    }
+    let app = Application::build(settings.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(host = %settings.host, port = app.port(), "listening");
+    app.run_until_stopped().await.map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(mut settings: Settings) -> Result<(), String> {
+    settings.auto_migrate = false;
+    let db = open_database(&settings).await.map_err(|e| e.to_string())?;
+    migration::Migrator::up(&db, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+async fn create_admin(settings: Settings, email: &str, name: &str) -> Result<(), String> {
+    let password = match std::env::var("DOZTRA_ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            if std::io::stdin().is_terminal() {
+                eprintln!("Password (input is echoed; end with Enter and Ctrl-D):");
+            }
+            let mut buf = String::new();
+            std::io::stdin()
+                .read_to_string(&mut buf)
+                .map_err(|e| format!("cannot read the password: {e}"))?;
+            buf.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let db = open_database(&settings).await.map_err(|e| e.to_string())?;
+    let services = build_services(&settings, db).map_err(|e| e.to_string())?;
+    let profile = services
+        .admin
+        .bootstrap_admin(email, name, &password)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "created admin {} ({})",
+        profile.account.email, profile.account.id
+    );
+    Ok(())
+}

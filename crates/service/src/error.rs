@@ -88,12 +88,15 @@ impl ServiceError {
 
     /// Collects the domain errors of several fields into one 422.
     pub fn from_domain_errors(errors: Vec<DomainError>) -> Self {
-        let code = errors
-            .iter()
-            .map(DomainError::code)
-            .find(|code| *code != "validation_error")
-            .unwrap_or("validation_error");
-        let message = errors.first().map(ToString::to_string).unwrap_or_default();
+        // A specific code (weak_password, unknown_model) only when every error shares it.
+        let code = match errors.first().map(DomainError::code) {
+            Some(first) if errors.iter().all(|e| e.code() == first) => first,
+            _ => "validation_error",
+        };
+        let message = match errors.as_slice() {
+            [only] => only.to_string(),
+            many => format!("The request has {} invalid fields.", many.len()),
+        };
         let errors = errors
             .iter()
             .map(|e| FieldError {

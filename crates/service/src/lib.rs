@@ -34,7 +34,6 @@ pub struct Context {
     pub(crate) throttle: ThrottleConfig,
     pub(crate) catalog: Arc<ModelCatalog>,
     pub(crate) hasher: PasswordHasher,
-    pub(crate) billing_configured: bool,
 }
 
 /// The service facade the HTTP layer (or any embedding program) holds.
@@ -52,8 +51,6 @@ pub struct ServiceSettings {
     pub throttle: ThrottleConfig,
     pub catalog: ModelCatalog,
     pub hasher: PasswordHasher,
-    /// Whether a payment gateway is configured; paid plans answer 503 without one.
-    pub billing_configured: bool,
 }
 
 impl Services {
@@ -65,7 +62,6 @@ impl Services {
             throttle: settings.throttle,
             catalog: Arc::new(settings.catalog),
             hasher: settings.hasher,
-            billing_configured: settings.billing_configured,
         };
         ctx.auth.keys()?; // refuse a key the JWT library cannot use, at start-up
         Ok(Self {

@@ -1,0 +1,380 @@
+//! Wire types: what clients send and receive. Field names follow the contract and the v0.2.0
+//! feature document exactly. These are never database models; conversions from the service's
+//! views live here.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use service::{Account, Preferences, Profile, SessionTokens, SignedIn, Subscription};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// RFC 3339 UTC with milliseconds and `Z`, as the contract prescribes.
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Deserializes a field that distinguishes "absent" (`None`) from `null` (`Some(None)`).
+pub fn double_option<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}
+
+// ---------- accounts ----------
+
+/// The plan chosen at registration.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct SubscriptionChoice {
+    #[schema(example = "professional")]
+    pub plan: String,
+    #[schema(example = "pm_1234567890")]
+    pub payment_method_id: Option<String>,
+}
+
+/// `POST /api/auth/register`. Missing strings count as empty and are reported per field.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    #[serde(default)]
+    #[schema(example = "John Doe")]
+    pub name: String,
+    #[serde(default)]
+    #[schema(example = "user@example.com")]
+    pub email: String,
+    #[serde(default)]
+    #[schema(example = "Password123!")]
+    pub password: String,
+    /// Only `user` is accepted here.
+    #[schema(example = "user")]
+    pub role: Option<String>,
+    pub subscription: Option<SubscriptionChoice>,
+}
+
+/// JSON form of `POST /api/auth/login` (`username` is accepted as well as `email`).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct LoginJson {
+    #[serde(default, alias = "username")]
+    #[schema(example = "user@example.com")]
+    pub email: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+/// Form (OAuth2 password grant) body of `POST /api/auth/login`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct LoginForm {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+/// A successful sign-in or registration.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LoginResponse {
+    pub success: bool,
+    pub access_token: String,
+    pub refresh_token: String,
+    #[schema(example = "bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
+    pub expires_in: u64,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub user: UserResponse,
+}
+
+impl From<SignedIn> for LoginResponse {
+    fn from(signed: SignedIn) -> Self {
+        let user = UserResponse::from(signed.profile);
+        Self {
+            success: true,
+            access_token: signed.tokens.access_token,
+            refresh_token: signed.tokens.refresh_token,
+            token_type: "bearer",
+            expires_in: signed.tokens.expires_in,
+            email: user.email.clone(),
+            name: user.name.clone(),
+            role: user.role.clone(),
+            user,
+        }
+    }
+}
+
+/// `POST /api/auth/refresh` and `POST /api/auth/logout`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// A rotated token pair.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RefreshResponse {
+    pub success: bool,
+    pub access_token: String,
+    pub refresh_token: String,
+    #[schema(example = "bearer")]
+    pub token_type: &'static str,
+    pub expires_in: u64,
+}
+
+impl From<SessionTokens> for RefreshResponse {
+    fn from(tokens: SessionTokens) -> Self {
+        Self {
+            success: true,
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
+            token_type: "bearer",
+            expires_in: tokens.expires_in,
+        }
+    }
+}
+
+/// `{"success": true, "message": ...}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageResponse {
+    pub success: bool,
+    pub message: String,
+}
+
+impl MessageResponse {
+    pub fn ok(message: &str) -> Self {
+        Self {
+            success: true,
+            message: message.to_owned(),
+        }
+    }
+}
+
+/// `PUT /api/users/me`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct UpdateMeRequest {
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// `POST /api/users/me/password`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ChangePasswordRequest {
+    #[serde(default)]
+    pub current_password: String,
+    #[serde(default)]
+    pub new_password: String,
+}
+
+/// The seed's subscription object.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SubscriptionResponse {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    #[schema(example = "professional")]
+    pub plan: String,
+    #[schema(example = "active")]
+    pub status: String,
+    pub start_date: String,
+    pub expires_at: Option<String>,
+    pub is_active: bool,
+    pub auto_renew: bool,
+    pub stripe_customer_id: Option<String>,
+    pub stripe_subscription_id: Option<String>,
+    pub payment_method_id: Option<String>,
+    /// Admin override of the monthly tokens; `null` = the plan's.
+    pub token_limit: Option<u64>,
+    #[schema(example = "gpt-4-turbo")]
+    pub max_model_tier: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Subscription> for SubscriptionResponse {
+    fn from(s: Subscription) -> Self {
+        Self {
+            id: s.id,
+            user_id: s.user_id,
+            plan: s.plan.as_str().to_owned(),
+            status: s.status,
+            start_date: timestamp(s.start_date),
+            expires_at: s.expires_at.map(timestamp),
+            is_active: s.is_active,
+            auto_renew: s.auto_renew,
+            stripe_customer_id: s.stripe_customer_id,
+            stripe_subscription_id: s.stripe_subscription_id,
+            payment_method_id: s.payment_method_id,
+            token_limit: s.token_limit,
+            max_model_tier: s.max_model_tier.as_str().to_owned(),
+            created_at: timestamp(s.created_at),
+            updated_at: timestamp(s.updated_at),
+        }
+    }
+}
+
+/// The seed's preferences object.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PreferencesResponse {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    #[schema(example = "dark")]
+    pub theme: String,
+    pub notifications: bool,
+    #[schema(example = "gpt-4")]
+    pub default_model: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Preferences> for PreferencesResponse {
+    fn from(p: Preferences) -> Self {
+        Self {
+            id: p.id,
+            user_id: p.user_id,
+            theme: p.theme.as_str().to_owned(),
+            notifications: p.notifications,
+            default_model: p.default_model,
+            created_at: timestamp(p.created_at),
+            updated_at: timestamp(p.updated_at),
+        }
+    }
+}
+
+/// `GET /api/users/me`: the account with subscription and preferences.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserResponse {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    #[schema(example = "user")]
+    pub role: String,
+    pub is_active: bool,
+    pub is_verified: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub last_login: Option<String>,
+    pub subscription: SubscriptionResponse,
+    pub preferences: PreferencesResponse,
+}
+
+impl From<Profile> for UserResponse {
+    fn from(p: Profile) -> Self {
+        let a = p.account;
+        Self {
+            id: a.id,
+            email: a.email,
+            name: a.name,
+            role: a.role.as_str().to_owned(),
+            is_active: a.is_active,
+            is_verified: a.is_verified,
+            created_at: timestamp(a.created_at),
+            updated_at: timestamp(a.updated_at),
+            last_login: a.last_login.map(timestamp),
+            subscription: p.subscription.into(),
+            preferences: p.preferences.into(),
+        }
+    }
+}
+
+// ---------- admin ----------
+
+/// `GET /api/admin/users` query.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserListParams {
+    /// 1-based page (default 1).
+    pub page: Option<u64>,
+    /// Page size, 1..=100 (default 20).
+    pub limit: Option<u64>,
+    /// Case-insensitive substring of email or name.
+    pub q: Option<String>,
+    pub role: Option<String>,
+    pub plan: Option<String>,
+    pub is_active: Option<bool>,
+    /// `created_at` (default), `email` or `name`.
+    pub sort: Option<String>,
+    /// `asc` or `desc` (default `desc` for created_at, else `asc`).
+    pub order: Option<String>,
+}
+
+/// An account in the admin listing.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AdminUserSummary {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub is_active: bool,
+    pub is_verified: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub last_login: Option<String>,
+    pub subscription: Option<SubscriptionResponse>,
+}
+
+impl From<(Account, Option<Subscription>)> for AdminUserSummary {
+    fn from((a, s): (Account, Option<Subscription>)) -> Self {
+        Self {
+            id: a.id,
+            email: a.email,
+            name: a.name,
+            role: a.role.as_str().to_owned(),
+            is_active: a.is_active,
+            is_verified: a.is_verified,
+            created_at: timestamp(a.created_at),
+            updated_at: timestamp(a.updated_at),
+            last_login: a.last_login.map(timestamp),
+            subscription: s.map(Into::into),
+        }
+    }
+}
+
+/// A page of accounts.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserListResponse {
+    pub total_records: u64,
+    pub total_pages: u64,
+    pub current_page: u64,
+    pub records_per_page: u64,
+    pub users: Vec<AdminUserSummary>,
+}
+
+/// `POST /api/admin/users`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct AdminCreateUserRequest {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub password: String,
+    /// `user` (default) or `admin`.
+    pub role: Option<String>,
+    /// `free` (default), `basic` or `professional`; granted without payment.
+    pub plan: Option<String>,
+}
+
+/// `PATCH /api/admin/users/{id}`: an admin override. `null` on `token_limit` or
+/// `max_model_tier` restores the plan's value.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct AdminPatchRequest {
+    pub is_active: Option<bool>,
+    pub is_verified: Option<bool>,
+    pub role: Option<String>,
+    pub plan: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub token_limit: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub max_model_tier: Option<Option<String>>,
+}
+
+// ---------- operations ----------
+
+/// `GET /health`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HealthResponse {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    pub version: &'static str,
+}

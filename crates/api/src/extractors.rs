@@ -1,0 +1,119 @@
+//! Request extractors: the authenticated caller, the client address, and the login body in
+//! either of its two encodings.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::{StatusCode, header};
+use actix_web::web::{Data, Form, Json};
+use actix_web::{FromRequest, HttpRequest};
+use service::{CurrentUser, ServiceError};
+
+use crate::dto::{LoginForm, LoginJson};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The signed-in caller: a valid, unrevoked access token of an active account.
+#[derive(Debug, Clone)]
+pub struct AuthUser(pub CurrentUser);
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<Data<AppState>>().cloned();
+        let token = bearer_token(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::from(ServiceError::NotAuthenticated))?;
+            let token = token?;
+            let user = state.services.accounts.authenticate(&token).await?;
+            tracing::Span::current().record("user_id", tracing::field::display(user.id));
+            Ok(AuthUser(user))
+        })
+    }
+}
+
+fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Err(ServiceError::NotAuthenticated.into());
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::from(ServiceError::InvalidToken))?;
+    let mut parts = value.splitn(2, ' ');
+    let scheme = parts.next().unwrap_or_default();
+    let token = parts.next().unwrap_or_default().trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(ServiceError::InvalidToken.into());
+    }
+    Ok(token.to_owned())
+}
+
+/// The client's address: the peer, or the first `X-Forwarded-For`/`Forwarded` hop when
+/// `TRUST_PROXY_HEADERS` is on (only behind a proxy that sets them).
+pub fn client_ip(req: &HttpRequest, trust_proxy_headers: bool) -> Option<String> {
+    if trust_proxy_headers {
+        req.connection_info().realip_remote_addr().map(strip_port)
+    } else {
+        req.peer_addr().map(|addr| addr.ip().to_string())
+    }
+}
+
+fn strip_port(addr: &str) -> String {
+    match addr.parse::<std::net::SocketAddr>() {
+        Ok(sock) => sock.ip().to_string(),
+        Err(_) => addr.to_owned(),
+    }
+}
+
+/// Credentials from a form (OAuth2 password grant: `username`, `password`) or JSON
+/// (`email`, `password`).
+#[derive(Debug, Clone)]
+pub struct LoginBody {
+    pub email: String,
+    pub password: String,
+}
+
+impl FromRequest for LoginBody {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if content_type.starts_with("application/x-www-form-urlencoded") {
+            let form = Form::<LoginForm>::from_request(req, payload);
+            Box::pin(async move {
+                let form = form.await?.into_inner();
+                Ok(LoginBody {
+                    email: form.username,
+                    password: form.password,
+                })
+            })
+        } else if content_type.starts_with("application/json") {
+            let json = Json::<LoginJson>::from_request(req, payload);
+            Box::pin(async move {
+                let json = json.await?.into_inner();
+                Ok(LoginBody {
+                    email: json.email,
+                    password: json.password,
+                })
+            })
+        } else {
+            Box::pin(async {
+                Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "Send the body as application/x-www-form-urlencoded or application/json.",
+                )
+                .into())
+            })
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! The OpenAPI 3 document of every route (`GET /api/openapi.json`, browsable at `/docs`).
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Doztra Auth", description = "Accounts, sessions, plans and token metering of the Doztra AI writing product."),
+    paths(
+        routes::auth::register_user,
+        routes::auth::login_user,
+        routes::auth::refresh_session,
+        routes::auth::logout_session,
+        routes::auth::logout_all_sessions,
+        routes::users::get_me,
+        routes::users::update_me,
+        routes::users::change_password,
+        routes::admin::list_users,
+        routes::admin::get_user,
+        routes::admin::create_user,
+        routes::admin::patch_user,
+        routes::admin::delete_user,
+        routes::ops::health,
+        routes::ops::ready,
+        routes::ops::metrics,
+    ),
+    components(schemas(crate::error::ErrorBody, crate::error::FieldErrorBody)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Registration, sign-in, sessions"),
+        (name = "users", description = "The caller's own account"),
+        (name = "admin", description = "Account administration"),
+        (name = "operations", description = "Health and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! `/api/admin/users`: account administration (role `admin`).
+
+use actix_web::HttpResponse;
+use actix_web::web::{self, Data, Json, Path, Query};
+use service::{AdminPatch, NewAccount, UserListQuery};
+use uuid::Uuid;
+
+use crate::dto::{
+    AdminCreateUserRequest, AdminPatchRequest, UserListParams, UserListResponse, UserResponse,
+};
+use crate::error::{ApiError, ErrorBody};
+use crate::extractors::AuthUser;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin")
+            .service(
+                web::resource("/users")
+                    .route(web::get().to(list_users))
+                    .route(web::post().to(create_user)),
+            )
+            .service(
+                web::resource("/users/{id}")
+                    .route(web::get().to(get_user))
+                    .route(web::patch().to(patch_user))
+                    .route(web::delete().to(delete_user)),
+            ),
+    );
+}
+
+/// Lists accounts with filters, sorting and pagination.
+#[utoipa::path(get, path = "/api/admin/users", tag = "admin", security(("bearer" = [])), params(UserListParams),
+    responses(
+        (status = 200, body = UserListResponse),
+        (status = 403, description = "admin_required", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn list_users(
+    state: Data<AppState>,
+    user: AuthUser,
+    params: Query<UserListParams>,
+) -> Result<Json<UserListResponse>, ApiError> {
+    let p = params.into_inner();
+    let page = state
+        .services
+        .admin
+        .list_users(
+            &user.0,
+            UserListQuery {
+                page: p.page,
+                limit: p.limit,
+                q: p.q,
+                role: p.role,
+                plan: p.plan,
+                is_active: p.is_active,
+                sort: p.sort,
+                order: p.order,
+            },
+        )
+        .await?;
+    Ok(Json(UserListResponse {
+        total_records: page.total_records,
+        total_pages: page.total_pages,
+        current_page: page.current_page,
+        records_per_page: page.records_per_page,
+        users: page.users.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// One account.
+#[utoipa::path(get, path = "/api/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = UserResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_user(
+    state: Data<AppState>,
+    user: AuthUser,
+    id: Path<Uuid>,
+) -> Result<Json<UserResponse>, ApiError> {
+    Ok(Json(
+        state
+            .services
+            .admin
+            .get_user(&user.0, id.into_inner())
+            .await?
+            .into(),
+    ))
+}
+
+/// Creates an account; an admin may choose its role and plan (no payment).
+#[utoipa::path(post, path = "/api/admin/users", tag = "admin", security(("bearer" = [])),
+    request_body = AdminCreateUserRequest,
+    responses(
+        (status = 201, body = UserResponse),
+        (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn create_user(
+    state: Data<AppState>,
+    user: AuthUser,
+    body: Json<AdminCreateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let profile = state
+        .services
+        .admin
+        .create_user(
+            &user.0,
+            NewAccount {
+                name: b.name,
+                email: b.email,
+                password: b.password,
+                role: b.role,
+                plan: b.plan,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(UserResponse::from(profile)))
+}
+
+/// Admin override: activation, verification, role, plan and limits, without payment.
+#[utoipa::path(patch, path = "/api/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = AdminPatchRequest,
+    responses(
+        (status = 200, body = UserResponse),
+        (status = 403, description = "admin_required / forbidden_self_change", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn patch_user(
+    state: Data<AppState>,
+    user: AuthUser,
+    id: Path<Uuid>,
+    body: Json<AdminPatchRequest>,
+) -> Result<Json<UserResponse>, ApiError> {
+    let b = body.into_inner();
+    let patch = AdminPatch {
+        is_active: b.is_active,
+        is_verified: b.is_verified,
+        role: b.role,
+        plan: b.plan,
+        token_limit: b.token_limit,
+        max_model_tier: b.max_model_tier,
+    };
+    Ok(Json(
+        state
+            .services
+            .admin
+            .patch_user(&user.0, id.into_inner(), patch)
+            .await?
+            .into(),
+    ))
+}
+
+/// Deletes an account and everything it owns.
+#[utoipa::path(delete, path = "/api/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 204, description = "deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_user(
+    state: Data<AppState>,
+    user: AuthUser,
+    id: Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .services
+        .admin
+        .delete_user(&user.0, id.into_inner())
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

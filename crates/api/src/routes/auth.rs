@@ -1,0 +1,127 @@
+//! `/api/auth`: registration, sign-in, token refresh, sign-out.
+
+use actix_web::web::{self, Data, Json};
+use actix_web::{HttpRequest, HttpResponse};
+use service::{LoginRequest, Registration};
+
+use crate::dto::{
+    LoginResponse, MessageResponse, RefreshRequest, RefreshResponse, RegisterRequest,
+};
+use crate::error::{ApiError, ErrorBody};
+use crate::extractors::{AuthUser, LoginBody, client_ip};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/auth")
+            .service(web::resource("/register").post(register_user))
+            .service(web::resource("/login").post(login_user))
+            .service(web::resource("/refresh").post(refresh_session))
+            .service(web::resource("/logout").post(logout_session))
+            .service(web::resource("/logout-all").post(logout_all_sessions)),
+    );
+}
+
+/// Creates an account (free plan unless a paid plan is paid for) and signs it in.
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses(
+        (status = 201, body = LoginResponse),
+        (status = 403, description = "forbidden_role", body = ErrorBody),
+        (status = 409, description = "email_taken", body = ErrorBody),
+        (status = 422, description = "validation_error / weak_password", body = ErrorBody),
+        (status = 503, description = "billing_unavailable", body = ErrorBody),
+    ))]
+pub async fn register_user(
+    state: Data<AppState>,
+    body: Json<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let (plan, payment_method_id) = match body.subscription {
+        Some(choice) => (Some(choice.plan), choice.payment_method_id),
+        None => (None, None),
+    };
+    let signed = state
+        .services
+        .accounts
+        .register(Registration {
+            name: body.name,
+            email: body.email,
+            password: body.password,
+            role: body.role,
+            plan,
+            payment_method_id,
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(LoginResponse::from(signed)))
+}
+
+/// Signs in with a form (`username`, `password`) or JSON (`email`, `password`).
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth",
+    request_body(content(
+        (crate::dto::LoginJson = "application/json"),
+        (crate::dto::LoginForm = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, body = LoginResponse),
+        (status = 401, description = "invalid_credentials", body = ErrorBody),
+        (status = 403, description = "account_disabled", body = ErrorBody),
+        (status = 429, description = "too_many_attempts (with Retry-After)", body = ErrorBody),
+    ))]
+pub async fn login_user(
+    state: Data<AppState>,
+    req: HttpRequest,
+    body: LoginBody,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let signed = state
+        .services
+        .sessions
+        .login(LoginRequest {
+            email: body.email,
+            password: body.password,
+            client_ip: client_ip(&req, state.trust_proxy_headers),
+        })
+        .await?;
+    Ok(Json(signed.into()))
+}
+
+/// Rotates a refresh token.
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, body = RefreshResponse),
+        (status = 401, description = "invalid_token / refresh_token_reused", body = ErrorBody),
+    ))]
+pub async fn refresh_session(
+    state: Data<AppState>,
+    body: Json<RefreshRequest>,
+) -> Result<Json<RefreshResponse>, ApiError> {
+    let tokens = state.services.sessions.refresh(&body.refresh_token).await?;
+    Ok(Json(tokens.into()))
+}
+
+/// Signs out one session (the refresh token's family).
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = MessageResponse), (status = 401, body = ErrorBody)))]
+pub async fn logout_session(
+    state: Data<AppState>,
+    user: AuthUser,
+    body: Json<RefreshRequest>,
+) -> Result<Json<MessageResponse>, ApiError> {
+    state
+        .services
+        .sessions
+        .logout(&user.0, &body.refresh_token)
+        .await?;
+    Ok(Json(MessageResponse::ok("Logged out successfully")))
+}
+
+/// Signs out everywhere: every session and access token of the caller is revoked.
+#[utoipa::path(post, path = "/api/auth/logout-all", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = MessageResponse), (status = 401, body = ErrorBody)))]
+pub async fn logout_all_sessions(
+    state: Data<AppState>,
+    user: AuthUser,
+) -> Result<Json<MessageResponse>, ApiError> {
+    state.services.sessions.logout_all(&user.0).await?;
+    Ok(Json(MessageResponse::ok("Logged out of all sessions")))
+}

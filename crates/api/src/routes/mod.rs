@@ -1,0 +1,19 @@
+//! HTTP routes. Handlers are short: extract, call one service function, map the result.
+
+pub mod admin;
+pub mod auth;
+pub mod ops;
+pub mod users;
+
+use actix_web::web;
+
+/// Registers every API route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api")
+            .configure(auth::configure)
+            .configure(users::configure)
+            .configure(admin::configure),
+    )
+    .configure(ops::configure);
+}

@@ -1,0 +1,76 @@
+//! `/api/users/me`: the caller's own account.
+
+use actix_web::HttpResponse;
+use actix_web::web::{self, Data, Json};
+use service::ProfileChanges;
+
+use crate::dto::{ChangePasswordRequest, UpdateMeRequest, UserResponse};
+use crate::error::{ApiError, ErrorBody};
+use crate::extractors::AuthUser;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/users/me")
+            .route(web::get().to(get_me))
+            .route(web::put().to(update_me)),
+    )
+    .service(web::resource("/users/me/password").post(change_password));
+}
+
+/// The caller's account with subscription and preferences.
+#[utoipa::path(get, path = "/api/users/me", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = UserResponse), (status = 401, body = ErrorBody)))]
+pub async fn get_me(state: Data<AppState>, user: AuthUser) -> Result<Json<UserResponse>, ApiError> {
+    Ok(Json(
+        state.services.accounts.profile(user.0.id).await?.into(),
+    ))
+}
+
+/// Changes the caller's name and/or email (a new email must be verified again).
+#[utoipa::path(put, path = "/api/users/me", tag = "users", security(("bearer" = [])), request_body = UpdateMeRequest,
+    responses(
+        (status = 200, body = UserResponse),
+        (status = 409, description = "email_taken", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn update_me(
+    state: Data<AppState>,
+    user: AuthUser,
+    body: Json<UpdateMeRequest>,
+) -> Result<Json<UserResponse>, ApiError> {
+    let body = body.into_inner();
+    let profile = state
+        .services
+        .accounts
+        .update_profile(
+            user.0.id,
+            ProfileChanges {
+                name: body.name,
+                email: body.email,
+            },
+        )
+        .await?;
+    Ok(Json(profile.into()))
+}
+
+/// Changes the caller's password; every other session is signed out.
+#[utoipa::path(post, path = "/api/users/me/password", tag = "users", security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "changed"),
+        (status = 403, description = "invalid_credentials (wrong current password)", body = ErrorBody),
+        (status = 422, description = "weak_password", body = ErrorBody),
+    ))]
+pub async fn change_password(
+    state: Data<AppState>,
+    user: AuthUser,
+    body: Json<ChangePasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .services
+        .accounts
+        .change_password(&user.0, &body.current_password, &body.new_password)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,364 @@
+//! Typed configuration read from the environment (and `.env` outside production). Every value
+//! is checked at start-up; a bad one stops the server with a message naming the variable.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use domain::ModelCatalog;
+use service::{AuthConfig, JwtSecret, ThrottleConfig};
+
+/// Where the process runs; production is strict about secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Test,
+    Production,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// All settings of the server.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub app_env: AppEnv,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub host: String,
+    pub port: u16,
+    pub auth: AuthConfig,
+    /// Set when no `JWT_SECRET` was configured and a random one is used.
+    pub jwt_secret_is_random: bool,
+    pub throttle: ThrottleConfig,
+    pub cors_origins: Vec<String>,
+    pub log_format: LogFormat,
+    pub auto_migrate: bool,
+    pub body_limit: usize,
+    pub trust_proxy_headers: bool,
+    pub model_catalog: ModelCatalog,
+    pub shutdown_timeout: Duration,
+}
+
+/// A setting that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid setting {}: {}", self.variable, self.problem)
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+fn bad(variable: &'static str, problem: impl Into<String>) -> SettingsError {
+    SettingsError {
+        variable,
+        problem: problem.into(),
+    }
+}
+
+/// The default embedded database: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://doztra.db?mode=rwc";
+
+impl Settings {
+    /// Reads the process environment, after loading `.env` unless `APP_ENV=production`.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        if std::env::var("APP_ENV")
+            .map(|v| v != "production")
+            .unwrap_or(true)
+        {
+            // A missing .env is normal; a malformed one is worth a warning but not fatal.
+            if let Err(e) = dotenvy::dotenv()
+                && !e.not_found()
+            {
+                eprintln!("warning: .env could not be read: {e}");
+            }
+        }
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// Builds settings from a map of variables (testable without touching the environment).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, SettingsError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+
+        let app_env = match get("APP_ENV").unwrap_or("development") {
+            "development" | "dev" => AppEnv::Development,
+            "test" => AppEnv::Test,
+            "production" | "prod" => AppEnv::Production,
+            other => {
+                return Err(bad(
+                    "APP_ENV",
+                    format!("'{other}' is not development, test or production"),
+                ));
+            }
+        };
+        let database_url = get("DATABASE_URL")
+            .unwrap_or(DEFAULT_DATABASE_URL)
+            .to_owned();
+        let is_sqlite = database_url.starts_with("sqlite:");
+        if !is_sqlite
+            && !database_url.starts_with("postgres://")
+            && !database_url.starts_with("postgresql://")
+        {
+            return Err(bad(
+                "DATABASE_URL",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
+        }
+        let (secret, jwt_secret_is_random) = match get("JWT_SECRET") {
+            Some(raw) => (
+                JwtSecret::new(raw.as_bytes().to_vec()).map_err(|p| bad("JWT_SECRET", p))?,
+                false,
+            ),
+            None if app_env == AppEnv::Production => {
+                return Err(bad(
+                    "JWT_SECRET",
+                    "is required in production (at least 32 bytes)",
+                ));
+            }
+            None => (JwtSecret::random().map_err(|p| bad("JWT_SECRET", p))?, true),
+        };
+        let auth = AuthConfig {
+            secret,
+            issuer: get("JWT_ISSUER").unwrap_or("doztra-auth").to_owned(),
+            audience: get("JWT_AUDIENCE").unwrap_or("doztra").to_owned(),
+            access_ttl: duration(
+                get("ACCESS_TOKEN_TTL"),
+                "ACCESS_TOKEN_TTL",
+                Duration::from_secs(900),
+            )?,
+            refresh_ttl: duration(
+                get("REFRESH_TOKEN_TTL"),
+                "REFRESH_TOKEN_TTL",
+                Duration::from_secs(30 * 86_400),
+            )?,
+            refresh_idle_ttl: duration(
+                get("REFRESH_TOKEN_IDLE_TTL"),
+                "REFRESH_TOKEN_IDLE_TTL",
+                Duration::from_secs(7 * 86_400),
+            )?,
+        };
+        let throttle = ThrottleConfig {
+            max_failures_per_email: number(
+                get("LOGIN_MAX_FAILURES"),
+                "LOGIN_MAX_FAILURES",
+                5u64,
+                1,
+            )?,
+            max_failures_per_ip: number(
+                get("LOGIN_MAX_FAILURES_PER_IP"),
+                "LOGIN_MAX_FAILURES_PER_IP",
+                50u64,
+                1,
+            )?,
+            window: duration(
+                get("LOGIN_LOCKOUT_WINDOW"),
+                "LOGIN_LOCKOUT_WINDOW",
+                Duration::from_secs(900),
+            )?,
+        };
+        let log_format = match get("LOG_FORMAT") {
+            None if app_env == AppEnv::Production => LogFormat::Json,
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(bad(
+                    "LOG_FORMAT",
+                    format!("'{other}' is not pretty or json"),
+                ));
+            }
+        };
+        let model_catalog = ModelCatalog::with_extensions(get("MODEL_CATALOG").unwrap_or(""))
+            .map_err(|e| bad("MODEL_CATALOG", e.to_string()))?;
+        Ok(Self {
+            app_env,
+            database_max_connections: number(
+                get("DATABASE_MAX_CONNECTIONS"),
+                "DATABASE_MAX_CONNECTIONS",
+                if is_sqlite { 8 } else { 16 },
+                1,
+            )?,
+            database_url,
+            host: get("HOST").unwrap_or("127.0.0.1").to_owned(),
+            port: number(get("PORT"), "PORT", 8000u16, 0)?,
+            auth,
+            jwt_secret_is_random,
+            throttle,
+            cors_origins: get("CORS_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            log_format,
+            auto_migrate: boolean(get("AUTO_MIGRATE"), "AUTO_MIGRATE", is_sqlite)?,
+            body_limit: number(get("BODY_LIMIT"), "BODY_LIMIT", 65_536usize, 1024)?,
+            trust_proxy_headers: boolean(get("TRUST_PROXY_HEADERS"), "TRUST_PROXY_HEADERS", false)?,
+            model_catalog,
+            shutdown_timeout: duration(
+                get("SHUTDOWN_TIMEOUT"),
+                "SHUTDOWN_TIMEOUT",
+                Duration::from_secs(30),
+            )?,
+        })
+    }
+
+    /// The address to bind.
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+fn number<T>(
+    raw: Option<&str>,
+    variable: &'static str,
+    default: T,
+    min: T,
+) -> Result<T, SettingsError>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+{
+    let Some(raw) = raw else { return Ok(default) };
+    let value: T = raw
+        .parse()
+        .map_err(|_| bad(variable, format!("'{raw}' is not a whole number")))?;
+    if value < min {
+        return Err(bad(variable, format!("must be at least {min}")));
+    }
+    Ok(value)
+}
+
+fn boolean(
+    raw: Option<&str>,
+    variable: &'static str,
+    default: bool,
+) -> Result<bool, SettingsError> {
+    match raw.map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => Err(bad(variable, format!("'{other}' is not true or false"))),
+    }
+}
+
+/// Seconds, or a number with a unit: `900`, `90s`, `15m`, `12h`, `30d`. Zero is refused.
+fn duration(
+    raw: Option<&str>,
+    variable: &'static str,
+    default: Duration,
+) -> Result<Duration, SettingsError> {
+    let Some(raw) = raw else { return Ok(default) };
+    let (digits, unit) = match raw.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => raw.split_at(i),
+        None => (raw, "s"),
+    };
+    let value: u64 = digits.parse().map_err(|_| {
+        bad(
+            variable,
+            format!("'{raw}' is not a duration like 900, 15m or 30d"),
+        )
+    })?;
+    let factor = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(bad(
+                variable,
+                format!("'{raw}' has an unknown unit (use s, m, h or d)"),
+            ));
+        }
+    };
+    let secs = value
+        .checked_mul(factor)
+        .ok_or_else(|| bad(variable, "is too large"))?;
+    if secs == 0 {
+        return Err(bad(variable, "must be greater than zero"));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_run_on_embedded_sqlite_with_a_random_secret() {
+        let s = Settings::from_vars(&vars(&[])).unwrap();
+        assert_eq!(s.database_url, DEFAULT_DATABASE_URL);
+        assert!(s.auto_migrate);
+        assert!(s.jwt_secret_is_random);
+        assert_eq!(s.auth.access_ttl, Duration::from_secs(900));
+        assert_eq!(s.port, 8000);
+    }
+
+    #[test]
+    fn production_refuses_a_missing_or_short_secret() {
+        let err = Settings::from_vars(&vars(&[("APP_ENV", "production")])).unwrap_err();
+        assert_eq!(err.variable, "JWT_SECRET");
+        let err = Settings::from_vars(&vars(&[("APP_ENV", "production"), ("JWT_SECRET", "short")]))
+            .unwrap_err();
+        assert_eq!(err.variable, "JWT_SECRET");
+        let ok = Settings::from_vars(&vars(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", &"x".repeat(32)),
+        ]))
+        .unwrap();
+        assert_eq!(ok.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (name, value) in [
+            ("PORT", "eighty"),
+            ("ACCESS_TOKEN_TTL", "15 parsecs"),
+            ("ACCESS_TOKEN_TTL", "0"),
+            ("LOG_FORMAT", "xml"),
+            ("AUTO_MIGRATE", "maybe"),
+            ("DATABASE_URL", "mysql://x"),
+            ("APP_ENV", "staging"),
+            ("MODEL_CATALOG", "gpt-4o"),
+            ("LOGIN_MAX_FAILURES", "0"),
+        ] {
+            let err = Settings::from_vars(&vars(&[(name, value)])).unwrap_err();
+            assert_eq!(err.variable, name, "{name}={value}");
+        }
+    }
+
+    #[test]
+    fn durations_take_units() {
+        let s = Settings::from_vars(&vars(&[
+            ("ACCESS_TOKEN_TTL", "15m"),
+            ("REFRESH_TOKEN_TTL", "2d"),
+        ]))
+        .unwrap();
+        assert_eq!(s.auth.access_ttl, Duration::from_secs(900));
+        assert_eq!(s.auth.refresh_ttl, Duration::from_secs(172_800));
+    }
+
+    #[test]
+    fn postgres_does_not_migrate_by_default() {
+        let s = Settings::from_vars(&vars(&[("DATABASE_URL", "postgres://u@h/db")])).unwrap();
+        assert!(!s.auto_migrate);
+    }
+}

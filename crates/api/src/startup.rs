@@ -1,0 +1,189 @@
+//! Building and running the server: `Application::build(settings)` binds (port 0 in tests),
+//! `port()` tells where, `run_until_stopped()` serves until SIGTERM/SIGINT, draining in-flight
+//! requests first.
+
+use std::net::TcpListener;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::middleware::{Condition, ErrorHandlers, from_fn};
+use actix_web::web::{self, Data};
+use actix_web::{App, HttpResponse, HttpServer, http::header};
+use migration::MigratorTrait;
+use persistence::PoolSettings;
+use service::{PasswordHasher, ServiceSettings, Services};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::{ensure_json_body, form_error, json_error, path_error, query_error};
+use crate::metrics::Metrics;
+use crate::observe::observe;
+use crate::openapi::ApiDoc;
+use crate::routes;
+use crate::settings::Settings;
+use crate::state::AppState;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the database: {0}")]
+    Database(#[from] persistence::StoreError),
+    #[error("cannot apply migrations: {0}")]
+    Migration(#[source] sea_orm::DbErr),
+    #[error("cannot build the services: {0}")]
+    Service(#[from] service::ServiceError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    services: Services,
+}
+
+/// Opens the pool and applies migrations when `AUTO_MIGRATE` says so.
+pub async fn open_database(
+    settings: &Settings,
+) -> Result<persistence::DatabaseConnection, StartupError> {
+    let pool = PoolSettings {
+        max_connections: settings.database_max_connections,
+        ..Default::default()
+    };
+    let db = persistence::connect(&settings.database_url, &pool).await?;
+    if settings.auto_migrate {
+        migration::Migrator::up(&db, None)
+            .await
+            .map_err(StartupError::Migration)?;
+    }
+    Ok(db)
+}
+
+/// Builds the services from settings on an open pool.
+pub fn build_services(
+    settings: &Settings,
+    db: persistence::DatabaseConnection,
+) -> Result<Services, StartupError> {
+    Ok(Services::new(
+        db,
+        ServiceSettings {
+            auth: settings.auth.clone(),
+            throttle: settings.throttle,
+            catalog: settings.model_catalog.clone(),
+            hasher: PasswordHasher::production()?,
+        },
+    )?)
+}
+
+impl Application {
+    /// Opens the database, migrates if configured, binds the listener.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let db = open_database(&settings).await?;
+        let services = build_services(&settings, db)?;
+        Self::with_services(&settings, services)
+    }
+
+    /// Binds a server around ready-made services.
+    pub fn with_services(settings: &Settings, services: Services) -> Result<Self, StartupError> {
+        let address = settings.address();
+        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { address, source })?
+            .port();
+        let state = Data::new(AppState {
+            services: services.clone(),
+            metrics: Metrics::new(),
+            trust_proxy_headers: settings.trust_proxy_headers,
+        });
+        let body_limit = settings.body_limit;
+        let cors_origins = settings.cors_origins.clone();
+        let openapi = ApiDoc::openapi();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(body_limit)
+                        .error_handler(json_error),
+                )
+                .app_data(
+                    web::FormConfig::default()
+                        .limit(body_limit)
+                        .error_handler(form_error),
+                )
+                .app_data(web::QueryConfig::default().error_handler(query_error))
+                .app_data(web::PathConfig::default().error_handler(path_error))
+                .app_data(web::PayloadConfig::new(body_limit))
+                .wrap(ErrorHandlers::new().default_handler(ensure_json_body))
+                .wrap(Condition::new(
+                    !cors_origins.is_empty(),
+                    cors(&cors_origins),
+                ))
+                .wrap(from_fn(observe))
+                // Before the routes: the `/api` scope would otherwise claim `/api/openapi.json`.
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", openapi.clone()))
+                .configure(routes::configure)
+                .route(
+                    "/docs",
+                    web::get().to(|| async {
+                        HttpResponse::PermanentRedirect()
+                            .insert_header((header::LOCATION, "/docs/"))
+                            .finish()
+                    }),
+                )
+        })
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .listen(listener)
+        .map_err(|source| StartupError::Bind {
+            address: settings.address(),
+            source,
+        })?
+        .run();
+        Ok(Self {
+            port,
+            server,
+            services,
+        })
+    }
+
+    /// The bound port (useful with `PORT=0`).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The services behind the server (tests use them to inspect state).
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Serves until a shutdown signal, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        let _ = self.services.database().clone().close().await;
+        result
+    }
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .expose_headers(["x-request-id", "retry-after"])
+        .max_age(3600);
+    for origin in origins {
+        cors = if origin == "*" {
+            cors.allow_any_origin()
+        } else {
+            cors.allowed_origin(origin)
+        };
+    }
+    cors
+}
