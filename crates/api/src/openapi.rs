@@ -22,6 +22,10 @@ use crate::routes;
         routes::admin::create_user,
         routes::admin::patch_user,
         routes::admin::delete_user,
+        routes::preferences::get_preferences,
+        routes::preferences::update_preferences,
+        routes::catalog::list_plans,
+        routes::catalog::list_models,
         routes::ops::health,
         routes::ops::ready,
         routes::ops::metrics,
@@ -32,6 +36,8 @@ use crate::routes;
         (name = "auth", description = "Registration, sign-in, sessions"),
         (name = "users", description = "The caller's own account"),
         (name = "admin", description = "Account administration"),
+        (name = "preferences", description = "The caller's preferences"),
+        (name = "catalog", description = "Plans and models"),
         (name = "operations", description = "Health and metrics"),
     )
 )]

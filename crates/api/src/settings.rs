@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use domain::ModelCatalog;
-use service::{AuthConfig, JwtSecret, ThrottleConfig};
+use service::{AuthConfig, JwtSecret, PlanPrices, ThrottleConfig};
 
 /// Where the process runs; production is strict about secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +41,7 @@ pub struct Settings {
     pub body_limit: usize,
     pub trust_proxy_headers: bool,
     pub model_catalog: ModelCatalog,
+    pub prices: PlanPrices,
     pub shutdown_timeout: Duration,
 }
 
@@ -179,7 +180,24 @@ impl Settings {
         };
         let model_catalog = ModelCatalog::with_extensions(get("MODEL_CATALOG").unwrap_or(""))
             .map_err(|e| bad("MODEL_CATALOG", e.to_string()))?;
+        let currency = get("PLAN_CURRENCY").unwrap_or("usd").to_ascii_lowercase();
+        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(bad(
+                "PLAN_CURRENCY",
+                format!("'{currency}' is not a three-letter ISO 4217 code"),
+            ));
+        }
+        let prices = PlanPrices {
+            basic_cents: price(get("PLAN_PRICE_BASIC"), "PLAN_PRICE_BASIC", 1900)?,
+            professional_cents: price(
+                get("PLAN_PRICE_PROFESSIONAL"),
+                "PLAN_PRICE_PROFESSIONAL",
+                4900,
+            )?,
+            currency,
+        };
         Ok(Self {
+            prices,
             app_env,
             database_max_connections: number(
                 get("DATABASE_MAX_CONNECTIONS"),
@@ -250,6 +268,28 @@ fn boolean(
         Some("0" | "false" | "no" | "off") => Ok(false),
         Some(other) => Err(bad(variable, format!("'{other}' is not true or false"))),
     }
+}
+
+/// A price in major units with at most two decimals (`19`, `19.9`, `19.00`), as cents.
+fn price(
+    raw: Option<&str>,
+    variable: &'static str,
+    default_cents: u64,
+) -> Result<u64, SettingsError> {
+    let Some(raw) = raw else {
+        return Ok(default_cents);
+    };
+    let invalid = || bad(variable, format!("'{raw}' is not a price like 19 or 19.00"));
+    let (whole, fraction) = raw.split_once('.').unwrap_or((raw, ""));
+    if whole.is_empty() || fraction.len() > 2 || !fraction.chars().all(|c| c.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let whole: u64 = whole.parse().map_err(|_| invalid())?;
+    let cents: u64 = format!("{fraction:0<2}").parse().map_err(|_| invalid())?;
+    whole
+        .checked_mul(100)
+        .and_then(|w| w.checked_add(cents))
+        .ok_or_else(invalid)
 }
 
 /// Seconds, or a number with a unit: `900`, `90s`, `15m`, `12h`, `30d`. Zero is refused.
@@ -339,6 +379,9 @@ mod tests {
             ("APP_ENV", "staging"),
             ("MODEL_CATALOG", "gpt-4o"),
             ("LOGIN_MAX_FAILURES", "0"),
+            ("PLAN_PRICE_BASIC", "19.999"),
+            ("PLAN_PRICE_BASIC", "-1"),
+            ("PLAN_CURRENCY", "dollars"),
         ] {
             let err = Settings::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value}");
@@ -354,6 +397,21 @@ mod tests {
         .unwrap();
         assert_eq!(s.auth.access_ttl, Duration::from_secs(900));
         assert_eq!(s.auth.refresh_ttl, Duration::from_secs(172_800));
+    }
+
+    #[test]
+    fn prices_are_read_as_cents() {
+        let s = Settings::from_vars(&vars(&[
+            ("PLAN_PRICE_BASIC", "9.5"),
+            ("PLAN_PRICE_PROFESSIONAL", "120"),
+        ]))
+        .unwrap();
+        assert_eq!(s.prices.basic_cents, 950);
+        assert_eq!(s.prices.professional_cents, 12_000);
+        assert_eq!(
+            Settings::from_vars(&vars(&[])).unwrap().prices.basic_cents,
+            1900
+        );
     }
 
     #[test]

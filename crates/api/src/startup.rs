@@ -75,6 +75,7 @@ pub fn build_services(
             throttle: settings.throttle,
             catalog: settings.model_catalog.clone(),
             hasher: PasswordHasher::production()?,
+            prices: settings.prices.clone(),
         },
     )?)
 }

@@ -1,17 +1,18 @@
 //! Accounts: registration, the caller's profile, profile and password changes, and turning an
 //! access token into the current user.
 
-use domain::{Email, ModelCatalog, Password, Plan, Role, Theme, UserName};
-use persistence::preferences::{self, NewPreferences};
+use domain::{Email, ModelCatalog, Password, Plan, Role, UserName};
+use persistence::preferences;
 use persistence::subscriptions::{self, NewSubscription};
 use persistence::users::{self, NewUser, UserChanges};
 use persistence::{ConnectionTrait, StoreError, sessions as session_store};
 use uuid::Uuid;
 
 use crate::error::Collector;
+use crate::preferences::{default_preferences, preferences_for};
 use crate::sessions::{SignedIn, start_session};
 use crate::tokens::{self, CurrentUser};
-use crate::views::{Account, Preferences, Profile, Subscription};
+use crate::views::{Account, Profile, Subscription};
 use crate::{Context, ServiceError, clock};
 
 /// A registration request as received (raw strings, parsed here).
@@ -109,11 +110,12 @@ impl Accounts {
         let user = users::find_by_id(&self.ctx.db, claims.user_id)
             .await?
             .ok_or(ServiceError::InvalidToken)?;
-        if claims.issued_at < user.tokens_valid_after {
-            return Err(ServiceError::InvalidToken);
-        }
+        // A disabled account says so (403) rather than looking like a stale token.
         if !user.is_active {
             return Err(ServiceError::AccountDisabled);
+        }
+        if claims.issued_at < user.tokens_valid_after {
+            return Err(ServiceError::InvalidToken);
         }
         let role = Role::parse(&user.role).map_err(|e| ServiceError::internal("stored role", e))?;
         Ok(CurrentUser {
@@ -286,26 +288,8 @@ pub(crate) async fn insert_account(
     Ok(user_id)
 }
 
-fn default_preferences(
-    catalog: &ModelCatalog,
-    user_id: Uuid,
-    max_tier: domain::ModelTier,
-    now: chrono::DateTime<chrono::Utc>,
-) -> NewPreferences {
-    NewPreferences {
-        user_id,
-        theme: Theme::Light.as_str().to_owned(),
-        notifications: true,
-        default_model: catalog
-            .best_allowed(max_tier)
-            .unwrap_or(max_tier.as_str())
-            .to_owned(),
-        now,
-    }
-}
-
-/// Loads the account, subscription and preferences of a user. Preferences are created on
-/// first read for accounts that lack them.
+/// Loads the account, subscription and preferences of a user (preferences are created on
+/// first read and kept within the plan's tier).
 pub(crate) async fn load_profile(
     conn: &impl ConnectionTrait,
     catalog: &ModelCatalog,
@@ -320,20 +304,10 @@ pub(crate) async fn load_profile(
             ServiceError::internal("profile", format!("user {user_id} has no subscription"))
         })?
         .try_into()?;
-    let preferences = match preferences::find_by_user(conn, user_id).await? {
-        Some(row) => row,
-        None => {
-            let now = clock::now();
-            preferences::insert_if_missing(
-                conn,
-                default_preferences(catalog, user_id, subscription.max_model_tier, now),
-            )
-            .await?
-        }
-    };
+    let preferences = preferences_for(conn, catalog, user_id, subscription.max_model_tier).await?;
     Ok(Profile {
         account: Account::try_from(user)?,
         subscription,
-        preferences: Preferences::try_from(preferences)?,
+        preferences,
     })
 }

@@ -4,10 +4,12 @@
 
 mod accounts;
 mod admin;
+mod catalogs;
 mod clock;
 mod config;
 mod error;
 mod passwords;
+mod preferences;
 mod sessions;
 mod tokens;
 mod views;
@@ -16,9 +18,11 @@ use std::sync::Arc;
 
 pub use accounts::{Accounts, ProfileChanges, Registration};
 pub use admin::{Admin, AdminPatch, NewAccount, UserListQuery, UserPage};
+pub use catalogs::{Catalogs, ModelEntry, ModelList, PlanOffer, PlanPrices};
 pub use config::{AuthConfig, JwtSecret, ThrottleConfig};
 pub use error::{FieldError, ServiceError};
 pub use passwords::PasswordHasher;
+pub use preferences::{PreferencesService, PreferencesUpdate};
 pub use sessions::{LoginRequest, Sessions, SignedIn};
 pub use tokens::{CurrentUser, SessionTokens};
 pub use views::{Account, Preferences, Profile, Subscription};
@@ -34,6 +38,7 @@ pub struct Context {
     pub(crate) throttle: ThrottleConfig,
     pub(crate) catalog: Arc<ModelCatalog>,
     pub(crate) hasher: PasswordHasher,
+    pub(crate) prices: Arc<PlanPrices>,
 }
 
 /// The service facade the HTTP layer (or any embedding program) holds.
@@ -42,6 +47,8 @@ pub struct Services {
     pub accounts: Accounts,
     pub sessions: Sessions,
     pub admin: Admin,
+    pub preferences: PreferencesService,
+    pub catalogs: Catalogs,
     db: DatabaseConnection,
 }
 
@@ -51,6 +58,7 @@ pub struct ServiceSettings {
     pub throttle: ThrottleConfig,
     pub catalog: ModelCatalog,
     pub hasher: PasswordHasher,
+    pub prices: PlanPrices,
 }
 
 impl Services {
@@ -62,12 +70,15 @@ impl Services {
             throttle: settings.throttle,
             catalog: Arc::new(settings.catalog),
             hasher: settings.hasher,
+            prices: Arc::new(settings.prices),
         };
         ctx.auth.keys()?; // refuse a key the JWT library cannot use, at start-up
         Ok(Self {
             accounts: Accounts::new(ctx.clone()),
             sessions: Sessions::new(ctx.clone()),
-            admin: Admin::new(ctx),
+            admin: Admin::new(ctx.clone()),
+            preferences: PreferencesService::new(ctx.clone()),
+            catalogs: Catalogs::new(ctx),
             db,
         })
     }

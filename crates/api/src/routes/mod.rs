@@ -2,7 +2,9 @@
 
 pub mod admin;
 pub mod auth;
+pub mod catalog;
 pub mod ops;
+pub mod preferences;
 pub mod users;
 
 use actix_web::web;
@@ -13,7 +15,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/api")
             .configure(auth::configure)
             .configure(users::configure)
-            .configure(admin::configure),
+            .configure(admin::configure)
+            .configure(preferences::configure)
+            .configure(catalog::configure),
     )
     .configure(ops::configure);
 }
