@@ -8,6 +8,9 @@ mod m20261128_000002_create_refresh_tokens;
 mod m20261128_000003_create_subscriptions;
 mod m20261128_000004_create_user_preferences;
 mod m20261128_000005_create_login_attempts;
+mod m20261128_000006_create_token_usage;
+mod m20261128_000007_create_token_usage_summary;
+mod m20261128_000008_create_usage_statistics;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -21,6 +24,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_create_subscriptions::Migration),
             Box::new(m20261128_000004_create_user_preferences::Migration),
             Box::new(m20261128_000005_create_login_attempts::Migration),
+            Box::new(m20261128_000006_create_token_usage::Migration),
+            Box::new(m20261128_000007_create_token_usage_summary::Migration),
+            Box::new(m20261128_000008_create_usage_statistics::Migration),
         ]
     }
 }

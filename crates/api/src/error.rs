@@ -108,8 +108,11 @@ impl From<ServiceError> for ApiError {
             | E::AccountDisabled
             | E::AdminRequired
             | E::ForbiddenSelfChange(_) => StatusCode::FORBIDDEN,
-            E::Quota(refusal) if refusal.code() == "model_not_allowed" => StatusCode::FORBIDDEN,
-            E::Quota(_) => StatusCode::PAYMENT_REQUIRED,
+            E::Quota { refusal, .. } if refusal.code() == "model_not_allowed" => {
+                StatusCode::FORBIDDEN
+            }
+            E::Quota { .. } => StatusCode::PAYMENT_REQUIRED,
+            E::RequestIdConflict => StatusCode::CONFLICT,
             E::BillingUnavailable | E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             E::InvalidCredentials
             | E::NotAuthenticated
@@ -133,7 +136,8 @@ impl From<ServiceError> for ApiError {
             E::AdminRequired => "admin_required",
             E::ForbiddenSelfChange(_) => "forbidden_self_change",
             E::NotFound(_) => "not_found",
-            E::Quota(refusal) => refusal.code(),
+            E::Quota { refusal, .. } => refusal.code(),
+            E::RequestIdConflict => "request_id_conflict",
             E::Unavailable(_) => "service_unavailable",
             E::Internal { .. } => "internal_error",
         };
@@ -149,10 +153,24 @@ impl From<ServiceError> for ApiError {
             _ => err.to_string(),
         };
         let mut api = ApiError::new(status, code, detail);
-        if let E::Invalid { errors, .. } = err {
-            api.errors = errors;
+        if let E::Invalid { errors, .. } = &err {
+            api.errors = errors.clone();
         }
         api.retry_after = retry_after;
+        if let E::Quota {
+            refusal,
+            reset_date,
+        } = &err
+            && let (Some(limit), Some(used)) = (refusal.limit(), refusal.used())
+        {
+            api = api
+                .with_extra("limit", Value::from(limit))
+                .with_extra("used", Value::from(used))
+                .with_extra(
+                    "reset_date",
+                    Value::String(crate::dto::timestamp(*reset_date)),
+                );
+        }
         api
     }
 }

@@ -26,6 +26,13 @@ use crate::routes;
         routes::preferences::update_preferences,
         routes::catalog::list_plans,
         routes::catalog::list_models,
+        routes::tokens::track_usage,
+        routes::tokens::check_usage,
+        routes::tokens::get_token_stats,
+        routes::tokens::get_usage_history,
+        routes::tokens::get_admin_usage,
+        routes::tokens::get_usage,
+        routes::tokens::get_usage_alias,
         routes::ops::health,
         routes::ops::ready,
         routes::ops::metrics,
@@ -38,6 +45,7 @@ use crate::routes;
         (name = "admin", description = "Account administration"),
         (name = "preferences", description = "The caller's preferences"),
         (name = "catalog", description = "Plans and models"),
+        (name = "tokens", description = "Token metering and usage statistics"),
         (name = "operations", description = "Health and metrics"),
     )
 )]

@@ -5,6 +5,7 @@
 
 pub mod entities;
 mod error;
+pub mod metering;
 pub mod preferences;
 pub mod sessions;
 pub mod subscriptions;

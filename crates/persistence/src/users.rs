@@ -249,3 +249,17 @@ fn escape_like(raw: &str) -> String {
     }
     out
 }
+
+/// The accounts with these ids (missing ones are skipped).
+pub async fn find_many(
+    conn: &impl ConnectionTrait,
+    ids: Vec<Uuid>,
+) -> Result<Vec<UserRow>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .all(conn)
+        .await?)
+}

@@ -49,9 +49,15 @@ pub enum ServiceError {
     ForbiddenSelfChange(&'static str),
     #[error("{0} not found.")]
     NotFound(&'static str),
-    /// A quota or tier refusal decided by the domain.
-    #[error("{}", .0.message())]
-    Quota(Refusal),
+    /// A quota or tier refusal decided by the domain; `reset_date` is when the period's
+    /// counters start again from zero.
+    #[error("{}", .refusal.message())]
+    Quota {
+        refusal: Refusal,
+        reset_date: chrono::DateTime<chrono::Utc>,
+    },
+    #[error("This request_id was already used with a different payload.")]
+    RequestIdConflict,
     #[error("The service is temporarily unavailable.")]
     Unavailable(#[source] StoreError),
     #[error("internal error: {context}")]

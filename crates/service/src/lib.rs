@@ -8,10 +8,12 @@ mod catalogs;
 mod clock;
 mod config;
 mod error;
+mod metering;
 mod passwords;
 mod preferences;
 mod sessions;
 mod tokens;
+mod usage_reports;
 mod views;
 
 use std::sync::Arc;
@@ -21,10 +23,18 @@ pub use admin::{Admin, AdminPatch, NewAccount, UserListQuery, UserPage};
 pub use catalogs::{Catalogs, ModelEntry, ModelList, PlanOffer, PlanPrices};
 pub use config::{AuthConfig, JwtSecret, ThrottleConfig};
 pub use error::{FieldError, ServiceError};
+pub use metering::{
+    CheckOutcome, CheckRequest, Metering, TokenStatistics, TokenTotals, TrackOutcome, TrackRequest,
+    UsageSummary,
+};
 pub use passwords::PasswordHasher;
 pub use preferences::{PreferencesService, PreferencesUpdate};
 pub use sessions::{LoginRequest, Sessions, SignedIn};
 pub use tokens::{CurrentUser, SessionTokens};
+pub use usage_reports::{
+    AdminUsageQuery, AdminUsageReport, Breakdown, GroupTotals, HistoryPage, HistoryQuery,
+    UsageEvent, UsageReports,
+};
 pub use views::{Account, Preferences, Profile, Subscription};
 
 use domain::ModelCatalog;
@@ -49,6 +59,8 @@ pub struct Services {
     pub admin: Admin,
     pub preferences: PreferencesService,
     pub catalogs: Catalogs,
+    pub metering: Metering,
+    pub reports: UsageReports,
     db: DatabaseConnection,
 }
 
@@ -78,7 +90,9 @@ impl Services {
             sessions: Sessions::new(ctx.clone()),
             admin: Admin::new(ctx.clone()),
             preferences: PreferencesService::new(ctx.clone()),
-            catalogs: Catalogs::new(ctx),
+            catalogs: Catalogs::new(ctx.clone()),
+            metering: Metering::new(ctx.clone()),
+            reports: UsageReports::new(ctx),
             db,
         })
     }

@@ -60,10 +60,10 @@ impl PreferencesService {
         if let Some(requested) = model_tier
             && requested > max
         {
-            return Err(ServiceError::Quota(Refusal::ModelNotAllowed {
-                requested,
-                max,
-            }));
+            return Err(ServiceError::Quota {
+                refusal: Refusal::ModelNotAllowed { requested, max },
+                reset_date: domain::BillingPeriod::containing(clock::now()).reset_date(),
+            });
         }
         // Make sure the row exists (accounts created before preferences existed).
         preferences_for(&txn, &self.ctx.catalog, user_id, max).await?;

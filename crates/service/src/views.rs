@@ -101,6 +101,13 @@ impl TryFrom<SubscriptionRow> for Subscription {
     }
 }
 
+impl Subscription {
+    /// The limits metering enforces: the plan's, with the admin overrides applied.
+    pub fn limits(&self) -> domain::EffectiveLimits {
+        domain::effective_limits(self.plan, self.overrides)
+    }
+}
+
 /// A user's preferences.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preferences {

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod catalog;
 pub mod ops;
 pub mod preferences;
+pub mod tokens;
 pub mod users;
 
 use actix_web::web;
@@ -17,7 +18,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(users::configure)
             .configure(admin::configure)
             .configure(preferences::configure)
-            .configure(catalog::configure),
+            .configure(catalog::configure)
+            .configure(tokens::configure),
     )
     .configure(ops::configure);
 }

@@ -3,5 +3,8 @@
 pub mod login_attempt;
 pub mod refresh_token;
 pub mod subscription;
+pub mod token_usage;
+pub mod token_usage_summary;
+pub mod usage_statistics;
 pub mod user;
 pub mod user_preference;

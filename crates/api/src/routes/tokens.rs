@@ -1,0 +1,188 @@
+//! `/api/tokens` and `/api/usage`: metering and usage statistics.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Data, Json, Query};
+use service::{AdminUsageQuery, CheckRequest, HistoryQuery, TrackRequest};
+
+use crate::dto_usage::{
+    AdminUsageParams, AdminUsageResponse, CheckRequestBody, CheckResponse, HistoryParams,
+    HistoryResponse, TokenStatsResponse, TrackRequestBody, TrackResponse, UsageResponse,
+};
+use crate::error::{ApiError, ErrorBody};
+use crate::extractors::AuthUser;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/tokens/me").get(get_token_stats))
+        .service(web::resource("/tokens/me/track").post(track_usage))
+        .service(web::resource("/tokens/me/check").post(check_usage))
+        .service(web::resource("/tokens/me/history").get(get_usage_history))
+        .service(web::resource("/tokens/admin/usage").get(get_admin_usage))
+        .service(web::resource("/usage/me").get(get_usage))
+        .service(web::resource("/users/me/usage").get(get_usage_alias));
+}
+
+/// Records one LLM request's tokens, exactly once per `request_id`.
+#[utoipa::path(post, path = "/api/tokens/me/track", tag = "tokens", security(("bearer" = [])),
+    request_body = TrackRequestBody,
+    responses(
+        (status = 200, body = TrackResponse),
+        (status = 402, description = "token_limit_exceeded / *_limit_exceeded (with limit, used, reset_date)", body = ErrorBody),
+        (status = 403, description = "model_not_allowed", body = ErrorBody),
+        (status = 409, description = "request_id_conflict", body = ErrorBody),
+        (status = 422, description = "validation_error / unknown_model", body = ErrorBody),
+    ))]
+pub async fn track_usage(
+    state: Data<AppState>,
+    user: AuthUser,
+    body: Json<TrackRequestBody>,
+) -> Result<Json<TrackResponse>, ApiError> {
+    let b = body.into_inner();
+    let request = TrackRequest {
+        request_type: b.request_type,
+        model: b.model,
+        prompt_tokens: b.prompt_tokens,
+        completion_tokens: b.completion_tokens,
+        total_tokens: b.total_tokens,
+        request_id: b.request_id,
+        conversation_id: b.conversation_id,
+    };
+    Ok(Json(
+        state
+            .services
+            .metering
+            .track(user.0.id, request)
+            .await?
+            .into(),
+    ))
+}
+
+/// Answers whether a request would be accepted now; records nothing.
+#[utoipa::path(post, path = "/api/tokens/me/check", tag = "tokens", security(("bearer" = [])),
+    request_body = CheckRequestBody,
+    responses(
+        (status = 200, body = CheckResponse),
+        (status = 402, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn check_usage(
+    state: Data<AppState>,
+    user: AuthUser,
+    body: Json<CheckRequestBody>,
+) -> Result<Json<CheckResponse>, ApiError> {
+    let b = body.into_inner();
+    let request = CheckRequest {
+        request_type: b.request_type,
+        model: b.model,
+        estimated_tokens: b.estimated_tokens,
+    };
+    Ok(Json(
+        state
+            .services
+            .metering
+            .check(user.0.id, request)
+            .await?
+            .into(),
+    ))
+}
+
+/// This period's token statistics (from roll-ups: cost independent of the number of events).
+#[utoipa::path(get, path = "/api/tokens/me", tag = "tokens", security(("bearer" = [])),
+    responses((status = 200, body = TokenStatsResponse), (status = 401, body = ErrorBody)))]
+pub async fn get_token_stats(
+    state: Data<AppState>,
+    user: AuthUser,
+) -> Result<Json<TokenStatsResponse>, ApiError> {
+    Ok(Json(
+        state.services.metering.statistics(user.0.id).await?.into(),
+    ))
+}
+
+/// The caller's recorded requests, newest first.
+#[utoipa::path(get, path = "/api/tokens/me/history", tag = "tokens", security(("bearer" = [])),
+    params(HistoryParams),
+    responses((status = 200, body = HistoryResponse), (status = 422, body = ErrorBody)))]
+pub async fn get_usage_history(
+    state: Data<AppState>,
+    user: AuthUser,
+    params: Query<HistoryParams>,
+) -> Result<Json<HistoryResponse>, ApiError> {
+    let p = params.into_inner();
+    let query = HistoryQuery {
+        page: p.page,
+        limit: p.limit,
+        request_type: p.request_type,
+        model: p.model,
+        start_date: p.start_date,
+        end_date: p.end_date,
+    };
+    Ok(Json(
+        state
+            .services
+            .reports
+            .history(user.0.id, query)
+            .await?
+            .into(),
+    ))
+}
+
+/// Usage across all users (admin), as JSON or CSV.
+#[utoipa::path(get, path = "/api/tokens/admin/usage", tag = "tokens", security(("bearer" = [])),
+    params(AdminUsageParams),
+    responses(
+        (status = 200, body = AdminUsageResponse),
+        (status = 200, description = "format=csv", content_type = "text/csv"),
+        (status = 403, description = "admin_required", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn get_admin_usage(
+    state: Data<AppState>,
+    user: AuthUser,
+    params: Query<AdminUsageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner();
+    let csv = match p.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => return Err(ApiError::invalid("format", "format must be json or csv.")),
+    };
+    let query = AdminUsageQuery {
+        start_date: p.start_date,
+        end_date: p.end_date,
+        group_by: p.group_by,
+    };
+    let report =
+        AdminUsageResponse::from(state.services.reports.admin_usage(&user.0, query).await?);
+    if csv {
+        return Ok(HttpResponse::build(StatusCode::OK)
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                "content-disposition",
+                "attachment; filename=\"token-usage.csv\"",
+            ))
+            .body(report.to_csv()));
+    }
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// This period's counters with their limits.
+#[utoipa::path(get, path = "/api/usage/me", tag = "tokens", security(("bearer" = [])),
+    responses((status = 200, body = UsageResponse), (status = 401, body = ErrorBody)))]
+pub async fn get_usage(
+    state: Data<AppState>,
+    user: AuthUser,
+) -> Result<Json<UsageResponse>, ApiError> {
+    Ok(Json(state.services.metering.usage(user.0.id).await?.into()))
+}
+
+/// The same as `GET /api/usage/me`.
+#[utoipa::path(get, path = "/api/users/me/usage", tag = "tokens", security(("bearer" = [])),
+    responses((status = 200, body = UsageResponse), (status = 401, body = ErrorBody)))]
+pub async fn get_usage_alias(
+    state: Data<AppState>,
+    user: AuthUser,
+) -> Result<Json<UsageResponse>, ApiError> {
+    get_usage(state, user).await
+}

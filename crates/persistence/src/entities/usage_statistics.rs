@@ -1,0 +1,20 @@
+//! `usage_statistics`: counters per (user, billing period), the quota gate.
+
+use sea_orm::entity::prelude::*;
+
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "usage_statistics")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub period_start: Date,
+    pub tokens_used: i64,
+    pub chat_messages: i64,
+    pub plagiarism_checks: i64,
+    pub prompts_generated: i64,
+    pub updated_at: DateTimeUtc,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,456 @@
+//! Token metering: exactly-once tracking under the plan's limits, the read-only check, and the
+//! statistics served from counters and daily roll-ups.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::{
+    BillingPeriod, Counters, EffectiveLimits, QuotaDecision, QuotaRequest, Refusal, RequestType,
+    TokenCounts, checked_token_count, decide,
+};
+use persistence::metering::{self as store, CountersRow, NewUsageEvent, UsageEventRow};
+use persistence::subscriptions;
+use persistence::{ConnectionTrait, StoreError};
+use uuid::Uuid;
+
+use crate::error::Collector;
+use crate::views::Subscription;
+use crate::{Context, ServiceError, clock};
+
+/// Longest accepted `request_id` / `conversation_id`.
+pub const MAX_ID_CHARS: usize = 128;
+
+/// A usage report as received.
+#[derive(Debug, Clone, Default)]
+pub struct TrackRequest {
+    pub request_type: String,
+    pub model: String,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub total_tokens: Option<i64>,
+    pub request_id: Option<String>,
+    pub conversation_id: Option<String>,
+}
+
+/// What a track did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackOutcome {
+    /// The event's id (the first event's, for a repeat).
+    pub id: Uuid,
+    /// The request id was already recorded; nothing changed.
+    pub duplicate: bool,
+    pub tokens_used: u64,
+    pub tokens_limit: Option<u64>,
+    pub tokens_remaining: Option<u64>,
+    pub reset_date: DateTime<Utc>,
+}
+
+/// A question "may I spend this?" as received.
+#[derive(Debug, Clone, Default)]
+pub struct CheckRequest {
+    pub request_type: String,
+    pub model: String,
+    pub estimated_tokens: Option<i64>,
+}
+
+/// A positive answer to a check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckOutcome {
+    pub tokens_remaining: Option<u64>,
+    pub units_remaining: Option<u64>,
+    pub reset_date: DateTime<Utc>,
+}
+
+/// The period's usage counters with their limits (`GET /api/usage/me`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageSummary {
+    pub period: BillingPeriod,
+    pub counters: Counters,
+    pub limits: EffectiveLimits,
+}
+
+/// Token totals of one request type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenTotals {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+}
+
+/// The period's token statistics (`GET /api/tokens/me`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenStatistics {
+    pub period: BillingPeriod,
+    pub tokens_used: u64,
+    pub tokens_limit: Option<u64>,
+    pub by_request_type: BTreeMap<RequestType, TokenTotals>,
+    pub by_model: BTreeMap<String, u64>,
+    /// Days of the period with usage, ascending.
+    pub daily: Vec<(NaiveDate, u64)>,
+}
+
+impl TokenStatistics {
+    /// Percentage of the limit used, two decimals; `None` if unlimited.
+    pub fn percentage_used(&self) -> Option<f64> {
+        let limit = self.tokens_limit?;
+        if limit == 0 {
+            return Some(if self.tokens_used == 0 { 0.0 } else { 100.0 });
+        }
+        let basis_points =
+            (u128::from(self.tokens_used) * 10_000 + u128::from(limit) / 2) / u128::from(limit);
+        Some(basis_points as f64 / 100.0)
+    }
+}
+
+/// Metering use cases.
+#[derive(Clone)]
+pub struct Metering {
+    ctx: Context,
+}
+
+struct ParsedTrack {
+    request_type: RequestType,
+    model: String,
+    tier: domain::ModelTier,
+    counts: TokenCounts,
+    request_id: Option<String>,
+    conversation_id: Option<String>,
+}
+
+fn optional_id(field: &'static str, value: Option<String>) -> Result<Option<String>, ServiceError> {
+    let Some(value) = value else { return Ok(None) };
+    let chars = value.chars().count();
+    if chars == 0 || chars > MAX_ID_CHARS || value.chars().any(char::is_control) {
+        return Err(ServiceError::invalid_field(
+            field,
+            format!("{field} must have 1 to {MAX_ID_CHARS} characters without control characters."),
+        ));
+    }
+    Ok(Some(value))
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn counters_of(row: Option<&CountersRow>) -> Counters {
+    row.map(|r| Counters {
+        tokens_used: to_u64(r.tokens_used),
+        chat_messages: to_u64(r.chat_messages),
+        plagiarism_checks: to_u64(r.plagiarism_checks),
+        prompts_generated: to_u64(r.prompts_generated),
+    })
+    .unwrap_or_default()
+}
+
+impl Metering {
+    pub(crate) fn new(ctx: Context) -> Self {
+        Self { ctx }
+    }
+
+    fn parse_track(&self, request: TrackRequest) -> Result<ParsedTrack, ServiceError> {
+        let mut errors = Collector::default();
+        let request_type = errors.take(RequestType::parse(&request.request_type));
+        let tier = errors.take(self.ctx.catalog.resolve(&request.model));
+        let counts = errors.take(TokenCounts::parse(
+            request.prompt_tokens,
+            request.completion_tokens,
+            request.total_tokens,
+        ));
+        errors.finish()?;
+        let request_id = optional_id("request_id", request.request_id)?;
+        let conversation_id = optional_id("conversation_id", request.conversation_id)?;
+        match (request_type, tier, counts) {
+            (Some(request_type), Some(tier), Some(counts)) => Ok(ParsedTrack {
+                request_type,
+                model: request.model,
+                tier,
+                counts,
+                request_id,
+                conversation_id,
+            }),
+            _ => Err(ServiceError::internal("track", "collector lost an error")),
+        }
+    }
+
+    async fn limits(
+        &self,
+        conn: &impl ConnectionTrait,
+        user_id: Uuid,
+    ) -> Result<EffectiveLimits, ServiceError> {
+        let row = subscriptions::find_by_user(conn, user_id)
+            .await?
+            .ok_or(ServiceError::NotFound("User"))?;
+        Ok(Subscription::try_from(row)?.limits())
+    }
+
+    /// Records one LLM request's tokens. In one transaction: the quota gate (a conditional
+    /// increment of the period's counters), the event and the day's roll-up. A `request_id`
+    /// makes it exactly-once: a repeat returns the first event with `duplicate: true`.
+    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    pub async fn track(
+        &self,
+        user_id: Uuid,
+        request: TrackRequest,
+    ) -> Result<TrackOutcome, ServiceError> {
+        let parsed = self.parse_track(request)?;
+        let now = clock::now();
+        let period = BillingPeriod::containing(now);
+        let limits = self.limits(&self.ctx.db, user_id).await?;
+        let quota = QuotaRequest {
+            request_type: parsed.request_type,
+            model_tier: parsed.tier,
+            estimated_tokens: None,
+        };
+        // The tier refusal needs no counters; decide it before any write.
+        if let QuotaDecision::Refused(refusal @ Refusal::ModelNotAllowed { .. }) =
+            decide(&limits, &Counters::default(), &quota)
+        {
+            return Err(ServiceError::Quota {
+                refusal,
+                reset_date: period.reset_date(),
+            });
+        }
+
+        let txn = persistence::begin_write(&self.ctx.db).await?;
+        if let Some(request_id) = &parsed.request_id
+            && let Some(existing) = store::find_by_request_id(&txn, user_id, request_id).await?
+        {
+            txn.rollback().await.map_err(StoreError::from)?;
+            return self
+                .repeat(user_id, &parsed, &existing, &limits, period)
+                .await;
+        }
+        let unit = parsed.request_type.unit();
+        store::ensure_counters(&txn, user_id, period.start_date(), now).await?;
+        let gated = store::add_within_limits(
+            &txn,
+            user_id,
+            period.start_date(),
+            to_i64(parsed.counts.total()),
+            unit,
+            limits.monthly_tokens.map(to_i64),
+            limits.unit_limit(unit).map(to_i64),
+            now,
+        )
+        .await?;
+        let Some(after) = gated else {
+            txn.rollback().await.map_err(StoreError::from)?;
+            return Err(self.refusal(user_id, &limits, &quota, period).await?);
+        };
+        let event = NewUsageEvent {
+            id: Uuid::now_v7(),
+            user_id,
+            request_type: parsed.request_type.as_str().to_owned(),
+            model: parsed.model.clone(),
+            prompt_tokens: to_i64(parsed.counts.prompt()),
+            completion_tokens: to_i64(parsed.counts.completion()),
+            total_tokens: to_i64(parsed.counts.total()),
+            request_id: parsed.request_id.clone(),
+            conversation_id: parsed.conversation_id.clone(),
+            created_at: now,
+        };
+        if !store::insert_event(&txn, &event).await? {
+            // A concurrent repeat of this request id committed first: undo our increment and
+            // answer as a repeat.
+            txn.rollback().await.map_err(StoreError::from)?;
+            let request_id = parsed.request_id.as_deref().unwrap_or_default();
+            let existing = store::find_by_request_id(&self.ctx.db, user_id, request_id)
+                .await?
+                .ok_or_else(|| ServiceError::internal("track", "conflicting event vanished"))?;
+            return self
+                .repeat(user_id, &parsed, &existing, &limits, period)
+                .await;
+        }
+        store::add_to_summary(&txn, &event).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(outcome(
+            event.id,
+            false,
+            to_u64(after.tokens_used),
+            &limits,
+            period,
+        ))
+    }
+
+    async fn repeat(
+        &self,
+        user_id: Uuid,
+        parsed: &ParsedTrack,
+        existing: &UsageEventRow,
+        limits: &EffectiveLimits,
+        period: BillingPeriod,
+    ) -> Result<TrackOutcome, ServiceError> {
+        let same = existing.request_type == parsed.request_type.as_str()
+            && existing.model == parsed.model
+            && to_u64(existing.prompt_tokens) == parsed.counts.prompt()
+            && to_u64(existing.completion_tokens) == parsed.counts.completion()
+            && to_u64(existing.total_tokens) == parsed.counts.total()
+            && existing.conversation_id == parsed.conversation_id;
+        if !same {
+            return Err(ServiceError::RequestIdConflict);
+        }
+        let counters = store::counters(&self.ctx.db, user_id, period.start_date()).await?;
+        Ok(outcome(
+            existing.id,
+            true,
+            counters_of(counters.as_ref()).tokens_used,
+            limits,
+            period,
+        ))
+    }
+
+    /// Explains a refusal of the gate with the domain's decision on the current counters.
+    async fn refusal(
+        &self,
+        user_id: Uuid,
+        limits: &EffectiveLimits,
+        quota: &QuotaRequest,
+        period: BillingPeriod,
+    ) -> Result<ServiceError, ServiceError> {
+        let counters = counters_of(
+            store::counters(&self.ctx.db, user_id, period.start_date())
+                .await?
+                .as_ref(),
+        );
+        let refusal = match decide(limits, &counters, quota) {
+            QuotaDecision::Refused(refusal) => refusal,
+            // The gate saw a limit reached; report the token limit if the counters moved on.
+            QuotaDecision::Allowed { .. } => Refusal::TokenLimitExceeded {
+                limit: limits.monthly_tokens.unwrap_or(0),
+                used: counters.tokens_used,
+            },
+        };
+        Ok(ServiceError::Quota {
+            refusal,
+            reset_date: period.reset_date(),
+        })
+    }
+
+    /// Answers whether a request would be accepted now, without recording anything.
+    pub async fn check(
+        &self,
+        user_id: Uuid,
+        request: CheckRequest,
+    ) -> Result<CheckOutcome, ServiceError> {
+        let mut errors = Collector::default();
+        let request_type = errors.take(RequestType::parse(&request.request_type));
+        let tier = errors.take(self.ctx.catalog.resolve(&request.model));
+        let estimate = errors.take(checked_token_count(
+            "estimated_tokens",
+            request.estimated_tokens,
+        ));
+        errors.finish()?;
+        let (Some(request_type), Some(model_tier), Some(estimated_tokens)) =
+            (request_type, tier, estimate)
+        else {
+            return Err(ServiceError::internal("check", "collector lost an error"));
+        };
+        let period = BillingPeriod::containing(clock::now());
+        let limits = self.limits(&self.ctx.db, user_id).await?;
+        let counters = counters_of(
+            store::counters(&self.ctx.db, user_id, period.start_date())
+                .await?
+                .as_ref(),
+        );
+        match decide(
+            &limits,
+            &counters,
+            &QuotaRequest {
+                request_type,
+                model_tier,
+                estimated_tokens,
+            },
+        ) {
+            QuotaDecision::Allowed {
+                tokens_remaining,
+                units_remaining,
+            } => Ok(CheckOutcome {
+                tokens_remaining,
+                units_remaining,
+                reset_date: period.reset_date(),
+            }),
+            QuotaDecision::Refused(refusal) => Err(ServiceError::Quota {
+                refusal,
+                reset_date: period.reset_date(),
+            }),
+        }
+    }
+
+    /// This period's counters and limits.
+    pub async fn usage(&self, user_id: Uuid) -> Result<UsageSummary, ServiceError> {
+        let period = BillingPeriod::containing(clock::now());
+        let limits = self.limits(&self.ctx.db, user_id).await?;
+        let counters = counters_of(
+            store::counters(&self.ctx.db, user_id, period.start_date())
+                .await?
+                .as_ref(),
+        );
+        Ok(UsageSummary {
+            period,
+            counters,
+            limits,
+        })
+    }
+
+    /// This period's token statistics, from the counters and the daily roll-ups only.
+    pub async fn statistics(&self, user_id: Uuid) -> Result<TokenStatistics, ServiceError> {
+        let period = BillingPeriod::containing(clock::now());
+        let limits = self.limits(&self.ctx.db, user_id).await?;
+        let counters = counters_of(
+            store::counters(&self.ctx.db, user_id, period.start_date())
+                .await?
+                .as_ref(),
+        );
+        let rows = store::user_summaries(
+            &self.ctx.db,
+            user_id,
+            period.start_date(),
+            period.end_date(),
+        )
+        .await?;
+        let mut by_request_type: BTreeMap<RequestType, TokenTotals> = BTreeMap::new();
+        let mut by_model: BTreeMap<String, u64> = BTreeMap::new();
+        let mut daily: BTreeMap<NaiveDate, u64> = BTreeMap::new();
+        for row in rows {
+            let total = to_u64(row.total_tokens);
+            if let Ok(request_type) = RequestType::parse(&row.request_type) {
+                let entry = by_request_type.entry(request_type).or_default();
+                entry.prompt_tokens += to_u64(row.prompt_tokens);
+                entry.completion_tokens += to_u64(row.completion_tokens);
+                entry.total_tokens += total;
+            }
+            *by_model.entry(row.model).or_default() += total;
+            *daily.entry(row.usage_date).or_default() += total;
+        }
+        Ok(TokenStatistics {
+            period,
+            tokens_used: counters.tokens_used,
+            tokens_limit: limits.monthly_tokens,
+            by_request_type,
+            by_model,
+            daily: daily.into_iter().collect(),
+        })
+    }
+}
+
+fn outcome(
+    id: Uuid,
+    duplicate: bool,
+    tokens_used: u64,
+    limits: &EffectiveLimits,
+    period: BillingPeriod,
+) -> TrackOutcome {
+    TrackOutcome {
+        id,
+        duplicate,
+        tokens_used,
+        tokens_limit: limits.monthly_tokens,
+        tokens_remaining: limits.monthly_tokens.map(|l| l.saturating_sub(tokens_used)),
+        reset_date: period.reset_date(),
+    }
+}

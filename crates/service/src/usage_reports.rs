@@ -1,0 +1,356 @@
+//! Usage history for a user and usage analytics for admins.
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use domain::RequestType;
+use persistence::metering::{self as store, GroupBy, GroupKey, HistoryFilter};
+use persistence::users;
+use uuid::Uuid;
+
+use crate::tokens::CurrentUser;
+use crate::{Context, ServiceError, clock};
+
+/// Largest history page.
+pub const MAX_HISTORY_PAGE: u64 = 100;
+
+/// `GET /api/tokens/me/history` as received.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryQuery {
+    pub page: Option<u64>,
+    pub limit: Option<u64>,
+    pub request_type: Option<String>,
+    pub model: Option<String>,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+}
+
+/// One recorded request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageEvent {
+    pub id: Uuid,
+    pub timestamp: DateTime<Utc>,
+    pub request_type: String,
+    pub model: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+    pub request_id: Option<String>,
+    pub conversation_id: Option<String>,
+}
+
+/// A page of history, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    pub total_records: u64,
+    pub total_pages: u64,
+    pub current_page: u64,
+    pub records_per_page: u64,
+    pub events: Vec<UsageEvent>,
+}
+
+/// A bound of a date filter: an ISO date (whole day) or an RFC 3339 instant.
+struct Bound {
+    at: DateTime<Utc>,
+    day: Option<NaiveDate>,
+}
+
+fn parse_bound(field: &str, raw: &str, end: bool) -> Result<Bound, ServiceError> {
+    let raw = raw.trim();
+    if let Ok(day) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        let day_for_bound = if end { day.succ_opt() } else { Some(day) };
+        let at = day_for_bound
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc());
+        return at.map(|at| Bound { at, day: Some(day) }).ok_or_else(|| {
+            ServiceError::invalid_field(field, format!("{field} is out of range."))
+        });
+    }
+    match DateTime::parse_from_rfc3339(raw) {
+        // An inclusive end instant becomes an exclusive bound one millisecond later.
+        Ok(at) => Ok(Bound {
+            at: at.with_timezone(&Utc)
+                + if end {
+                    TimeDelta::milliseconds(1)
+                } else {
+                    TimeDelta::zero()
+                },
+            day: None,
+        }),
+        Err(_) => Err(ServiceError::invalid_field(
+            field,
+            format!("{field} must be a date (YYYY-MM-DD) or an RFC 3339 date-time."),
+        )),
+    }
+}
+
+fn page_params(
+    page: Option<u64>,
+    limit: Option<u64>,
+    default_limit: u64,
+    max: u64,
+) -> Result<(u64, u64), ServiceError> {
+    let page = page.unwrap_or(1);
+    if page == 0 {
+        return Err(ServiceError::invalid_field(
+            "page",
+            "page must be 1 or more.",
+        ));
+    }
+    let limit = limit.unwrap_or(default_limit);
+    if !(1..=max).contains(&limit) {
+        return Err(ServiceError::invalid_field(
+            "limit",
+            format!("limit must be between 1 and {max}."),
+        ));
+    }
+    Ok((page, limit))
+}
+
+/// Usage history and analytics.
+#[derive(Clone)]
+pub struct UsageReports {
+    ctx: Context,
+}
+
+/// Totals of one group (or of everything).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupTotals {
+    pub total_tokens: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub request_count: u64,
+}
+
+/// The admin breakdown, by the requested dimension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Breakdown {
+    /// Ascending by day.
+    Day(Vec<(NaiveDate, GroupTotals)>),
+    /// Descending by tokens: user id, email, name.
+    User(Vec<(Uuid, String, String, GroupTotals)>),
+    /// Descending by tokens.
+    Model(Vec<(String, GroupTotals)>),
+    /// Descending by tokens.
+    RequestType(Vec<(String, GroupTotals)>),
+}
+
+/// `GET /api/tokens/admin/usage`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminUsageReport {
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+    pub totals: GroupTotals,
+    pub active_users: u64,
+    pub breakdown: Breakdown,
+}
+
+/// `GET /api/tokens/admin/usage` as received.
+#[derive(Debug, Clone, Default)]
+pub struct AdminUsageQuery {
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub group_by: Option<String>,
+}
+
+fn totals(total: i64, prompt: i64, completion: i64, count: i64) -> GroupTotals {
+    let u = |v: i64| u64::try_from(v).unwrap_or(0);
+    GroupTotals {
+        total_tokens: u(total),
+        prompt_tokens: u(prompt),
+        completion_tokens: u(completion),
+        request_count: u(count),
+    }
+}
+
+impl UsageReports {
+    pub(crate) fn new(ctx: Context) -> Self {
+        Self { ctx }
+    }
+
+    /// A page of the user's events, newest first. The total comes from the daily roll-ups when
+    /// the filter is day-aligned, so deep histories stay cheap to count.
+    pub async fn history(
+        &self,
+        user_id: Uuid,
+        query: HistoryQuery,
+    ) -> Result<HistoryPage, ServiceError> {
+        let (page, per_page) = page_params(query.page, query.limit, 20, MAX_HISTORY_PAGE)?;
+        let request_type = query
+            .request_type
+            .as_deref()
+            .map(RequestType::parse)
+            .transpose()
+            .map_err(ServiceError::from)?
+            .map(|t| t.as_str().to_owned());
+        let from = query
+            .start_date
+            .as_deref()
+            .map(|raw| parse_bound("start_date", raw, false))
+            .transpose()?;
+        let until = query
+            .end_date
+            .as_deref()
+            .map(|raw| parse_bound("end_date", raw, true))
+            .transpose()?;
+        if let (Some(from), Some(until)) = (&from, &until)
+            && from.at >= until.at
+        {
+            return Err(ServiceError::invalid_field(
+                "end_date",
+                "end_date must not be before start_date.",
+            ));
+        }
+        let day_aligned = from.as_ref().is_none_or(|b| b.day.is_some())
+            && until.as_ref().is_none_or(|b| b.day.is_some());
+        let filter = HistoryFilter {
+            request_type,
+            model: query.model,
+            from: from.as_ref().map(|b| b.at),
+            until: until.as_ref().map(|b| b.at),
+        };
+        let total = if day_aligned {
+            store::summary_count(
+                &self.ctx.db,
+                user_id,
+                filter.request_type.as_deref(),
+                filter.model.as_deref(),
+                from.and_then(|b| b.day),
+                until.and_then(|b| b.day),
+            )
+            .await?
+        } else {
+            store::history_count(&self.ctx.db, user_id, &filter).await?
+        };
+        let rows = store::history_page(&self.ctx.db, user_id, &filter, page, per_page).await?;
+        let u = |v: i64| u64::try_from(v).unwrap_or(0);
+        Ok(HistoryPage {
+            total_records: total,
+            total_pages: total.div_ceil(per_page),
+            current_page: page,
+            records_per_page: per_page,
+            events: rows
+                .into_iter()
+                .map(|r| UsageEvent {
+                    id: r.id,
+                    timestamp: r.created_at,
+                    request_type: r.request_type,
+                    model: r.model,
+                    prompt_tokens: u(r.prompt_tokens),
+                    completion_tokens: u(r.completion_tokens),
+                    total_tokens: u(r.total_tokens),
+                    request_id: r.request_id,
+                    conversation_id: r.conversation_id,
+                })
+                .collect(),
+        })
+    }
+
+    /// Usage across all users between two days (default: the last 30 days), grouped by day,
+    /// user, model or request type. Served from the daily roll-ups.
+    pub async fn admin_usage(
+        &self,
+        actor: &CurrentUser,
+        query: AdminUsageQuery,
+    ) -> Result<AdminUsageReport, ServiceError> {
+        if !actor.role.is_admin() {
+            return Err(ServiceError::AdminRequired);
+        }
+        let group_by = match query.group_by.as_deref() {
+            None | Some("day") => GroupBy::Day,
+            Some("user") => GroupBy::User,
+            Some("model") => GroupBy::Model,
+            Some("request_type") => GroupBy::RequestType,
+            Some(_) => {
+                return Err(ServiceError::invalid_field(
+                    "group_by",
+                    "group_by must be day, user, model or request_type.",
+                ));
+            }
+        };
+        let day_of = |field: &str, raw: &str, end: bool| -> Result<NaiveDate, ServiceError> {
+            let bound = parse_bound(field, raw, end)?;
+            Ok(bound.day.unwrap_or_else(|| bound.at.date_naive()))
+        };
+        let end_date = match query.end_date.as_deref() {
+            Some(raw) => day_of("end_date", raw, true)?,
+            None => clock::now().date_naive(),
+        };
+        let start_date = match query.start_date.as_deref() {
+            Some(raw) => day_of("start_date", raw, false)?,
+            None => end_date - TimeDelta::days(29),
+        };
+        if start_date > end_date {
+            return Err(ServiceError::invalid_field(
+                "end_date",
+                "end_date must not be before start_date.",
+            ));
+        }
+        let db = &self.ctx.db;
+        let all = store::usage_totals(db, start_date, end_date).await?;
+        let rows = store::usage_groups(db, start_date, end_date, group_by).await?;
+        let mut named: Vec<(String, GroupTotals)> = Vec::new();
+        let mut days: Vec<(NaiveDate, GroupTotals)> = Vec::new();
+        let mut by_user: Vec<(Uuid, GroupTotals)> = Vec::new();
+        for row in rows {
+            let t = totals(
+                row.total_tokens,
+                row.prompt_tokens,
+                row.completion_tokens,
+                row.request_count,
+            );
+            match row.key {
+                GroupKey::Day(d) => days.push((d, t)),
+                GroupKey::User(u) => by_user.push((u, t)),
+                GroupKey::Name(n) => named.push((n, t)),
+            }
+        }
+        let breakdown = match group_by {
+            GroupBy::Day => {
+                days.sort_by_key(|(d, _)| *d);
+                Breakdown::Day(days)
+            }
+            GroupBy::User => {
+                let accounts =
+                    users::find_many(db, by_user.iter().map(|(id, _)| *id).collect()).await?;
+                let mut rows: Vec<(Uuid, String, String, GroupTotals)> = by_user
+                    .into_iter()
+                    .map(|(id, t)| {
+                        let account = accounts.iter().find(|a| a.id == id);
+                        let email = account.map(|a| a.email.clone()).unwrap_or_default();
+                        let name = account.map(|a| a.name.clone()).unwrap_or_default();
+                        (id, email, name, t)
+                    })
+                    .collect();
+                rows.sort_by(|a, b| {
+                    b.3.total_tokens
+                        .cmp(&a.3.total_tokens)
+                        .then_with(|| a.1.cmp(&b.1))
+                });
+                Breakdown::User(rows)
+            }
+            GroupBy::Model | GroupBy::RequestType => {
+                named.sort_by(|a, b| {
+                    b.1.total_tokens
+                        .cmp(&a.1.total_tokens)
+                        .then_with(|| a.0.cmp(&b.0))
+                });
+                if group_by == GroupBy::Model {
+                    Breakdown::Model(named)
+                } else {
+                    Breakdown::RequestType(named)
+                }
+            }
+        };
+        Ok(AdminUsageReport {
+            start_date,
+            end_date,
+            totals: totals(
+                all.total_tokens,
+                all.prompt_tokens,
+                all.completion_tokens,
+                all.request_count,
+            ),
+            active_users: u64::try_from(all.active_users).unwrap_or(0),
+            breakdown,
+        })
+    }
+}
