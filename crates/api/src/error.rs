@@ -3,7 +3,7 @@
 
 use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::ServiceResponse;
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
+use actix_web::error::{PathError, QueryPayloadError, UrlencodedError};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
@@ -200,38 +200,8 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Bodies actix's JSON extractor refuses.
-pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let api = match &err {
-        JsonPayloadError::ContentType => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Send the body as application/json.",
-        ),
-        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "The request body is too large.",
-            )
-        }
-        JsonPayloadError::Deserialize(e) if e.is_data() => deserialize_error(e),
-        JsonPayloadError::Deserialize(_) => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            "The request body is not valid JSON.",
-        ),
-        _ => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "The request body could not be read.",
-        ),
-    };
-    api.into()
-}
-
 /// A JSON body of the wrong shape (missing field, wrong type) is a 422 naming the field.
-fn deserialize_error(err: &serde_json::Error) -> ApiError {
+pub(crate) fn deserialize_error(err: &serde_json::Error) -> ApiError {
     let text = err.to_string();
     let field = field_of(&text).unwrap_or_else(|| "body".to_owned());
     let message = text.split(" at line ").next().unwrap_or(&text).to_owned();

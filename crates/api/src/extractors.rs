@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::{StatusCode, header};
-use actix_web::web::{Data, Form, Json};
+use actix_web::web::{Data, Form};
 use actix_web::{FromRequest, HttpRequest};
 use service::{CurrentUser, ServiceError};
 
@@ -97,7 +97,7 @@ impl FromRequest for LoginBody {
                 })
             })
         } else if content_type.starts_with("application/json") {
-            let json = Json::<LoginJson>::from_request(req, payload);
+            let json = JsonBody::<LoginJson>::from_request(req, payload);
             Box::pin(async move {
                 let json = json.await?.into_inner();
                 Ok(LoginBody {
@@ -115,5 +115,68 @@ impl FromRequest for LoginBody {
                 .into())
             })
         }
+    }
+}
+
+/// A JSON request body. Unlike actix's `Json`, it tells malformed JSON (400 `malformed_json`)
+/// from well-formed JSON of the wrong shape (422 `validation_error`) even when a wrongly typed
+/// value comes before the syntax error, by parsing the syntax first.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T> JsonBody<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for JsonBody<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|mime| mime.trim().to_ascii_lowercase())
+        .is_some_and(|mime| {
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if !is_json(req) {
+            return Box::pin(async {
+                Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "Send the body as application/json.",
+                )
+                .into())
+            });
+        }
+        // The body limit comes from the app's PayloadConfig (413 past it).
+        let bytes = actix_web::web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = bytes.await?;
+            let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_json",
+                    "The request body is not valid JSON.",
+                )
+            })?;
+            let parsed = T::deserialize(value).map_err(|e| crate::error::deserialize_error(&e))?;
+            Ok(JsonBody(parsed))
+        })
     }
 }

@@ -2,6 +2,7 @@
 //! up), echoed in the response and attached to every log line of the request; one access log
 //! line; and the request metrics.
 
+use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -9,9 +10,11 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web::Data;
+use futures_util::FutureExt;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::error::ApiError;
 use crate::state::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -41,9 +44,31 @@ pub async fn observe(
         user_id = tracing::field::Empty,
     );
     let started = Instant::now();
-    let result = next.call(req).instrument(span.clone()).await;
+    // A panic is a bug, but it must still end as a JSON 500 and a log line, not a reset
+    // connection and a dead worker.
+    let result = AssertUnwindSafe(next.call(req).instrument(span.clone()))
+        .catch_unwind()
+        .await;
     let elapsed = started.elapsed();
-    let mut res = result?;
+    let mut res = match result {
+        Ok(res) => res?,
+        Err(_) => {
+            // The request was consumed by the panicking service; answer through the error
+            // path, which actix turns into this JSON response.
+            span.in_scope(|| tracing::error!("handler panicked"));
+            if let Some(state) = &state {
+                state
+                    .metrics
+                    .observe(&method, "panicked", 500, elapsed.as_secs_f64());
+            }
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Internal server error.",
+            )
+            .into());
+        }
+    };
     let status = res.status().as_u16();
     let route = res
         .request()

@@ -15,7 +15,7 @@ use service::{PasswordHasher, ServiceSettings, Services};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::error::{ensure_json_body, form_error, json_error, path_error, query_error};
+use crate::error::{ensure_json_body, form_error, path_error, query_error};
 use crate::metrics::Metrics;
 use crate::observe::observe;
 use crate::openapi::ApiDoc;
@@ -110,11 +110,6 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .app_data(
-                    web::JsonConfig::default()
-                        .limit(body_limit)
-                        .error_handler(json_error),
-                )
                 .app_data(
                     web::FormConfig::default()
                         .limit(body_limit)

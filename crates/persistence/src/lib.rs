@@ -70,6 +70,13 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
     .map_err(StoreError::from)
 }
 
+/// The row offset of a 1-based page, or `None` when it lies beyond anything a database can
+/// hold (drivers bind integers as i64; a larger value must never reach them).
+pub(crate) fn page_offset(page: u64, per_page: u64) -> Option<u64> {
+    let offset = page.saturating_sub(1).checked_mul(per_page)?;
+    (offset <= i64::MAX as u64 && per_page <= i64::MAX as u64).then_some(offset)
+}
+
 /// Answers whether the database responds (for readiness probes).
 pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
     db.ping().await.map_err(StoreError::from)

@@ -139,33 +139,41 @@ fn unit_column(unit: UsageUnit) -> usage_statistics::Column {
     }
 }
 
-/// The quota gate: adds `tokens` and one `unit` to the period's counters only if, before this
-/// request, tokens are under `token_limit` and the unit counter is under `unit_limit` (`None` =
-/// unlimited). Returns the counters after the increment, or `None` if a limit refused it. The
-/// row lock taken by the `UPDATE` serialises concurrent requests of one user on PostgreSQL, and
-/// the condition is re-checked on the locked row, so no limit is passed by more than one request.
+/// One request against the quota gate.
+#[derive(Debug, Clone, Copy)]
+pub struct GatedIncrement {
+    pub user_id: Uuid,
+    pub period_start: NaiveDate,
+    pub tokens: i64,
+    pub unit: UsageUnit,
+    /// `None` = unlimited.
+    pub token_limit: Option<i64>,
+    /// `None` = unlimited.
+    pub unit_limit: Option<i64>,
+    pub now: DateTime<Utc>,
+}
+
+/// The quota gate: adds the tokens and one unit to the period's counters only if, before this
+/// request, tokens are under the token limit and the unit counter is under its limit. Returns
+/// the counters after the increment, or `None` if a limit refused it. The row lock taken by the
+/// `UPDATE` serialises concurrent requests of one user on PostgreSQL, and the condition is
+/// re-checked on the locked row, so no limit is passed by more than one request.
 pub async fn add_within_limits(
     conn: &impl ConnectionTrait,
-    user_id: Uuid,
-    period_start: NaiveDate,
-    tokens: i64,
-    unit: UsageUnit,
-    token_limit: Option<i64>,
-    unit_limit: Option<i64>,
-    now: DateTime<Utc>,
+    inc: GatedIncrement,
 ) -> Result<Option<CountersRow>, StoreError> {
     use usage_statistics::Column as C;
-    let unit_col = unit_column(unit);
+    let unit_col = unit_column(inc.unit);
     let mut update = usage_statistics::Entity::update_many()
-        .col_expr(C::TokensUsed, Expr::col(C::TokensUsed).add(tokens))
+        .col_expr(C::TokensUsed, Expr::col(C::TokensUsed).add(inc.tokens))
         .col_expr(unit_col, Expr::col(unit_col).add(1))
-        .col_expr(C::UpdatedAt, Expr::value(now))
-        .filter(C::UserId.eq(user_id))
-        .filter(C::PeriodStart.eq(period_start));
-    if let Some(limit) = token_limit {
+        .col_expr(C::UpdatedAt, Expr::value(inc.now))
+        .filter(C::UserId.eq(inc.user_id))
+        .filter(C::PeriodStart.eq(inc.period_start));
+    if let Some(limit) = inc.token_limit {
         update = update.filter(C::TokensUsed.lt(limit));
     }
-    if let Some(limit) = unit_limit {
+    if let Some(limit) = inc.unit_limit {
         update = update.filter(unit_col.lt(limit));
     }
     Ok(update.exec_with_returning(conn).await?.pop())
@@ -252,10 +260,13 @@ pub async fn history_page(
     per_page: u64,
 ) -> Result<Vec<UsageEventRow>, StoreError> {
     use token_usage::Column as C;
+    let Some(offset) = crate::page_offset(page, per_page) else {
+        return Ok(Vec::new());
+    };
     Ok(history_query(user_id, filter)
         .order_by_desc(C::CreatedAt)
         .order_by_desc(C::Id)
-        .offset(page.saturating_sub(1).saturating_mul(per_page))
+        .offset(offset)
         .limit(per_page)
         .all(conn)
         .await?)

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait,
-    PaginatorTrait, QueryFilter, QueryOrder,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -217,9 +217,15 @@ pub async fn list(
     let select = select
         .order_by(column, order.clone())
         .order_by(user::Column::Id, order);
-    let paginator = select.paginate(conn, Ord::max(query.per_page, 1));
-    let total = paginator.num_items().await?;
-    let users = paginator.fetch_page(query.page.saturating_sub(1)).await?;
+    let total = select.clone().count(conn).await?;
+    let Some(offset) = crate::page_offset(query.page, query.per_page) else {
+        return Ok((total, Vec::new()));
+    };
+    let users = select
+        .offset(offset)
+        .limit(query.per_page)
+        .all(conn)
+        .await?;
     let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
     let subscriptions = if ids.is_empty() {
         Vec::new()

@@ -8,7 +8,9 @@ use domain::{
     BillingPeriod, Counters, EffectiveLimits, QuotaDecision, QuotaRequest, Refusal, RequestType,
     TokenCounts, checked_token_count, decide,
 };
-use persistence::metering::{self as store, CountersRow, NewUsageEvent, UsageEventRow};
+use persistence::metering::{
+    self as store, CountersRow, GatedIncrement, NewUsageEvent, UsageEventRow,
+};
 use persistence::subscriptions;
 use persistence::{ConnectionTrait, StoreError};
 use uuid::Uuid;
@@ -227,17 +229,16 @@ impl Metering {
         }
         let unit = parsed.request_type.unit();
         store::ensure_counters(&txn, user_id, period.start_date(), now).await?;
-        let gated = store::add_within_limits(
-            &txn,
+        let increment = GatedIncrement {
             user_id,
-            period.start_date(),
-            to_i64(parsed.counts.total()),
+            period_start: period.start_date(),
+            tokens: to_i64(parsed.counts.total()),
             unit,
-            limits.monthly_tokens.map(to_i64),
-            limits.unit_limit(unit).map(to_i64),
+            token_limit: limits.monthly_tokens.map(to_i64),
+            unit_limit: limits.unit_limit(unit).map(to_i64),
             now,
-        )
-        .await?;
+        };
+        let gated = store::add_within_limits(&txn, increment).await?;
         let Some(after) = gated else {
             txn.rollback().await.map_err(StoreError::from)?;
             return Err(self.refusal(user_id, &limits, &quota, period).await?);

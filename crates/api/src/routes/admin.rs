@@ -9,7 +9,7 @@ use crate::dto::{
     AdminCreateUserRequest, AdminPatchRequest, UserListParams, UserListResponse, UserResponse,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::AuthUser;
+use crate::extractors::{AuthUser, JsonBody};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -99,7 +99,7 @@ pub async fn get_user(
 pub async fn create_user(
     state: Data<AppState>,
     user: AuthUser,
-    body: Json<AdminCreateUserRequest>,
+    body: JsonBody<AdminCreateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let profile = state
@@ -132,7 +132,7 @@ pub async fn patch_user(
     state: Data<AppState>,
     user: AuthUser,
     id: Path<Uuid>,
-    body: Json<AdminPatchRequest>,
+    body: JsonBody<AdminPatchRequest>,
 ) -> Result<Json<UserResponse>, ApiError> {
     let b = body.into_inner();
     let patch = AdminPatch {

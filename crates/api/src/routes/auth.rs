@@ -8,7 +8,7 @@ use crate::dto::{
     LoginResponse, MessageResponse, RefreshRequest, RefreshResponse, RegisterRequest,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::{AuthUser, LoginBody, client_ip};
+use crate::extractors::{AuthUser, JsonBody, LoginBody, client_ip};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -33,7 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ))]
 pub async fn register_user(
     state: Data<AppState>,
-    body: Json<RegisterRequest>,
+    body: JsonBody<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let (plan, payment_method_id) = match body.subscription {
@@ -92,7 +92,7 @@ pub async fn login_user(
     ))]
 pub async fn refresh_session(
     state: Data<AppState>,
-    body: Json<RefreshRequest>,
+    body: JsonBody<RefreshRequest>,
 ) -> Result<Json<RefreshResponse>, ApiError> {
     let tokens = state.services.sessions.refresh(&body.refresh_token).await?;
     Ok(Json(tokens.into()))
@@ -105,7 +105,7 @@ pub async fn refresh_session(
 pub async fn logout_session(
     state: Data<AppState>,
     user: AuthUser,
-    body: Json<RefreshRequest>,
+    body: JsonBody<RefreshRequest>,
 ) -> Result<Json<MessageResponse>, ApiError> {
     state
         .services

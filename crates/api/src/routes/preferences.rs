@@ -5,7 +5,7 @@ use service::PreferencesUpdate;
 
 use crate::dto::{PreferencesResponse, PreferencesUpdateRequest};
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::AuthUser;
+use crate::extractors::{AuthUser, JsonBody};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -39,7 +39,7 @@ pub async fn get_preferences(
 pub async fn update_preferences(
     state: Data<AppState>,
     user: AuthUser,
-    body: Json<PreferencesUpdateRequest>,
+    body: JsonBody<PreferencesUpdateRequest>,
 ) -> Result<Json<PreferencesResponse>, ApiError> {
     let b = body.into_inner();
     let update = PreferencesUpdate {

@@ -10,7 +10,7 @@ use crate::dto_usage::{
     HistoryResponse, TokenStatsResponse, TrackRequestBody, TrackResponse, UsageResponse,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::AuthUser;
+use crate::extractors::{AuthUser, JsonBody};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -36,7 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub async fn track_usage(
     state: Data<AppState>,
     user: AuthUser,
-    body: Json<TrackRequestBody>,
+    body: JsonBody<TrackRequestBody>,
 ) -> Result<Json<TrackResponse>, ApiError> {
     let b = body.into_inner();
     let request = TrackRequest {
@@ -70,7 +70,7 @@ pub async fn track_usage(
 pub async fn check_usage(
     state: Data<AppState>,
     user: AuthUser,
-    body: Json<CheckRequestBody>,
+    body: JsonBody<CheckRequestBody>,
 ) -> Result<Json<CheckResponse>, ApiError> {
     let b = body.into_inner();
     let request = CheckRequest {

@@ -6,7 +6,7 @@ use service::ProfileChanges;
 
 use crate::dto::{ChangePasswordRequest, UpdateMeRequest, UserResponse};
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::AuthUser;
+use crate::extractors::{AuthUser, JsonBody};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -37,7 +37,7 @@ pub async fn get_me(state: Data<AppState>, user: AuthUser) -> Result<Json<UserRe
 pub async fn update_me(
     state: Data<AppState>,
     user: AuthUser,
-    body: Json<UpdateMeRequest>,
+    body: JsonBody<UpdateMeRequest>,
 ) -> Result<Json<UserResponse>, ApiError> {
     let body = body.into_inner();
     let profile = state
@@ -65,7 +65,7 @@ pub async fn update_me(
 pub async fn change_password(
     state: Data<AppState>,
     user: AuthUser,
-    body: Json<ChangePasswordRequest>,
+    body: JsonBody<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     state
         .services
