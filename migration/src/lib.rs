@@ -11,6 +11,8 @@ mod m20261128_000005_create_login_attempts;
 mod m20261128_000006_create_token_usage;
 mod m20261128_000007_create_token_usage_summary;
 mod m20261128_000008_create_usage_statistics;
+mod m20261128_000009_create_email_tokens;
+mod m20261128_000010_create_email_outbox;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -27,6 +29,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_create_token_usage::Migration),
             Box::new(m20261128_000007_create_token_usage_summary::Migration),
             Box::new(m20261128_000008_create_usage_statistics::Migration),
+            Box::new(m20261128_000009_create_email_tokens::Migration),
+            Box::new(m20261128_000010_create_email_outbox::Migration),
         ]
     }
 }

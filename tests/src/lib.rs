@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 use service::Services;
 use uuid::Uuid;
 
+pub mod smtp_sink;
+
 pub use reqwest;
 pub use serde_json;
 
@@ -79,8 +81,16 @@ pub struct TestApp {
     pub backend: Backend,
     pub database_url: String,
     services: Services,
+    /// Where the file mailer writes this server's messages.
+    pub outbox: PathBuf,
     /// `None` for a second instance: the first one owns (and drops) the database.
     _db: Option<TestDb>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.outbox);
+    }
 }
 
 fn pg_admin_url() -> String {
@@ -150,12 +160,26 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<
     Some(start_server(backend, Some(db), url, extra).await)
 }
 
+/// Server logs go to the test's captured output (shown for failing tests); `RUST_LOG`
+/// filters them (default: warnings and errors).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 async fn start_server(
     backend: Backend,
     db: Option<TestDb>,
     url: String,
     extra: &[(&str, &str)],
 ) -> TestApp {
+    init_logging();
+    let outbox = std::env::temp_dir().join(format!("doztra-outbox-{}", Uuid::new_v4().simple()));
+    let outbox_dir = outbox.display().to_string();
     let mut vars: HashMap<String, String> = [
         ("APP_ENV", "test"),
         ("DATABASE_URL", url.as_str()),
@@ -164,6 +188,8 @@ async fn start_server(
         ("JWT_SECRET", JWT_SECRET),
         ("AUTO_MIGRATE", "true"),
         ("DATABASE_MAX_CONNECTIONS", "8"),
+        ("EMAIL_OUTBOX_DIR", outbox_dir.as_str()),
+        ("APP_BASE_URL", "https://app.example.com"),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -186,6 +212,7 @@ async fn start_server(
         backend,
         database_url: url,
         services,
+        outbox,
         _db: db,
     }
 }
@@ -288,6 +315,42 @@ impl TestApp {
         Session::from_login(&res.json().await.unwrap())
     }
 
+    /// The raw messages the file mailer wrote to `to` so far, oldest first.
+    pub fn emails_to(&self, to: &str) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.outbox) else {
+            return Vec::new();
+        };
+        let mut names: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .filter(|m| {
+                m.lines()
+                    .any(|l| l.to_ascii_lowercase().starts_with("to:") && l.contains(to))
+            })
+            .collect()
+    }
+
+    /// Waits (up to 10 s) until `to` has received `count` messages; returns them.
+    pub async fn wait_for_emails(&self, to: &str, count: usize) -> Vec<String> {
+        for _ in 0..200 {
+            let found = self.emails_to(to);
+            if found.len() >= count {
+                return found;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "{to} did not receive {count} message(s); got {}",
+            self.emails_to(to).len()
+        );
+    }
+
     /// One number from a SQL query (for assertions on stored state).
     pub async fn count(&self, sql: &str) -> i64 {
         let backend = self.db().get_database_backend();
@@ -317,6 +380,15 @@ impl Session {
             user_id: body["user"]["id"].as_str().unwrap().to_owned(),
         }
     }
+}
+
+/// The token of the `...?token=` link in a message.
+pub fn link_token(message: &str) -> String {
+    let start = message.find("token=").expect("a link with a token") + "token=".len();
+    message[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
 }
 
 /// Asserts the status and the standard error envelope; returns the body.

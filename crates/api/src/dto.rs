@@ -149,6 +149,23 @@ impl MessageResponse {
     }
 }
 
+/// `POST /api/auth/password-reset`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct PasswordResetRequest {
+    #[serde(default)]
+    #[schema(example = "user@example.com")]
+    pub email: String,
+}
+
+/// `POST /api/auth/reset-password`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct ResetPasswordRequest {
+    #[serde(default)]
+    pub token: String,
+    #[serde(default)]
+    pub new_password: String,
+}
+
 /// `PUT /api/users/me`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct UpdateMeRequest {

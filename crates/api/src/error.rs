@@ -113,6 +113,7 @@ impl From<ServiceError> for ApiError {
             }
             E::Quota { .. } => StatusCode::PAYMENT_REQUIRED,
             E::RequestIdConflict => StatusCode::CONFLICT,
+            E::InvalidEmailToken => StatusCode::BAD_REQUEST,
             E::BillingUnavailable | E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             E::InvalidCredentials
             | E::NotAuthenticated
@@ -138,6 +139,7 @@ impl From<ServiceError> for ApiError {
             E::NotFound(_) => "not_found",
             E::Quota { refusal, .. } => refusal.code(),
             E::RequestIdConflict => "request_id_conflict",
+            E::InvalidEmailToken => "invalid_or_expired_token",
             E::Unavailable(_) => "service_unavailable",
             E::Internal { .. } => "internal_error",
         };

@@ -6,7 +6,8 @@ use std::fmt;
 use std::time::Duration;
 
 use domain::ModelCatalog;
-use service::{AuthConfig, JwtSecret, PlanPrices, ThrottleConfig};
+use mail::{SmtpSecurity, SmtpSettings};
+use service::{AuthConfig, EmailConfig, JwtSecret, PlanPrices, ThrottleConfig};
 
 /// Where the process runs; production is strict about secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +43,14 @@ pub struct Settings {
     pub trust_proxy_headers: bool,
     pub model_catalog: ModelCatalog,
     pub prices: PlanPrices,
+    pub email: EmailConfig,
+    /// `Name <address>` of outgoing mail.
+    pub email_from: String,
+    /// Where messages go without SMTP (one `.eml` file each).
+    pub email_outbox_dir: std::path::PathBuf,
+    /// SMTP delivery, when `SMTP_HOST` is set.
+    pub smtp: Option<SmtpSettings>,
+    pub email_poll_interval: Duration,
     pub shutdown_timeout: Duration,
 }
 
@@ -196,7 +205,74 @@ impl Settings {
             )?,
             currency,
         };
+        let email_from = get("EMAIL_FROM")
+            .unwrap_or("Doztra <no-reply@localhost>")
+            .to_owned();
+        mail::parse_mailbox(&email_from).map_err(|e| bad("EMAIL_FROM", e.to_string()))?;
+        let base_url = get("APP_BASE_URL")
+            .unwrap_or("http://localhost:8000")
+            .trim_end_matches('/')
+            .to_owned();
+        if !base_url.starts_with("http://") && !base_url.starts_with("https://") {
+            return Err(bad("APP_BASE_URL", "must start with http:// or https://"));
+        }
+        let email = EmailConfig {
+            base_url,
+            verification_ttl: duration(
+                get("EMAIL_VERIFICATION_TTL"),
+                "EMAIL_VERIFICATION_TTL",
+                Duration::from_secs(48 * 3600),
+            )?,
+            reset_ttl: duration(
+                get("PASSWORD_RESET_TTL"),
+                "PASSWORD_RESET_TTL",
+                Duration::from_secs(3600),
+            )?,
+            ..EmailConfig::default()
+        };
+        let smtp = match get("SMTP_HOST") {
+            None => None,
+            Some(host) => {
+                let security = match get("SMTP_SECURITY").unwrap_or("starttls") {
+                    "starttls" => SmtpSecurity::StartTls,
+                    "tls" => SmtpSecurity::Tls,
+                    "none" => SmtpSecurity::None,
+                    other => {
+                        return Err(bad(
+                            "SMTP_SECURITY",
+                            format!("'{other}' is not starttls, tls or none"),
+                        ));
+                    }
+                };
+                let default_port = if security == SmtpSecurity::Tls {
+                    465
+                } else {
+                    587
+                };
+                Some(SmtpSettings {
+                    host: host.to_owned(),
+                    port: number(get("SMTP_PORT"), "SMTP_PORT", default_port, 1)?,
+                    security,
+                    username: get("SMTP_USERNAME").map(str::to_owned),
+                    password: get("SMTP_PASSWORD").map(str::to_owned),
+                    timeout: duration(
+                        get("SMTP_TIMEOUT"),
+                        "SMTP_TIMEOUT",
+                        Duration::from_secs(10),
+                    )?,
+                })
+            }
+        };
         Ok(Self {
+            email,
+            email_from,
+            email_outbox_dir: get("EMAIL_OUTBOX_DIR").unwrap_or("outbox").into(),
+            smtp,
+            email_poll_interval: duration(
+                get("EMAIL_POLL_INTERVAL"),
+                "EMAIL_POLL_INTERVAL",
+                Duration::from_secs(5),
+            )?,
             prices,
             app_env,
             database_max_connections: number(
@@ -382,6 +458,8 @@ mod tests {
             ("PLAN_PRICE_BASIC", "19.999"),
             ("PLAN_PRICE_BASIC", "-1"),
             ("PLAN_CURRENCY", "dollars"),
+            ("EMAIL_FROM", "not an address"),
+            ("APP_BASE_URL", "ftp://x"),
         ] {
             let err = Settings::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value}");
@@ -412,6 +490,29 @@ mod tests {
             Settings::from_vars(&vars(&[])).unwrap().prices.basic_cents,
             1900
         );
+    }
+
+    #[test]
+    fn smtp_is_configured_by_its_host() {
+        let s = Settings::from_vars(&vars(&[])).unwrap();
+        assert!(s.smtp.is_none());
+        let s = Settings::from_vars(&vars(&[
+            ("SMTP_HOST", "mail.example.com"),
+            ("SMTP_PASSWORD", "hunter2"),
+        ]))
+        .unwrap();
+        let smtp = s.smtp.unwrap();
+        assert_eq!((smtp.port, smtp.security), (587, SmtpSecurity::StartTls));
+        assert!(
+            !format!("{smtp:?}").contains("hunter2"),
+            "the password never prints"
+        );
+        let err = Settings::from_vars(&vars(&[("SMTP_HOST", "h"), ("SMTP_SECURITY", "ssl3")]))
+            .unwrap_err();
+        assert_eq!(err.variable, "SMTP_SECURITY");
+        let err =
+            Settings::from_vars(&vars(&[("SMTP_HOST", "h"), ("SMTP_PORT", "0")])).unwrap_err();
+        assert_eq!(err.variable, "SMTP_PORT");
     }
 
     #[test]

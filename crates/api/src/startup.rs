@@ -3,12 +3,14 @@
 //! requests first.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::middleware::{Condition, ErrorHandlers, from_fn};
 use actix_web::web::{self, Data};
 use actix_web::{App, HttpResponse, HttpServer, http::header};
+use mail::{FileOutbox, Mailer, SmtpMailer};
 use migration::MigratorTrait;
 use persistence::PoolSettings;
 use service::{PasswordHasher, ServiceSettings, Services};
@@ -32,6 +34,8 @@ pub enum StartupError {
     Migration(#[source] sea_orm::DbErr),
     #[error("cannot build the services: {0}")]
     Service(#[from] service::ServiceError),
+    #[error("cannot set up email: {0}")]
+    Mail(#[source] mail::MailError),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: String,
@@ -76,6 +80,7 @@ pub fn build_services(
             catalog: settings.model_catalog.clone(),
             hasher: PasswordHasher::production()?,
             prices: settings.prices.clone(),
+            email: settings.email.clone(),
         },
     )?)
 }
@@ -88,8 +93,14 @@ impl Application {
         Self::with_services(&settings, services)
     }
 
-    /// Binds a server around ready-made services.
+    /// Binds a server around ready-made services and starts the outbox worker.
     pub fn with_services(settings: &Settings, services: Services) -> Result<Self, StartupError> {
+        let mailer = build_mailer(settings)?;
+        tokio::spawn(
+            services
+                .outbox_worker(mailer, settings.email_poll_interval)
+                .run(),
+        );
         let address = settings.address();
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
             address: address.clone(),
@@ -166,6 +177,18 @@ impl Application {
         let _ = self.services.database().clone().close().await;
         result
     }
+}
+
+/// SMTP when `SMTP_HOST` is set, else the file outbox.
+pub fn build_mailer(settings: &Settings) -> Result<Arc<dyn Mailer>, StartupError> {
+    let from = mail::parse_mailbox(&settings.email_from).map_err(StartupError::Mail)?;
+    Ok(match &settings.smtp {
+        Some(smtp) => Arc::new(SmtpMailer::new(smtp, from).map_err(StartupError::Mail)?),
+        None => {
+            tracing::info!(dir = %settings.email_outbox_dir.display(), "no SMTP_HOST: email goes to the file outbox");
+            Arc::new(FileOutbox::new(settings.email_outbox_dir.clone(), from))
+        }
+    })
 }
 
 fn cors(origins: &[String]) -> Cors {

@@ -3,6 +3,7 @@
 //! inside a transaction that the service layer opened with [`begin_write`]. Every statement here
 //! runs on both SQLite and PostgreSQL.
 
+pub mod email;
 pub mod entities;
 mod error;
 pub mod metering;

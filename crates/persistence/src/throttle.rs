@@ -13,8 +13,16 @@ use crate::entities::login_attempt;
 /// What a failure is counted against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
+    /// Failed sign-ins per email.
     Email,
+    /// Failed sign-ins per client address.
     Ip,
+    /// Verification emails re-sent per user.
+    ResendVerification,
+    /// Password-reset requests per email.
+    ResetEmail,
+    /// Password-reset requests per client address.
+    ResetIp,
 }
 
 impl Scope {
@@ -22,6 +30,9 @@ impl Scope {
         match self {
             Scope::Email => "email",
             Scope::Ip => "ip",
+            Scope::ResendVerification => "resend_verification",
+            Scope::ResetEmail => "reset_email",
+            Scope::ResetIp => "reset_ip",
         }
     }
 }
@@ -56,7 +67,7 @@ pub async fn recent_failures(
     Ok(RecentFailures { count, oldest })
 }
 
-/// Records one failure.
+/// Records one event (a failure, or a throttled request).
 pub async fn record_failure(
     conn: &impl ConnectionTrait,
     scope: Scope,
@@ -88,9 +99,15 @@ pub async fn clear(
     Ok(())
 }
 
-/// Deletes failures older than `before`: they no longer count.
-pub async fn prune(conn: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<u64, StoreError> {
+/// Deletes events of these scopes older than `before`: they no longer count.
+pub async fn prune(
+    conn: &impl ConnectionTrait,
+    scopes: &[Scope],
+    before: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
     let result = login_attempt::Entity::delete_many()
+        .filter(login_attempt::Column::Scope.is_in(names))
         .filter(login_attempt::Column::AttemptedAt.lt(before))
         .exec(conn)
         .await?;

@@ -8,6 +8,7 @@ use persistence::users::{self, NewUser, UserChanges};
 use persistence::{ConnectionTrait, StoreError, sessions as session_store};
 use uuid::Uuid;
 
+use crate::email_flows::{queue_verification, wake};
 use crate::error::Collector;
 use crate::preferences::{default_preferences, preferences_for};
 use crate::sessions::{SignedIn, start_session};
@@ -99,7 +100,17 @@ impl Accounts {
         let user_id = insert_account(&self.ctx, &txn, draft, password_hash, now).await?;
         let tokens = start_session(&self.ctx, &txn, user_id, now).await?;
         let profile = load_profile(&txn, &self.ctx.catalog, user_id).await?;
+        queue_verification(
+            &self.ctx,
+            &txn,
+            user_id,
+            &profile.account.name,
+            &profile.account.email,
+            now,
+        )
+        .await?;
         txn.commit().await.map_err(StoreError::from)?;
+        wake(&self.ctx.outbox_signal);
         Ok(SignedIn { tokens, profile })
     }
 
@@ -168,7 +179,15 @@ impl Accounts {
             Err(e) => return Err(e.into()),
         }
         let profile = load_profile(&txn, &self.ctx.catalog, user_id).await?;
+        if email_changed {
+            let account = &profile.account;
+            queue_verification(&self.ctx, &txn, user_id, &account.name, &account.email, now)
+                .await?;
+        }
         txn.commit().await.map_err(StoreError::from)?;
+        if email_changed {
+            wake(&self.ctx.outbox_signal);
+        }
         Ok(profile)
     }
 

@@ -56,6 +56,8 @@ pub enum ServiceError {
         refusal: Refusal,
         reset_date: chrono::DateTime<chrono::Utc>,
     },
+    #[error("This link is invalid, expired or already used.")]
+    InvalidEmailToken,
     #[error("This request_id was already used with a different payload.")]
     RequestIdConflict,
     #[error("The service is temporarily unavailable.")]

@@ -7,8 +7,10 @@ mod admin;
 mod catalogs;
 mod clock;
 mod config;
+mod email_flows;
 mod error;
 mod metering;
+mod outbox;
 mod passwords;
 mod preferences;
 mod sessions;
@@ -22,11 +24,13 @@ pub use accounts::{Accounts, ProfileChanges, Registration};
 pub use admin::{Admin, AdminPatch, NewAccount, UserListQuery, UserPage};
 pub use catalogs::{Catalogs, ModelEntry, ModelList, PlanOffer, PlanPrices};
 pub use config::{AuthConfig, JwtSecret, ThrottleConfig};
+pub use email_flows::{EmailConfig, EmailFlows};
 pub use error::{FieldError, ServiceError};
 pub use metering::{
     CheckOutcome, CheckRequest, Metering, TokenStatistics, TokenTotals, TrackOutcome, TrackRequest,
     UsageSummary,
 };
+pub use outbox::OutboxWorker;
 pub use passwords::PasswordHasher;
 pub use preferences::{PreferencesService, PreferencesUpdate};
 pub use sessions::{LoginRequest, Sessions, SignedIn};
@@ -49,6 +53,9 @@ pub struct Context {
     pub(crate) catalog: Arc<ModelCatalog>,
     pub(crate) hasher: PasswordHasher,
     pub(crate) prices: Arc<PlanPrices>,
+    pub(crate) email: Arc<EmailConfig>,
+    /// Wakes the outbox worker when a message was queued.
+    pub(crate) outbox_signal: Arc<tokio::sync::Notify>,
 }
 
 /// The service facade the HTTP layer (or any embedding program) holds.
@@ -61,6 +68,8 @@ pub struct Services {
     pub catalogs: Catalogs,
     pub metering: Metering,
     pub reports: UsageReports,
+    pub email: EmailFlows,
+    outbox_signal: Arc<tokio::sync::Notify>,
     db: DatabaseConnection,
 }
 
@@ -71,6 +80,7 @@ pub struct ServiceSettings {
     pub catalog: ModelCatalog,
     pub hasher: PasswordHasher,
     pub prices: PlanPrices,
+    pub email: EmailConfig,
 }
 
 impl Services {
@@ -83,6 +93,8 @@ impl Services {
             catalog: Arc::new(settings.catalog),
             hasher: settings.hasher,
             prices: Arc::new(settings.prices),
+            email: Arc::new(settings.email),
+            outbox_signal: Arc::new(tokio::sync::Notify::new()),
         };
         ctx.auth.keys()?; // refuse a key the JWT library cannot use, at start-up
         Ok(Self {
@@ -92,7 +104,9 @@ impl Services {
             preferences: PreferencesService::new(ctx.clone()),
             catalogs: Catalogs::new(ctx.clone()),
             metering: Metering::new(ctx.clone()),
-            reports: UsageReports::new(ctx),
+            reports: UsageReports::new(ctx.clone()),
+            email: EmailFlows::new(ctx.clone()),
+            outbox_signal: ctx.outbox_signal.clone(),
             db,
         })
     }
@@ -102,6 +116,20 @@ impl Services {
         persistence::ping(&self.db)
             .await
             .map_err(ServiceError::from)
+    }
+
+    /// The worker that sends queued email through `mailer`; run it with `tokio::spawn`.
+    pub fn outbox_worker(
+        &self,
+        mailer: Arc<dyn mail::Mailer>,
+        poll_interval: std::time::Duration,
+    ) -> OutboxWorker {
+        OutboxWorker::new(
+            self.db.clone(),
+            mailer,
+            self.outbox_signal.clone(),
+            poll_interval,
+        )
     }
 
     /// The pool, for operational commands (migrations, shutdown).

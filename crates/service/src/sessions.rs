@@ -116,7 +116,7 @@ impl Sessions {
             throttle::record_failure(&txn, Scope::Ip, ip, now).await?;
         }
         // Failures older than the window no longer count; keep the table small.
-        throttle::prune(&txn, now - window(&self.ctx)).await?;
+        throttle::prune(&txn, &[Scope::Email, Scope::Ip], now - window(&self.ctx)).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
@@ -125,7 +125,7 @@ impl Sessions {
     /// same family is returned. A spent token presented again revokes its whole family.
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, refresh_token: &str) -> Result<SessionTokens, ServiceError> {
-        let hash = tokens::hash_refresh_token(refresh_token);
+        let hash = tokens::hash_token(refresh_token);
         let now = clock::now();
         let txn = persistence::begin_write(&self.ctx.db).await?;
         let Some(spent) = store::spend(&txn, &hash, now).await? else {
@@ -176,7 +176,7 @@ impl Sessions {
         current: &CurrentUser,
         refresh_token: &str,
     ) -> Result<(), ServiceError> {
-        let hash = tokens::hash_refresh_token(refresh_token);
+        let hash = tokens::hash_token(refresh_token);
         let now = clock::now();
         let txn = persistence::begin_write(&self.ctx.db).await?;
         if let Some(row) = store::find_by_hash(&txn, &hash).await?
@@ -237,13 +237,13 @@ async fn issue_pair(
     family_expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<SessionTokens, ServiceError> {
-    let refresh_token = tokens::new_refresh_token()?;
+    let refresh_token = tokens::random_token()?;
     store::insert(
         conn,
         NewRefreshToken {
             user_id,
             family_id,
-            token_hash: tokens::hash_refresh_token(&refresh_token),
+            token_hash: tokens::hash_token(&refresh_token),
             created_at: now,
             expires_at: (now + ttl(ctx.auth.refresh_idle_ttl)).min(family_expires_at),
             family_expires_at,

@@ -115,15 +115,15 @@ pub(crate) fn verify_access(
     })
 }
 
-/// A new opaque refresh token: 256 random bits, URL-safe.
-pub(crate) fn new_refresh_token() -> Result<String, ServiceError> {
+/// A new opaque secret (refresh, verification and reset tokens): 256 random bits, URL-safe.
+pub(crate) fn random_token() -> Result<String, ServiceError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| ServiceError::internal("randomness", e.to_string()))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// The stored form of a refresh token: hex SHA-256.
-pub(crate) fn hash_refresh_token(token: &str) -> String {
+/// The stored form of a secret token: hex SHA-256.
+pub(crate) fn hash_token(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
     let mut out = String::with_capacity(64);
     for byte in digest.iter() {

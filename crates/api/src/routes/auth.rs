@@ -1,11 +1,13 @@
-//! `/api/auth`: registration, sign-in, token refresh, sign-out.
+//! `/api/auth`: registration, sign-in, token refresh, sign-out, email verification and
+//! password reset.
 
-use actix_web::web::{self, Data, Json};
+use actix_web::web::{self, Data, Json, Path};
 use actix_web::{HttpRequest, HttpResponse};
 use service::{LoginRequest, Registration};
 
 use crate::dto::{
-    LoginResponse, MessageResponse, RefreshRequest, RefreshResponse, RegisterRequest,
+    LoginResponse, MessageResponse, PasswordResetRequest, RefreshRequest, RefreshResponse,
+    RegisterRequest, ResetPasswordRequest,
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::extractors::{AuthUser, JsonBody, LoginBody, client_ip};
@@ -18,7 +20,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/login").post(login_user))
             .service(web::resource("/refresh").post(refresh_session))
             .service(web::resource("/logout").post(logout_session))
-            .service(web::resource("/logout-all").post(logout_all_sessions)),
+            .service(web::resource("/logout-all").post(logout_all_sessions))
+            .service(web::resource("/verify-email/{token}").post(verify_email))
+            .service(web::resource("/resend-verification").post(resend_verification))
+            .service(web::resource("/password-reset").post(request_password_reset))
+            .service(web::resource("/reset-password").post(reset_password)),
     );
 }
 
@@ -124,4 +130,76 @@ pub async fn logout_all_sessions(
 ) -> Result<Json<MessageResponse>, ApiError> {
     state.services.sessions.logout_all(&user.0).await?;
     Ok(Json(MessageResponse::ok("Logged out of all sessions")))
+}
+
+/// Confirms an email address with the token from the verification email.
+#[utoipa::path(post, path = "/api/auth/verify-email/{token}", tag = "auth", params(("token" = String, Path)),
+    responses(
+        (status = 200, body = MessageResponse),
+        (status = 400, description = "invalid_or_expired_token", body = ErrorBody),
+    ))]
+pub async fn verify_email(
+    state: Data<AppState>,
+    token: Path<String>,
+) -> Result<Json<MessageResponse>, ApiError> {
+    state.services.email.verify_email(&token).await?;
+    Ok(Json(MessageResponse::ok("Email address verified")))
+}
+
+/// Sends a new verification email to the signed-in user (throttled).
+#[utoipa::path(post, path = "/api/auth/resend-verification", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, body = MessageResponse),
+        (status = 429, description = "too_many_attempts (with Retry-After)", body = ErrorBody),
+    ))]
+pub async fn resend_verification(
+    state: Data<AppState>,
+    user: AuthUser,
+) -> Result<Json<MessageResponse>, ApiError> {
+    let sent = state.services.email.resend_verification(&user.0).await?;
+    Ok(Json(MessageResponse::ok(if sent {
+        "Verification email sent"
+    } else {
+        "The email address is already verified"
+    })))
+}
+
+/// Starts a password reset. The answer is the same whether or not the account exists.
+#[utoipa::path(post, path = "/api/auth/password-reset", tag = "auth", request_body = PasswordResetRequest,
+    responses((status = 202, body = MessageResponse)))]
+pub async fn request_password_reset(
+    state: Data<AppState>,
+    req: HttpRequest,
+    body: JsonBody<PasswordResetRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let ip = client_ip(&req, state.trust_proxy_headers);
+    state
+        .services
+        .email
+        .request_password_reset(&body.email, ip.as_deref())
+        .await?;
+    Ok(HttpResponse::Accepted().json(MessageResponse::ok(
+        "If an account exists for this email, a password reset link has been sent",
+    )))
+}
+
+/// Sets a new password with the token from the reset email; every session is revoked.
+#[utoipa::path(post, path = "/api/auth/reset-password", tag = "auth", request_body = ResetPasswordRequest,
+    responses(
+        (status = 200, body = MessageResponse),
+        (status = 400, description = "invalid_or_expired_token", body = ErrorBody),
+        (status = 422, description = "weak_password", body = ErrorBody),
+    ))]
+pub async fn reset_password(
+    state: Data<AppState>,
+    body: JsonBody<ResetPasswordRequest>,
+) -> Result<Json<MessageResponse>, ApiError> {
+    state
+        .services
+        .email
+        .reset_password(&body.token, &body.new_password)
+        .await?;
+    Ok(Json(MessageResponse::ok(
+        "Password changed; sign in with the new password",
+    )))
 }

@@ -1,5 +1,7 @@
 //! SeaORM entities, one per table. Hand-written queries live in the repository modules.
 
+pub mod email_outbox;
+pub mod email_token;
 pub mod login_attempt;
 pub mod refresh_token;
 pub mod subscription;

@@ -1,0 +1,278 @@
+//! Email verification and password reset. Messages are written to the outbox in the same
+//! transaction as the change that causes them and sent afterwards by the [`crate::OutboxWorker`],
+//! so a slow or failing mail server never blocks a request or loses an account change.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use domain::Password;
+use persistence::email::{self as store, NewEmailToken};
+use persistence::sessions as session_store;
+use persistence::throttle::{self, Scope};
+use persistence::users::{self, UserChanges};
+use persistence::{ConnectionTrait, StoreError};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::tokens::{self, CurrentUser};
+use crate::{Context, ServiceError, clock};
+
+const VERIFY: &str = "verify_email";
+const RESET: &str = "password_reset";
+
+/// Settings of the email flows.
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    /// Where links point (the web app), e.g. `https://app.doztra.ai`.
+    pub base_url: String,
+    pub verification_ttl: Duration,
+    pub reset_ttl: Duration,
+    /// Verification emails a user may request per window.
+    pub resend_max: u64,
+    pub resend_window: Duration,
+    /// Reset emails per address, and reset requests per client address, per window.
+    pub reset_max_per_email: u64,
+    pub reset_max_per_ip: u64,
+    pub reset_window: Duration,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            base_url: "http://localhost:8000".to_owned(),
+            verification_ttl: Duration::from_secs(48 * 3600),
+            reset_ttl: Duration::from_secs(3600),
+            resend_max: 3,
+            resend_window: Duration::from_secs(15 * 60),
+            reset_max_per_email: 3,
+            reset_max_per_ip: 20,
+            reset_window: Duration::from_secs(3600),
+        }
+    }
+}
+
+fn delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::hours(1))
+}
+
+/// Email flow use cases.
+#[derive(Clone)]
+pub struct EmailFlows {
+    ctx: Context,
+}
+
+/// Wakes the outbox worker after a commit.
+pub(crate) fn wake(signal: &Arc<Notify>) {
+    signal.notify_one();
+}
+
+/// Issues a verification token for `email` and queues the message, on `conn` (the caller's
+/// transaction). Earlier verification tokens stop working.
+pub(crate) async fn queue_verification(
+    ctx: &Context,
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    name: &str,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    let token = tokens::random_token()?;
+    store::retire_tokens(conn, user_id, VERIFY, now).await?;
+    store::insert_token(
+        conn,
+        NewEmailToken {
+            user_id,
+            purpose: VERIFY,
+            token_hash: tokens::hash_token(&token),
+            email: email.to_owned(),
+            now,
+            expires_at: now + delta(ctx.email.verification_ttl),
+        },
+    )
+    .await?;
+    let hours = ctx.email.verification_ttl.as_secs() / 3600;
+    let body = format!(
+        "Hello {name},\n\nPlease confirm your email address for Doztra by opening this link within {hours} hours:\n\n{}/verify-email?token={token}\n\nIf you did not create a Doztra account, you can ignore this message.\n",
+        ctx.email.base_url.trim_end_matches('/'),
+    );
+    store::enqueue(conn, email, "Confirm your email address", &body, now).await?;
+    Ok(())
+}
+
+impl EmailFlows {
+    pub(crate) fn new(ctx: Context) -> Self {
+        Self { ctx }
+    }
+
+    /// Confirms the address a verification token was sent to. The token is single-use and
+    /// must still match the account's current email.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_email(&self, token: &str) -> Result<(), ServiceError> {
+        let now = clock::now();
+        let txn = persistence::begin_write(&self.ctx.db).await?;
+        let spent = store::spend_token(&txn, VERIFY, &tokens::hash_token(token), now)
+            .await?
+            .ok_or(ServiceError::InvalidEmailToken)?;
+        let user = users::find_by_id(&txn, spent.user_id)
+            .await?
+            .ok_or(ServiceError::InvalidEmailToken)?;
+        if user.email != spent.email {
+            return Err(ServiceError::InvalidEmailToken); // the address changed since
+        }
+        users::update(
+            &txn,
+            user.id,
+            UserChanges {
+                is_verified: Some(true),
+                ..Default::default()
+            },
+            now,
+        )
+        .await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        tracing::info!(user_id = %user.id, "email verified");
+        Ok(())
+    }
+
+    /// Sends a new verification email to the signed-in user (throttled). Returns `false`
+    /// when the address is already verified and nothing was sent.
+    #[tracing::instrument(skip_all, fields(user_id = %current.id))]
+    pub async fn resend_verification(&self, current: &CurrentUser) -> Result<bool, ServiceError> {
+        let now = clock::now();
+        let user = users::find_by_id(&self.ctx.db, current.id)
+            .await?
+            .ok_or(ServiceError::NotFound("User"))?;
+        if user.is_verified {
+            return Ok(false);
+        }
+        let subject = user.id.to_string();
+        let window = delta(self.ctx.email.resend_window);
+        let recent = throttle::recent_failures(
+            &self.ctx.db,
+            Scope::ResendVerification,
+            &subject,
+            now - window,
+        )
+        .await?;
+        if recent.count >= self.ctx.email.resend_max {
+            let lifts = recent.oldest.unwrap_or(now) + window;
+            let retry_after_secs = u64::try_from((lifts - now).num_seconds().max(1)).unwrap_or(1);
+            return Err(ServiceError::TooManyAttempts { retry_after_secs });
+        }
+        let txn = persistence::begin_write(&self.ctx.db).await?;
+        throttle::record_failure(&txn, Scope::ResendVerification, &subject, now).await?;
+        throttle::prune(&txn, &[Scope::ResendVerification], now - window).await?;
+        queue_verification(&self.ctx, &txn, user.id, &user.name, &user.email, now).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        wake(&self.ctx.outbox_signal);
+        Ok(true)
+    }
+
+    /// Starts a password reset. Always succeeds the same way for known and unknown addresses
+    /// (no account enumeration); a reset email is sent only for an active account and within
+    /// the per-email and per-address budgets.
+    #[tracing::instrument(skip_all)]
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+        client_ip: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        let email = email.trim().to_lowercase();
+        let now = clock::now();
+        let window = delta(self.ctx.email.reset_window);
+        let since = now - window;
+        let by_email =
+            throttle::recent_failures(&self.ctx.db, Scope::ResetEmail, &email, since).await?;
+        let by_ip = match client_ip {
+            Some(ip) => {
+                throttle::recent_failures(&self.ctx.db, Scope::ResetIp, ip, since)
+                    .await?
+                    .count
+            }
+            None => 0,
+        };
+        let txn = persistence::begin_write(&self.ctx.db).await?;
+        throttle::record_failure(&txn, Scope::ResetEmail, &email, now).await?;
+        if let Some(ip) = client_ip {
+            throttle::record_failure(&txn, Scope::ResetIp, ip, now).await?;
+        }
+        throttle::prune(&txn, &[Scope::ResetEmail, Scope::ResetIp], since).await?;
+        let within_budget = by_email.count < self.ctx.email.reset_max_per_email
+            && by_ip < self.ctx.email.reset_max_per_ip;
+        let user = users::find_by_email(&txn, &email)
+            .await?
+            .filter(|u| u.is_active);
+        let mut queued = false;
+        if let Some(user) = user.filter(|_| within_budget) {
+            let token = tokens::random_token()?;
+            store::retire_tokens(&txn, user.id, RESET, now).await?;
+            store::insert_token(
+                &txn,
+                NewEmailToken {
+                    user_id: user.id,
+                    purpose: RESET,
+                    token_hash: tokens::hash_token(&token),
+                    email: user.email.clone(),
+                    now,
+                    expires_at: now + delta(self.ctx.email.reset_ttl),
+                },
+            )
+            .await?;
+            let minutes = self.ctx.email.reset_ttl.as_secs() / 60;
+            let body = format!(
+                "Hello {},\n\nSomeone asked to reset the password of your Doztra account. Open this link within {minutes} minutes to choose a new one:\n\n{}/reset-password?token={token}\n\nIf it was not you, ignore this message: your password stays as it is.\n",
+                user.name,
+                self.ctx.email.base_url.trim_end_matches('/'),
+            );
+            store::enqueue(&txn, &user.email, "Reset your Doztra password", &body, now).await?;
+            queued = true;
+        }
+        txn.commit().await.map_err(StoreError::from)?;
+        if queued {
+            wake(&self.ctx.outbox_signal);
+        }
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token (single use, short-lived). Every session and
+    /// access token of the account is revoked; the address counts as verified.
+    #[tracing::instrument(skip_all)]
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new_password: &str,
+    ) -> Result<(), ServiceError> {
+        let password = Password::parse(new_password).map_err(|e| {
+            let mut err = ServiceError::from(e);
+            if let ServiceError::Invalid { errors, .. } = &mut err {
+                for field in errors.iter_mut() {
+                    field.field = "new_password".to_owned();
+                }
+            }
+            err
+        })?;
+        let hash = self.ctx.hasher.hash(&password).await?;
+        let now = clock::now();
+        let txn = persistence::begin_write(&self.ctx.db).await?;
+        let spent = store::spend_token(&txn, RESET, &tokens::hash_token(token), now)
+            .await?
+            .ok_or(ServiceError::InvalidEmailToken)?;
+        let user = users::find_by_id(&txn, spent.user_id)
+            .await?
+            .ok_or(ServiceError::InvalidEmailToken)?;
+        let changes = UserChanges {
+            password_hash: Some(hash),
+            tokens_valid_after: Some(now),
+            is_verified: (user.email == spent.email).then_some(true),
+            ..Default::default()
+        };
+        users::update(&txn, user.id, changes, now).await?;
+        session_store::revoke_all_for_user(&txn, user.id, None, now).await?;
+        store::retire_tokens(&txn, user.id, RESET, now).await?;
+        throttle::clear(&txn, Scope::Email, &user.email).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        tracing::info!(user_id = %user.id, "password reset");
+        Ok(())
+    }
+}
