@@ -687,3 +687,37 @@ db_tests!(
     concurrent_registrations_of_one_email_create_one_account,
     a_session_keeps_working_across_instances,
 );
+
+/// One client address trying many emails is stopped by the per-address budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_trying_many_emails_is_throttled() {
+    let app = doztra_tests::spawn_app_with(
+        doztra_tests::Backend::Sqlite,
+        &[
+            ("LOGIN_MAX_FAILURES_PER_IP", "3"),
+            ("LOGIN_MAX_FAILURES", "100"),
+        ],
+    )
+    .await
+    .unwrap();
+    app.register("victim@example.com").await;
+    for i in 0..3 {
+        let res = app
+            .post(
+                "/api/auth/login",
+                None,
+                json!({"email": format!("guess{i}@example.com"), "password": "bad-password"}),
+            )
+            .await;
+        expect_error(res, 401, "invalid_credentials").await;
+    }
+    let res = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({"email": "victim@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert!(res.headers().contains_key("retry-after"));
+    expect_error(res, 429, "too_many_attempts").await;
+}

@@ -64,11 +64,12 @@ pub async fn insert_event(
         created_at: Set(event.created_at),
         usage_date: Set(event.created_at.date_naive()),
     };
+    // Rows affected, not RETURNING: the answer must not depend on how a driver reports keys.
     let result = token_usage::Entity::insert(row)
         .on_conflict_do_nothing_on([token_usage::Column::UserId, token_usage::Column::RequestId])
-        .exec(conn)
+        .exec_without_returning(conn)
         .await?;
-    Ok(matches!(result, TryInsertResult::Inserted(_)))
+    Ok(matches!(result, TryInsertResult::Inserted(n) if n > 0))
 }
 
 /// Adds the event to its day's roll-up (insert or increment, one statement).
@@ -99,7 +100,7 @@ pub async fn add_to_summary(
                 .value(C::RequestCount, add(C::RequestCount))
                 .to_owned(),
         )
-        .exec(conn)
+        .exec_without_returning(conn)
         .await?;
     Ok(())
 }
@@ -126,7 +127,7 @@ pub async fn ensure_counters(
             usage_statistics::Column::UserId,
             usage_statistics::Column::PeriodStart,
         ])
-        .exec(conn)
+        .exec_without_returning(conn)
         .await?;
     Ok(())
 }
