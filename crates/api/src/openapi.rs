@@ -21,6 +21,7 @@ use crate::routes;
         routes::users::get_me,
         routes::users::update_me,
         routes::users::change_password,
+        routes::users::get_my_subscription,
         routes::admin::list_users,
         routes::admin::get_user,
         routes::admin::create_user,

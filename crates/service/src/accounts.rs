@@ -137,6 +137,14 @@ impl Accounts {
         })
     }
 
+    /// The caller's subscription as in force now.
+    pub async fn subscription(&self, user_id: Uuid) -> Result<Subscription, ServiceError> {
+        subscriptions::find_by_user(&self.ctx.db, user_id)
+            .await?
+            .ok_or(ServiceError::NotFound("Subscription"))?
+            .try_into()
+    }
+
     /// The caller's account with subscription and preferences.
     pub async fn profile(&self, user_id: Uuid) -> Result<Profile, ServiceError> {
         load_profile(&self.ctx.db, &self.ctx.catalog, user_id).await

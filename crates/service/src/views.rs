@@ -41,7 +41,8 @@ impl TryFrom<UserRow> for Account {
     }
 }
 
-/// A subscription with its effective tier.
+/// A subscription as it is in force now: a paid plan past its `expires_at` reads as `free`
+/// with status `expired`; `max_model_tier` is the effective tier.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
     pub id: Uuid,
@@ -80,15 +81,23 @@ impl TryFrom<SubscriptionRow> for Subscription {
             token_limit,
             max_model_tier: tier_override,
         };
+        // A paid plan whose paid time ran out without renewal is free, decided on every read,
+        // so no job has to downgrade anyone.
+        let lapsed = plan.is_paid() && row.expires_at.is_some_and(|end| end <= crate::clock::now());
+        let (plan, status, is_active) = if lapsed {
+            (Plan::Free, "expired".to_owned(), false)
+        } else {
+            (plan, row.status, row.is_active)
+        };
         Ok(Self {
             id: row.id,
             user_id: row.user_id,
             max_model_tier: domain::effective_limits(plan, overrides).max_model_tier,
             plan,
-            status: row.status,
+            status,
             start_date: row.start_date,
             expires_at: row.expires_at,
-            is_active: row.is_active,
+            is_active,
             auto_renew: row.auto_renew,
             stripe_customer_id: row.stripe_customer_id,
             stripe_subscription_id: row.stripe_subscription_id,

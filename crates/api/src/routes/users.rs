@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use actix_web::web::{self, Data, Json};
 use service::ProfileChanges;
 
-use crate::dto::{ChangePasswordRequest, UpdateMeRequest, UserResponse};
+use crate::dto::{ChangePasswordRequest, SubscriptionResponse, UpdateMeRequest, UserResponse};
 use crate::error::{ApiError, ErrorBody};
 use crate::extractors::{AuthUser, JsonBody};
 use crate::state::AppState;
@@ -15,7 +15,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(get_me))
             .route(web::put().to(update_me)),
     )
-    .service(web::resource("/users/me/password").post(change_password));
+    .service(web::resource("/users/me/password").post(change_password))
+    .service(web::resource("/users/me/subscription").get(get_my_subscription));
 }
 
 /// The caller's account with subscription and preferences.
@@ -73,4 +74,21 @@ pub async fn change_password(
         .change_password(&user.0, &body.current_password, &body.new_password)
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The caller's subscription, as in force now (a lapsed paid plan reads as free).
+#[utoipa::path(get, path = "/api/users/me/subscription", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = SubscriptionResponse), (status = 401, body = ErrorBody)))]
+pub async fn get_my_subscription(
+    state: Data<AppState>,
+    user: AuthUser,
+) -> Result<Json<SubscriptionResponse>, ApiError> {
+    Ok(Json(
+        state
+            .services
+            .accounts
+            .subscription(user.0.id)
+            .await?
+            .into(),
+    ))
 }
