@@ -9,7 +9,7 @@ use persistence::{ConnectionTrait, StoreError, sessions as session_store};
 use uuid::Uuid;
 
 use crate::email_flows::{queue_verification, wake};
-use crate::error::Collector;
+use crate::error::{Collector, parse_new_password};
 use crate::preferences::{default_preferences, preferences_for};
 use crate::sessions::{SignedIn, start_session};
 use crate::tokens::{self, CurrentUser};
@@ -209,16 +209,7 @@ impl Accounts {
         current_password: &str,
         new_password: &str,
     ) -> Result<(), ServiceError> {
-        let new_password = Password::parse(new_password).map_err(|e| {
-            // The field the client sent is `new_password`.
-            let mut err = ServiceError::from(e);
-            if let ServiceError::Invalid { errors, .. } = &mut err {
-                for field in errors.iter_mut() {
-                    field.field = "new_password".to_owned();
-                }
-            }
-            err
-        })?;
+        let new_password = parse_new_password(new_password)?;
         let user = users::find_by_id(&self.ctx.db, current.id)
             .await?
             .ok_or(ServiceError::NotFound("User"))?;

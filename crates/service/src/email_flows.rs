@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use domain::Password;
 use persistence::email::{self as store, NewEmailToken};
 use persistence::sessions as session_store;
 use persistence::throttle::{self, Scope};
@@ -15,6 +14,7 @@ use persistence::{ConnectionTrait, StoreError};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use crate::error::parse_new_password;
 use crate::tokens::{self, CurrentUser};
 use crate::{Context, ServiceError, clock};
 
@@ -243,15 +243,7 @@ impl EmailFlows {
         token: &str,
         new_password: &str,
     ) -> Result<(), ServiceError> {
-        let password = Password::parse(new_password).map_err(|e| {
-            let mut err = ServiceError::from(e);
-            if let ServiceError::Invalid { errors, .. } = &mut err {
-                for field in errors.iter_mut() {
-                    field.field = "new_password".to_owned();
-                }
-            }
-            err
-        })?;
+        let password = parse_new_password(new_password)?;
         let hash = self.ctx.hasher.hash(&password).await?;
         let now = clock::now();
         let txn = persistence::begin_write(&self.ctx.db).await?;

@@ -158,3 +158,16 @@ impl Collector {
         }
     }
 }
+
+/// Parses a new password sent in the `new_password` field (so a 422 names that field).
+pub(crate) fn parse_new_password(raw: &str) -> Result<domain::Password, ServiceError> {
+    domain::Password::parse(raw).map_err(|e| {
+        let mut err = ServiceError::from(e);
+        if let ServiceError::Invalid { errors, .. } = &mut err {
+            for field in errors.iter_mut() {
+                field.field = "new_password".to_owned();
+            }
+        }
+        err
+    })
+}
