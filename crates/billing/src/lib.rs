@@ -1,1 +1,33 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod error;
+mod gateway;
+mod idempotency;
+mod plan;
+mod settings;
+mod stripe;
+pub mod webhook;
+
+use std::sync::Arc;
+
+pub use error::BillingError;
+pub use gateway::{
+    BillingCustomer, CheckoutSession, DisabledGateway, GatewayStatus, PaymentGateway,
+    SubscriptionState,
+};
+pub use idempotency::idempotency_key;
+pub use plan::{PaidPlan, PriceInterval};
+pub use settings::{DEFAULT_API_BASE, PriceTable, SecretString, SettingsError, StripeSettings};
+pub use stripe::StripeGateway;
+
+/// The gateway for the configuration: Stripe when configured, else [`DisabledGateway`]
+/// (every call answers `NotConfigured`, i.e. 503 `billing_unavailable`).
+pub fn gateway_from_settings(
+    settings: Option<&StripeSettings>,
+) -> Result<Arc<dyn PaymentGateway>, BillingError> {
+    Ok(match settings {
+        Some(settings) => Arc::new(StripeGateway::new(settings)?),
+        None => Arc::new(DisabledGateway),
+    })
+}

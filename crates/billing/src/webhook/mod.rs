@@ -1,0 +1,67 @@
+//! Stripe webhooks: signature verification over the raw body, then parsing into the few event
+//! kinds the service handles. The service stores each event id with its effect (exactly once).
+
+mod event;
+mod signature;
+
+pub use event::{
+    CheckoutCompleted, EventData, InvoiceEvent, SubscriptionChange, WebhookEvent, parse_event,
+};
+pub use signature::{DEFAULT_TOLERANCE_SECS, sign, verify};
+
+use crate::settings::{PriceTable, SecretString, StripeSettings};
+
+/// Why a webhook request was refused. Every variant is a 400 for Stripe (`invalid_signature`
+/// for all but `InvalidPayload`); Stripe retries non-2xx deliveries for up to three days.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    #[error("malformed Stripe-Signature header: {0}")]
+    MalformedHeader(&'static str),
+    #[error("no v1 signature matches the payload")]
+    SignatureMismatch,
+    #[error("the signature's timestamp {timestamp} is outside the tolerance")]
+    Stale { timestamp: i64 },
+    /// The signature was good but the body is not an event we can read.
+    #[error("invalid webhook payload: {0}")]
+    InvalidPayload(String),
+}
+
+impl WebhookError {
+    /// Whether the request failed the signature check (as opposed to a signed but unreadable
+    /// payload).
+    pub fn is_signature_error(&self) -> bool {
+        !matches!(self, Self::InvalidPayload(_))
+    }
+}
+
+/// Verification and parsing with the configured secrets and prices.
+#[derive(Debug, Clone)]
+pub struct WebhookVerifier {
+    secrets: Vec<SecretString>,
+    prices: PriceTable,
+    tolerance_secs: i64,
+}
+
+impl WebhookVerifier {
+    pub fn new(settings: &StripeSettings) -> Self {
+        Self {
+            secrets: std::iter::once(settings.webhook_secret.clone())
+                .chain(settings.previous_webhook_secret.clone())
+                .collect(),
+            prices: settings.prices.clone(),
+            tolerance_secs: DEFAULT_TOLERANCE_SECS,
+        }
+    }
+
+    /// Verifies `header` over the raw `payload` at `now_unix`, then parses the event.
+    pub fn verify_and_parse(
+        &self,
+        payload: &[u8],
+        header: &str,
+        now_unix: i64,
+    ) -> Result<WebhookEvent, WebhookError> {
+        let secrets: Vec<&str> = self.secrets.iter().map(SecretString::expose).collect();
+        verify(payload, header, &secrets, now_unix, self.tolerance_secs)?;
+        parse_event(payload, &self.prices)
+    }
+}
