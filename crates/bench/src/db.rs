@@ -216,15 +216,16 @@ pub struct DirectTrack {
 }
 
 // The statements below are the ones the service sends for one track (SeaORM's SQL for
-// persistence::metering, checked against PostgreSQL's statement log), in the same order, in
-// one read-committed transaction.
+// persistence::metering as of "Metering inserts decide by rows affected, not RETURNING",
+// checked against PostgreSQL's statement log), in the same order, in one read-committed
+// transaction. Keep them in step with crates/persistence/src/metering.rs.
 const SELECT_EVENT: &str = r#"SELECT "token_usage"."id", "token_usage"."user_id", "token_usage"."request_type", "token_usage"."model", "token_usage"."prompt_tokens", "token_usage"."completion_tokens", "token_usage"."total_tokens", "token_usage"."request_id", "token_usage"."conversation_id", "token_usage"."created_at", "token_usage"."usage_date" FROM "token_usage" WHERE "token_usage"."user_id" = $1 AND "token_usage"."request_id" = $2 LIMIT $3"#;
-const ENSURE_COUNTERS: &str = r#"INSERT INTO "usage_statistics" ("id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT ("user_id", "period_start") DO NOTHING RETURNING "id""#;
+const ENSURE_COUNTERS: &str = r#"INSERT INTO "usage_statistics" ("id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT ("user_id", "period_start") DO NOTHING"#;
 const GATE_CHAT: &str = r#"UPDATE "usage_statistics" SET "tokens_used" = "tokens_used" + $1, "chat_messages" = "chat_messages" + $2, "updated_at" = $3 WHERE "usage_statistics"."user_id" = $4 AND "usage_statistics"."period_start" = $5 RETURNING "id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at""#;
 const GATE_PLAGIARISM: &str = r#"UPDATE "usage_statistics" SET "tokens_used" = "tokens_used" + $1, "plagiarism_checks" = "plagiarism_checks" + $2, "updated_at" = $3 WHERE "usage_statistics"."user_id" = $4 AND "usage_statistics"."period_start" = $5 RETURNING "id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at""#;
 const GATE_PROMPT: &str = r#"UPDATE "usage_statistics" SET "tokens_used" = "tokens_used" + $1, "prompts_generated" = "prompts_generated" + $2, "updated_at" = $3 WHERE "usage_statistics"."user_id" = $4 AND "usage_statistics"."period_start" = $5 RETURNING "id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at""#;
-const INSERT_EVENT: &str = r#"INSERT INTO "token_usage" ("id", "user_id", "request_type", "model", "prompt_tokens", "completion_tokens", "total_tokens", "request_id", "conversation_id", "created_at", "usage_date") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT ("user_id", "request_id") DO NOTHING RETURNING "id""#;
-const ADD_TO_SUMMARY: &str = r#"INSERT INTO "token_usage_summary" ("id", "user_id", "usage_date", "request_type", "model", "prompt_tokens", "completion_tokens", "total_tokens", "request_count") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT ("user_id", "usage_date", "request_type", "model") DO UPDATE SET "prompt_tokens" = "token_usage_summary"."prompt_tokens" + "excluded"."prompt_tokens", "completion_tokens" = "token_usage_summary"."completion_tokens" + "excluded"."completion_tokens", "total_tokens" = "token_usage_summary"."total_tokens" + "excluded"."total_tokens", "request_count" = "token_usage_summary"."request_count" + "excluded"."request_count" RETURNING "id""#;
+const INSERT_EVENT: &str = r#"INSERT INTO "token_usage" ("id", "user_id", "request_type", "model", "prompt_tokens", "completion_tokens", "total_tokens", "request_id", "conversation_id", "created_at", "usage_date") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT ("user_id", "request_id") DO NOTHING"#;
+const ADD_TO_SUMMARY: &str = r#"INSERT INTO "token_usage_summary" ("id", "user_id", "usage_date", "request_type", "model", "prompt_tokens", "completion_tokens", "total_tokens", "request_count") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT ("user_id", "usage_date", "request_type", "model") DO UPDATE SET "prompt_tokens" = "token_usage_summary"."prompt_tokens" + "excluded"."prompt_tokens", "completion_tokens" = "token_usage_summary"."completion_tokens" + "excluded"."completion_tokens", "total_tokens" = "token_usage_summary"."total_tokens" + "excluded"."total_tokens", "request_count" = "token_usage_summary"."request_count" + "excluded"."request_count""#;
 // The two reads the service does before the transaction: the bearer's account (every
 // authenticated request) and the subscription (the limits).
 const SELECT_USER: &str = r#"SELECT "users"."id", "users"."email", "users"."name", "users"."password_hash", "users"."role", "users"."is_active", "users"."is_verified", "users"."tokens_valid_after", "users"."last_login", "users"."created_at", "users"."updated_at" FROM "users" WHERE "users"."id" = $1 LIMIT $2"#;
@@ -276,7 +277,7 @@ pub async fn direct_track(
         .bind(0i64)
         .bind(0i64)
         .bind(now)
-        .fetch_optional(&mut *tx)
+        .execute(&mut *tx)
         .await?;
     let gate = match t.request_type {
         "plagiarism" => GATE_PLAGIARISM,
@@ -309,9 +310,9 @@ pub async fn direct_track(
         .bind(t.conversation_id.as_deref())
         .bind(now)
         .bind(now.date_naive())
-        .fetch_optional(&mut *tx)
+        .execute(&mut *tx)
         .await?;
-    if inserted.is_none() {
+    if inserted.rows_affected() == 0 {
         tx.rollback().await?;
         return Ok(());
     }
@@ -325,7 +326,7 @@ pub async fn direct_track(
         .bind(t.completion_tokens)
         .bind(total)
         .bind(1i64)
-        .fetch_optional(&mut *tx)
+        .execute(&mut *tx)
         .await?;
     tx.commit().await?;
     Ok(())
