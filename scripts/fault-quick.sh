@@ -4,7 +4,8 @@
 # on their own: scripts/fault-outage.sh, scripts/fault-schemathesis.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ ! -x target/release/doztra-auth || ! -x target/release/doztra-bench ]]; then
+target_dir="${CARGO_TARGET_DIR:-target}"
+if [[ ! -x $target_dir/release/doztra-auth || ! -x $target_dir/release/doztra-bench ]]; then
   cargo build --release -p doztra-api -p doztra-bench
 fi
 for test in crash two-instances shutdown; do

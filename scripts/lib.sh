@@ -12,8 +12,9 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SERVER_BIN="${SERVER_BIN:-$ROOT/target/release/doztra-auth}"
-BENCH_BIN="${BENCH_BIN:-$ROOT/target/release/doztra-bench}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+SERVER_BIN="${SERVER_BIN:-$TARGET_DIR/release/doztra-auth}"
+BENCH_BIN="${BENCH_BIN:-$TARGET_DIR/release/doztra-bench}"
 PG_ADMIN_URL="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 FAULT_JWT_SECRET="fault-secret-fault-secret-fault-secret-0123456789"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/doztra-fault.XXXXXX")"
