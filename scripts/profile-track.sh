@@ -36,6 +36,7 @@ groups = [
     ("JSON (serde_json) and serde", r"serde_json|serde::|serde_core"),
     ("logging and tracing (tracing, subscriber, JSON log lines)", r"tracing|fmt::format|valuable"),
     ("HTTP server (actix, http parsing)", r"actix|httparse|http::|h1::|bytes::"),
+    ("TLS to PostgreSQL (rustls, ring)", r"rustls|ring_core|ring::"),
     ("JWT verification (jsonwebtoken, hmac, sha2, base64)", r"jsonwebtoken|hmac|sha2|base64|digest"),
     ("metrics (prometheus-client)", r"prometheus"),
     ("async runtime (tokio)", r"tokio"),

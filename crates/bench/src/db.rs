@@ -81,6 +81,15 @@ pub async fn server_version(pool: &PgPool) -> String {
         .unwrap_or_else(|_| "?".to_owned())
 }
 
+/// Whether the pool's connections are encrypted (sqlx's default `sslmode=prefer` uses TLS when
+/// the server offers it, loopback included).
+pub async fn uses_tls(pool: &PgPool) -> Option<bool> {
+    sqlx::query_scalar::<_, bool>("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(pool)
+        .await
+        .ok()
+}
+
 /// Gives every account the unlimited plan, so the track bench measures recording, not 402s.
 pub async fn make_all_professional(pool: &PgPool) -> Result<(), String> {
     sqlx::query("UPDATE subscriptions SET plan = 'professional', updated_at = now()")

@@ -38,10 +38,13 @@ pub struct Report {
     pg_version: String,
     rustc: String,
     pub server_version: String,
+    /// Whether the database connections use TLS.
+    pub tls: Option<bool>,
     pool: u32,
     users: usize,
     seconds: f64,
     warmup: f64,
+    repeat: usize,
     max_requests: u64,
     small_events: u64,
     big_events: u64,
@@ -141,10 +144,12 @@ impl Report {
             pg_version: pg_version.to_owned(),
             rustc: rustc_version(),
             server_version: "?".to_owned(),
+            tls: None,
             pool: args.pool,
             users: args.users,
             seconds: args.seconds,
             warmup: args.warmup,
+            repeat: args.repeat.max(1),
             max_requests: args.max_requests,
             small_events: args.small_events,
             big_events: args.big_events,
@@ -176,16 +181,25 @@ impl Report {
         );
         let _ = writeln!(
             m,
-            "- Server: doztra-auth {} (release build, {}), `APP_ENV=production` (JSON access log at info, to a file), database pool {} connections.",
-            self.server_version, self.rustc, self.pool
+            "- Server: doztra-auth {} (release build, {}), `APP_ENV=production` (JSON access log at info, to a file), database pool {} connections{}.",
+            self.server_version,
+            self.rustc,
+            self.pool,
+            match self.tls {
+                Some(true) =>
+                    " over TLS (sqlx's default `sslmode=prefer`; the cluster has `ssl=on`), the direct baseline likewise",
+                Some(false) => " without TLS, the direct baseline likewise",
+                None => "",
+            }
         );
         let _ = writeln!(
             m,
-            "- Load: `doztra-bench` (reqwest, HTTP/1.1 keep-alive, one connection per client, closed loop) on the same machine — load generator, server and PostgreSQL share the {} cores. Each run: {} s warm-up, then {} s or {} requests, whichever ends first. Tracks spread over {} accounts (professional plan), 150 tokens each, unique `request_id`s.\n",
+            "- Load: `doztra-bench` (reqwest, HTTP/1.1 keep-alive, one connection per client, closed loop) on the same machine — load generator, server and PostgreSQL share the {} cores. Each run: {} s warm-up, then {} s or {} requests, whichever ends first; each track level runs {} times per side, alternating service and direct, and the best run of each side is shown. Tracks spread over {} accounts (professional plan), 150 tokens each, unique `request_id`s.\n",
             self.cores,
             self.warmup,
             self.seconds,
             n0(self.max_requests as f64),
+            self.repeat,
             self.users
         );
 

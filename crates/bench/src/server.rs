@@ -238,7 +238,8 @@ pub fn postgres_cpu(database: &str) -> Duration {
         if !cmdline.starts_with("postgres: ") {
             continue;
         }
-        let ours = cmdline.contains(&format!(" {database} "))
+        // Backends and autovacuum workers name their database; the name is unique.
+        let ours = cmdline.contains(database)
             || ["walwriter", "checkpointer", "background writer"]
                 .iter()
                 .any(|p| cmdline.contains(p));
