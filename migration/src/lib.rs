@@ -13,6 +13,7 @@ mod m20261128_000007_create_token_usage_summary;
 mod m20261128_000008_create_usage_statistics;
 mod m20261128_000009_create_email_tokens;
 mod m20261128_000010_create_email_outbox;
+mod m20261130_000011_stripe_billing;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000008_create_usage_statistics::Migration),
             Box::new(m20261128_000009_create_email_tokens::Migration),
             Box::new(m20261128_000010_create_email_outbox::Migration),
+            Box::new(m20261130_000011_stripe_billing::Migration),
         ]
     }
 }

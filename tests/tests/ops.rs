@@ -475,7 +475,53 @@ async fn json_of_the_wrong_type_is_a_422(app: TestApp) {
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
 }
 
+/// PostgreSQL's text cannot hold NUL; a NUL in a lookup must be an ordinary "no match", never
+/// a 500 (schemathesis found these four).
+async fn a_nul_character_in_a_lookup_is_an_ordinary_miss(app: TestApp) {
+    let admin = app.admin("root@example.com").await;
+    let res = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({"email": "a\u{0}b@example.com", "password": "Password123!"}),
+        )
+        .await;
+    expect_error(res, 401, "invalid_credentials").await;
+    let res = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("username=a%00b@example.com&password=x")
+        .send()
+        .await
+        .unwrap();
+    expect_error(res, 401, "invalid_credentials").await;
+    let res = app
+        .post(
+            "/api/auth/password-reset",
+            None,
+            json!({"email": "a\u{0}b@example.com"}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let res = app
+        .get("/api/tokens/me/history?model=a%00b", Some(&admin.access))
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["total_records"], 0, "{body}");
+    let res = app
+        .get("/api/admin/users?q=a%00b", Some(&admin.access))
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["total_records"], 0, "{body}");
+    // The throttle still counts the NUL-bearing address as one subject.
+    assert!(app.count("SELECT COUNT(*) FROM login_attempts").await >= 2);
+}
+
 db_tests!(
+    a_nul_character_in_a_lookup_is_an_ordinary_miss,
     health_reports_ok_and_the_version,
     readiness_answers_200_when_the_database_answers,
     metrics_count_requests_by_route_pattern_and_status,

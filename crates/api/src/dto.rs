@@ -31,6 +31,9 @@ pub struct SubscriptionChoice {
     pub plan: String,
     #[schema(example = "pm_1234567890")]
     pub payment_method_id: Option<String>,
+    /// `monthly` (default) or `yearly`.
+    #[schema(example = "monthly")]
+    pub billing_period: Option<String>,
 }
 
 /// `POST /api/auth/register`. Missing strings count as empty and are reported per field.
@@ -85,6 +88,10 @@ pub struct LoginResponse {
     pub name: String,
     pub role: String,
     pub user: UserResponse,
+    /// Registration with a paid plan whose first payment needs the customer (3-D Secure):
+    /// finish it with Stripe.js `confirmPayment`; the plan applies once Stripe reports it paid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
 }
 
 impl From<SignedIn> for LoginResponse {
@@ -100,6 +107,16 @@ impl From<SignedIn> for LoginResponse {
             name: user.name.clone(),
             role: user.role.clone(),
             user,
+            client_secret: None,
+        }
+    }
+}
+
+impl From<service::Registered> for LoginResponse {
+    fn from(registered: service::Registered) -> Self {
+        Self {
+            client_secret: registered.client_secret,
+            ..registered.signed_in.into()
         }
     }
 }
@@ -180,6 +197,70 @@ pub struct ChangePasswordRequest {
     pub current_password: String,
     #[serde(default)]
     pub new_password: String,
+}
+
+/// `PUT /api/users/me/subscription`: every field optional.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct UpdateSubscriptionRequest {
+    /// `free` (cancel at period end), `basic` or `professional`.
+    #[schema(example = "professional")]
+    pub plan: Option<String>,
+    /// For a new paid subscription: `monthly` (default) or `yearly`.
+    #[schema(example = "monthly")]
+    pub billing_period: Option<String>,
+    /// A Stripe payment method (from Stripe.js); becomes the default for every invoice.
+    #[schema(example = "pm_1234567890")]
+    pub payment_method_id: Option<String>,
+    /// `false` ends the paid plan at `expires_at`; `true` renews it.
+    pub auto_renew: Option<bool>,
+}
+
+/// The subscription after a change; `client_secret` when a payment needs the customer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SubscriptionChangeResponse {
+    #[serde(flatten)]
+    pub subscription: SubscriptionResponse,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+impl From<service::SubscriptionOutcome> for SubscriptionChangeResponse {
+    fn from(outcome: service::SubscriptionOutcome) -> Self {
+        Self {
+            subscription: outcome.subscription.into(),
+            client_secret: outcome.client_secret,
+        }
+    }
+}
+
+/// `POST /api/billing/checkout-session`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct CheckoutRequest {
+    #[schema(example = "professional")]
+    pub plan: String,
+    /// `monthly` (default) or `yearly`.
+    #[schema(example = "monthly")]
+    pub billing_period: Option<String>,
+}
+
+/// A hosted Checkout page.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CheckoutResponse {
+    #[schema(example = "cs_test_a1b2c3")]
+    pub id: String,
+    #[schema(example = "https://checkout.stripe.com/c/pay/cs_test_a1b2c3")]
+    pub url: String,
+}
+
+/// A webhook delivery, acknowledged.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WebhookResponse {
+    pub received: bool,
+    #[schema(example = "evt_1")]
+    pub event_id: String,
+    /// `applied`, `duplicate`, `stale`, `other_subscription`, `unknown_customer` or `ignored`.
+    #[schema(example = "applied")]
+    pub outcome: String,
 }
 
 /// The seed's subscription object.

@@ -115,6 +115,10 @@ impl From<ServiceError> for ApiError {
             E::RequestIdConflict => StatusCode::CONFLICT,
             E::InvalidEmailToken => StatusCode::BAD_REQUEST,
             E::BillingUnavailable | E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            E::PaymentFailed { .. } => StatusCode::PAYMENT_REQUIRED,
+            E::PaymentProvider(_) => StatusCode::BAD_GATEWAY,
+            E::InvalidSignature => StatusCode::BAD_REQUEST,
+            E::SubscriptionExists => StatusCode::CONFLICT,
             E::InvalidCredentials
             | E::NotAuthenticated
             | E::InvalidToken
@@ -128,6 +132,10 @@ impl From<ServiceError> for ApiError {
             E::EmailTaken => "email_taken",
             E::ForbiddenRole => "forbidden_role",
             E::BillingUnavailable => "billing_unavailable",
+            E::PaymentFailed { .. } => "payment_failed",
+            E::PaymentProvider(_) => "payment_provider_unavailable",
+            E::InvalidSignature => "invalid_signature",
+            E::SubscriptionExists => "subscription_exists",
             E::InvalidCredentials | E::WrongCurrentPassword => "invalid_credentials",
             E::AccountDisabled => "account_disabled",
             E::TooManyAttempts { .. } => "too_many_attempts",
@@ -152,6 +160,10 @@ impl From<ServiceError> for ApiError {
                 tracing::warn!(error = %error_chain(&err), "database unavailable");
                 err.to_string()
             }
+            E::PaymentProvider(text) => {
+                tracing::error!(error = %text, "payment provider error");
+                err.to_string()
+            }
             _ => err.to_string(),
         };
         let mut api = ApiError::new(status, code, detail);
@@ -159,6 +171,13 @@ impl From<ServiceError> for ApiError {
             api.errors = errors.clone();
         }
         api.retry_after = retry_after;
+        if let E::PaymentFailed {
+            decline_code: Some(code),
+            ..
+        } = &err
+        {
+            api = api.with_extra("decline_code", Value::String(code.clone()));
+        }
         if let E::Quota {
             refusal,
             reset_date,

@@ -22,6 +22,9 @@ use crate::routes;
         routes::users::update_me,
         routes::users::change_password,
         routes::users::get_my_subscription,
+        routes::users::update_my_subscription,
+        routes::billing::create_checkout_session,
+        routes::billing::stripe_webhook,
         routes::admin::list_users,
         routes::admin::get_user,
         routes::admin::create_user,
@@ -50,6 +53,7 @@ use crate::routes;
         (name = "admin", description = "Account administration"),
         (name = "preferences", description = "The caller's preferences"),
         (name = "catalog", description = "Plans and models"),
+        (name = "billing", description = "Stripe Checkout and webhooks"),
         (name = "tokens", description = "Token metering and usage statistics"),
         (name = "operations", description = "Health and metrics"),
     )

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use domain::ModelCatalog;
 use mail::{SmtpSecurity, SmtpSettings};
-use service::{AuthConfig, EmailConfig, JwtSecret, PlanPrices, ThrottleConfig};
+use service::{AuthConfig, EmailConfig, JwtSecret, PasswordHasher, PlanPrices, ThrottleConfig};
 
 /// Where the process runs; production is strict about secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,8 @@ pub struct Settings {
     pub app_env: AppEnv,
     pub database_url: String,
     pub database_max_connections: u32,
+    /// How long a request waits for a pooled connection (or a new one) before it answers 503.
+    pub database_acquire_timeout: Duration,
     pub host: String,
     pub port: u16,
     pub auth: AuthConfig,
@@ -52,6 +54,10 @@ pub struct Settings {
     pub smtp: Option<SmtpSettings>,
     pub email_poll_interval: Duration,
     pub shutdown_timeout: Duration,
+    /// How many argon2 computations may run at once (default: cores − 1, at least 1).
+    pub password_hash_concurrency: usize,
+    /// Stripe, when `STRIPE_SECRET_KEY` is set (else paid plans answer 503).
+    pub stripe: Option<billing::StripeSettings>,
 }
 
 /// A setting that could not be used.
@@ -187,6 +193,11 @@ impl Settings {
                 ));
             }
         };
+        let stripe = billing::StripeSettings::from_vars(|name| get(name).map(str::to_owned))
+            .map_err(|e| SettingsError {
+                variable: e.variable,
+                problem: e.problem,
+            })?;
         let model_catalog = ModelCatalog::with_extensions(get("MODEL_CATALOG").unwrap_or(""))
             .map_err(|e| bad("MODEL_CATALOG", e.to_string()))?;
         let currency = get("PLAN_CURRENCY").unwrap_or("usd").to_ascii_lowercase();
@@ -281,6 +292,11 @@ impl Settings {
                 if is_sqlite { 8 } else { 16 },
                 1,
             )?,
+            database_acquire_timeout: duration(
+                get("DATABASE_ACQUIRE_TIMEOUT"),
+                "DATABASE_ACQUIRE_TIMEOUT",
+                Duration::from_secs(5),
+            )?,
             database_url,
             host: get("HOST").unwrap_or("127.0.0.1").to_owned(),
             port: number(get("PORT"), "PORT", 8000u16, 0)?,
@@ -304,6 +320,13 @@ impl Settings {
                 get("SHUTDOWN_TIMEOUT"),
                 "SHUTDOWN_TIMEOUT",
                 Duration::from_secs(30),
+            )?,
+            stripe,
+            password_hash_concurrency: number(
+                get("PASSWORD_HASH_CONCURRENCY"),
+                "PASSWORD_HASH_CONCURRENCY",
+                PasswordHasher::default_concurrency(),
+                1,
             )?,
         })
     }

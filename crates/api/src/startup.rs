@@ -13,7 +13,7 @@ use actix_web::{App, HttpResponse, HttpServer, http::header};
 use mail::{FileOutbox, Mailer, SmtpMailer};
 use migration::MigratorTrait;
 use persistence::PoolSettings;
-use service::{PasswordHasher, ServiceSettings, Services};
+use service::{BillingSettings, PasswordHasher, ServiceSettings, Services};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -56,7 +56,7 @@ pub async fn open_database(
 ) -> Result<persistence::DatabaseConnection, StartupError> {
     let pool = PoolSettings {
         max_connections: settings.database_max_connections,
-        ..Default::default()
+        acquire_timeout: settings.database_acquire_timeout,
     };
     let db = persistence::connect(&settings.database_url, &pool).await?;
     if settings.auto_migrate {
@@ -78,9 +78,15 @@ pub fn build_services(
             auth: settings.auth.clone(),
             throttle: settings.throttle,
             catalog: settings.model_catalog.clone(),
-            hasher: PasswordHasher::production()?,
+            hasher: PasswordHasher::production()?
+                .with_concurrency(settings.password_hash_concurrency),
             prices: settings.prices.clone(),
             email: settings.email.clone(),
+            billing: settings
+                .stripe
+                .as_ref()
+                .map(BillingSettings::stripe)
+                .transpose()?,
         },
     )?)
 }

@@ -9,6 +9,7 @@ mod error;
 pub mod metering;
 pub mod preferences;
 pub mod sessions;
+pub mod stripe_events;
 pub mod subscriptions;
 pub mod throttle;
 pub mod users;
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 pub use error::StoreError;
 pub use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait,
 };
 
 use sea_orm::{ConnectOptions, Database, SqliteTransactionMode, TransactionOptions};
@@ -76,6 +77,17 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
 pub(crate) fn page_offset(page: u64, per_page: u64) -> Option<u64> {
     let offset = page.saturating_sub(1).checked_mul(per_page)?;
     (offset <= i64::MAX as u64 && per_page <= i64::MAX as u64).then_some(offset)
+}
+
+/// A lookup key as the database can compare it: PostgreSQL's text cannot hold NUL and refuses
+/// the whole statement, so NUL becomes U+FFFD. Stored values never contain NUL (validation
+/// refuses control characters), so a key that had one still matches nothing.
+pub(crate) fn lookup_text(raw: &str) -> std::borrow::Cow<'_, str> {
+    if raw.contains('\0') {
+        std::borrow::Cow::Owned(raw.replace('\0', "\u{FFFD}"))
+    } else {
+        std::borrow::Cow::Borrowed(raw)
+    }
 }
 
 /// Answers whether the database responds (for readiness probes).

@@ -290,7 +290,7 @@ fn history_query(user_id: Uuid, filter: &HistoryFilter) -> sea_orm::Select<token
         query = query.filter(C::RequestType.eq(t.as_str()));
     }
     if let Some(m) = &filter.model {
-        query = query.filter(C::Model.eq(m.as_str()));
+        query = query.filter(C::Model.eq(crate::lookup_text(m).as_ref()));
     }
     if let Some(from) = filter.from {
         query = query.filter(C::CreatedAt.gte(from));
@@ -319,7 +319,7 @@ pub async fn summary_count(
         query = query.filter(C::RequestType.eq(t));
     }
     if let Some(m) = model {
-        query = query.filter(C::Model.eq(m));
+        query = query.filter(C::Model.eq(crate::lookup_text(m).as_ref()));
     }
     if let Some(from) = from {
         query = query.filter(C::UsageDate.gte(from));

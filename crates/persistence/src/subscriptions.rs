@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 use uuid::Uuid;
 
@@ -46,6 +47,10 @@ pub async fn insert(
         payment_method_id: Set(new.payment_method_id),
         token_limit: Set(None),
         max_model_tier: Set(None),
+        stripe_price_id: Set(None),
+        billing_interval: Set(None),
+        stripe_status: Set(None),
+        stripe_synced_at: Set(None),
         created_at: Set(new.now),
         updated_at: Set(new.now),
     }
@@ -64,6 +69,42 @@ pub async fn find_by_user(
         .await?)
 }
 
+/// The subscription that Stripe knows by this subscription id or, failing that, customer id.
+pub async fn find_by_stripe_ids(
+    conn: &impl ConnectionTrait,
+    subscription_id: Option<&str>,
+    customer_id: Option<&str>,
+) -> Result<Option<SubscriptionRow>, StoreError> {
+    if let Some(id) = subscription_id
+        && let Some(row) = subscription::Entity::find()
+            .filter(subscription::Column::StripeSubscriptionId.eq(id))
+            .one(conn)
+            .await?
+    {
+        return Ok(Some(row));
+    }
+    let Some(id) = customer_id else {
+        return Ok(None);
+    };
+    Ok(subscription::Entity::find()
+        .filter(subscription::Column::StripeCustomerId.eq(id))
+        .one(conn)
+        .await?)
+}
+
+/// The user's subscription, locked against concurrent writers until the transaction ends
+/// (`FOR UPDATE` on PostgreSQL; a SQLite write transaction holds the database lock already).
+pub async fn lock_by_user(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+) -> Result<Option<SubscriptionRow>, StoreError> {
+    let mut query = subscription::Entity::find().filter(subscription::Column::UserId.eq(user_id));
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    Ok(query.one(conn).await?)
+}
+
 /// Changes to a subscription; the outer `None` leaves a field as it is, `Some(None)` clears a
 /// nullable one.
 #[derive(Debug, Clone, Default)]
@@ -76,6 +117,13 @@ pub struct SubscriptionChanges {
     pub expires_at: Option<Option<DateTime<Utc>>>,
     pub token_limit: Option<Option<i64>>,
     pub max_model_tier: Option<Option<String>>,
+    pub stripe_customer_id: Option<Option<String>>,
+    pub stripe_subscription_id: Option<Option<String>>,
+    pub payment_method_id: Option<Option<String>>,
+    pub stripe_price_id: Option<Option<String>>,
+    pub billing_interval: Option<Option<String>>,
+    pub stripe_status: Option<Option<String>>,
+    pub stripe_synced_at: Option<Option<i64>>,
 }
 
 /// Applies `changes` to the user's subscription and returns it.
@@ -111,6 +159,34 @@ pub async fn update(
     }
     if let Some(v) = changes.max_model_tier {
         query = query.col_expr(subscription::Column::MaxModelTier, Expr::value(v));
+    }
+    let stripe_columns = [
+        (
+            subscription::Column::StripeCustomerId,
+            changes.stripe_customer_id,
+        ),
+        (
+            subscription::Column::StripeSubscriptionId,
+            changes.stripe_subscription_id,
+        ),
+        (
+            subscription::Column::PaymentMethodId,
+            changes.payment_method_id,
+        ),
+        (subscription::Column::StripePriceId, changes.stripe_price_id),
+        (
+            subscription::Column::BillingInterval,
+            changes.billing_interval,
+        ),
+        (subscription::Column::StripeStatus, changes.stripe_status),
+    ];
+    for (column, value) in stripe_columns {
+        if let Some(v) = value {
+            query = query.col_expr(column, Expr::value(v));
+        }
+    }
+    if let Some(v) = changes.stripe_synced_at {
+        query = query.col_expr(subscription::Column::StripeSyncedAt, Expr::value(v));
     }
     Ok(query.exec_with_returning(conn).await?.pop())
 }

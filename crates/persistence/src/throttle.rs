@@ -53,7 +53,7 @@ pub async fn recent_failures(
 ) -> Result<RecentFailures, StoreError> {
     let base = login_attempt::Entity::find()
         .filter(login_attempt::Column::Scope.eq(scope.as_str()))
-        .filter(login_attempt::Column::Subject.eq(subject))
+        .filter(login_attempt::Column::Subject.eq(crate::lookup_text(subject).as_ref()))
         .filter(login_attempt::Column::AttemptedAt.gt(since));
     let count = base.clone().count(conn).await?;
     let oldest = if count == 0 {
@@ -77,7 +77,7 @@ pub async fn record_failure(
     login_attempt::ActiveModel {
         id: Set(Uuid::now_v7()),
         scope: Set(scope.as_str().to_owned()),
-        subject: Set(subject.to_owned()),
+        subject: Set(crate::lookup_text(subject).into_owned()),
         attempted_at: Set(at),
     }
     .insert(conn)
@@ -93,7 +93,7 @@ pub async fn clear(
 ) -> Result<(), StoreError> {
     login_attempt::Entity::delete_many()
         .filter(login_attempt::Column::Scope.eq(scope.as_str()))
-        .filter(login_attempt::Column::Subject.eq(subject))
+        .filter(login_attempt::Column::Subject.eq(crate::lookup_text(subject).as_ref()))
         .exec(conn)
         .await?;
     Ok(())

@@ -58,7 +58,7 @@ pub async fn find_by_email(
     email: &str,
 ) -> Result<Option<UserRow>, StoreError> {
     Ok(user::Entity::find()
-        .filter(user::Column::Email.eq(email))
+        .filter(user::Column::Email.eq(crate::lookup_text(email).as_ref()))
         .one(conn)
         .await?)
 }
@@ -247,7 +247,7 @@ pub async fn list(
 
 fn escape_like(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
-    for c in raw.chars() {
+    for c in crate::lookup_text(raw).chars() {
         if matches!(c, '%' | '_' | '\\') {
             out.push('\\');
         }

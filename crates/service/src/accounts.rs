@@ -8,6 +8,7 @@ use persistence::users::{self, NewUser, UserChanges};
 use persistence::{ConnectionTrait, StoreError, sessions as session_store};
 use uuid::Uuid;
 
+use crate::billing_flows;
 use crate::email_flows::{queue_verification, wake};
 use crate::error::{Collector, parse_new_password};
 use crate::preferences::{default_preferences, preferences_for};
@@ -24,7 +25,16 @@ pub struct Registration {
     pub password: String,
     pub role: Option<String>,
     pub plan: Option<String>,
+    /// `monthly` (default) or `yearly`, for a paid plan.
+    pub billing_period: Option<String>,
     pub payment_method_id: Option<String>,
+}
+
+/// A new account, signed in; `client_secret` when its first payment needs the customer.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    pub signed_in: SignedIn,
+    pub client_secret: Option<String>,
 }
 
 /// Changes to one's own profile.
@@ -54,9 +64,12 @@ impl Accounts {
         Self { ctx }
     }
 
-    /// Registers a user on the free plan (paid plans need billing) and signs them in.
+    /// Registers a user and signs them in. A paid plan is paid for first: the Stripe customer
+    /// and subscription exist before the account commits, a declined card leaves no account,
+    /// and a payment that needs the customer (3-D Secure) registers the account on `free`
+    /// with status `pending` and returns the secret to finish it.
     #[tracing::instrument(skip_all)]
-    pub async fn register(&self, request: Registration) -> Result<SignedIn, ServiceError> {
+    pub async fn register(&self, request: Registration) -> Result<Registered, ServiceError> {
         let mut errors = Collector::default();
         let name = errors.take(UserName::parse(&request.name));
         let email = errors.take(Email::parse(&request.email));
@@ -81,11 +94,16 @@ impl Accounts {
         if role != Role::User {
             return Err(ServiceError::ForbiddenRole);
         }
-        if plan.is_paid() {
-            // Payment through the gateway arrives with the billing issue; until then no paid
-            // plan can be granted from outside.
-            return Err(ServiceError::BillingUnavailable);
-        }
+        let paid = if plan.is_paid() {
+            Some(billing_flows::check_paid_registration(
+                &self.ctx,
+                plan,
+                request.billing_period.as_deref(),
+                request.payment_method_id.as_deref(),
+            )?)
+        } else {
+            None
+        };
         let draft = AccountDraft {
             email,
             name,
@@ -94,10 +112,53 @@ impl Accounts {
             plan,
         };
         let password_hash = hash_new_account_password(&self.ctx, &draft).await?;
+        let stripe = match &paid {
+            Some(sign_up) => Some(
+                billing_flows::subscribe_new_account(
+                    &self.ctx,
+                    draft.email.as_str(),
+                    draft.name.as_str(),
+                    sign_up,
+                )
+                .await?,
+            ),
+            None => None,
+        };
+        let committed = self
+            .commit_registration(draft, password_hash, paid.as_ref().zip(stripe.as_ref()))
+            .await;
+        if let (Err(e), Some(state)) = (&committed, &stripe) {
+            // Paid for, but no account: say where the money is. A retry of the same
+            // registration reuses this subscription (same idempotency keys).
+            tracing::error!(
+                error = %e,
+                stripe_subscription = %state.stripe_subscription_id,
+                stripe_customer = %state.stripe_customer_id,
+                "registration failed after Stripe accepted the subscription"
+            );
+        }
+        let signed_in = committed?;
+        Ok(Registered {
+            client_secret: stripe
+                .as_ref()
+                .and_then(|s| s.client_secret().map(str::to_owned)),
+            signed_in,
+        })
+    }
+
+    async fn commit_registration(
+        &self,
+        draft: AccountDraft,
+        password_hash: String,
+        paid: Option<(&billing_flows::PaidSignUp, &billing::SubscriptionState)>,
+    ) -> Result<SignedIn, ServiceError> {
         let now = clock::now();
         // The account, its subscription, preferences and first sign-in commit together.
         let txn = persistence::begin_write(&self.ctx.db).await?;
         let user_id = insert_account(&self.ctx, &txn, draft, password_hash, now).await?;
+        if let Some((sign_up, state)) = paid {
+            billing_flows::record_sign_up(&txn, user_id, state, sign_up, now).await?;
+        }
         let tokens = start_session(&self.ctx, &txn, user_id, now).await?;
         let profile = load_profile(&txn, &self.ctx.catalog, user_id).await?;
         queue_verification(

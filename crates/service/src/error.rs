@@ -29,6 +29,22 @@ pub enum ServiceError {
     ForbiddenRole,
     #[error("Paid plans are not available: billing is not configured.")]
     BillingUnavailable,
+    /// The card was declined or the payment failed; `message` is the provider's text for the
+    /// customer, `decline_code` its reason (e.g. `insufficient_funds`).
+    #[error("The payment failed: {message}")]
+    PaymentFailed {
+        message: String,
+        decline_code: Option<String>,
+    },
+    /// The payment provider could not be reached or answered something unusable (logged).
+    #[error("The payment provider is unavailable. Please try again.")]
+    PaymentProvider(String),
+    /// A Stripe webhook whose signature does not verify.
+    #[error("The webhook signature is invalid.")]
+    InvalidSignature,
+    /// The caller already has a paid subscription (change it instead of buying another).
+    #[error("You already have a paid subscription; change its plan instead.")]
+    SubscriptionExists,
     #[error("Incorrect email or password.")]
     InvalidCredentials,
     #[error("The current password is incorrect.")]
@@ -116,6 +132,36 @@ impl ServiceError {
             code,
             message,
             errors,
+        }
+    }
+}
+
+impl From<billing::BillingError> for ServiceError {
+    fn from(err: billing::BillingError) -> Self {
+        use billing::BillingError as B;
+        match err {
+            B::Declined { message, code } => ServiceError::PaymentFailed {
+                message,
+                decline_code: code,
+            },
+            B::NotConfigured => ServiceError::BillingUnavailable,
+            B::PriceUnavailable { plan, interval } => ServiceError::invalid_field(
+                "billing_period",
+                format!("The {plan} plan is not offered {interval}."),
+            ),
+            B::InvalidRequest {
+                message,
+                param: Some(param),
+                ..
+            } if param.contains("payment_method") => ServiceError::invalid_field(
+                "payment_method_id",
+                format!("The payment method was refused: {message}"),
+            ),
+            B::InvalidRequest { message, code, .. } => ServiceError::PaymentProvider(format!(
+                "Stripe refused the request ({}): {message}",
+                code.as_deref().unwrap_or("no code")
+            )),
+            B::Gateway(text) => ServiceError::PaymentProvider(text),
         }
     }
 }

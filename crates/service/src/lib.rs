@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin;
+mod billing_flows;
 mod catalogs;
 mod clock;
 mod config;
@@ -14,14 +15,17 @@ mod outbox;
 mod passwords;
 mod preferences;
 mod sessions;
+mod stripe_sync;
 mod tokens;
 mod usage_reports;
 mod views;
 
 use std::sync::Arc;
 
-pub use accounts::{Accounts, ProfileChanges, Registration};
+pub use accounts::{Accounts, ProfileChanges, Registered, Registration};
 pub use admin::{Admin, AdminPatch, NewAccount, UserListQuery, UserPage};
+pub use billing::CheckoutSession;
+pub use billing_flows::{Billing, SubscriptionOutcome, SubscriptionUpdate, WebhookReceipt};
 pub use catalogs::{Catalogs, ModelEntry, ModelList, PlanOffer, PlanPrices};
 pub use config::{AuthConfig, JwtSecret, ThrottleConfig};
 pub use email_flows::{EmailConfig, EmailFlows};
@@ -56,6 +60,10 @@ pub struct Context {
     pub(crate) email: Arc<EmailConfig>,
     /// Wakes the outbox worker when a message was queued.
     pub(crate) outbox_signal: Arc<tokio::sync::Notify>,
+    /// Payments (Stripe, or the disabled gateway when billing is not configured).
+    pub(crate) gateway: Arc<dyn billing::PaymentGateway>,
+    /// Webhook verification; `Some` exactly when billing is configured.
+    pub(crate) webhooks: Option<Arc<billing::webhook::WebhookVerifier>>,
 }
 
 /// The service facade the HTTP layer (or any embedding program) holds.
@@ -69,6 +77,7 @@ pub struct Services {
     pub metering: Metering,
     pub reports: UsageReports,
     pub email: EmailFlows,
+    pub billing: Billing,
     outbox_signal: Arc<tokio::sync::Notify>,
     db: DatabaseConnection,
 }
@@ -81,6 +90,25 @@ pub struct ServiceSettings {
     pub hasher: PasswordHasher,
     pub prices: PlanPrices,
     pub email: EmailConfig,
+    /// Stripe, when configured (`None`: paid plans answer 503 `billing_unavailable`).
+    pub billing: Option<BillingSettings>,
+}
+
+/// Billing as the services use it: a gateway and the webhook verifier that go together.
+pub struct BillingSettings {
+    pub gateway: Arc<dyn billing::PaymentGateway>,
+    pub webhooks: billing::webhook::WebhookVerifier,
+}
+
+impl BillingSettings {
+    /// Stripe from its settings (the real client; its API base may point at a mock).
+    pub fn stripe(settings: &billing::StripeSettings) -> Result<Self, ServiceError> {
+        Ok(Self {
+            gateway: billing::gateway_from_settings(Some(settings))
+                .map_err(|e| ServiceError::internal("Stripe client", e))?,
+            webhooks: billing::webhook::WebhookVerifier::new(settings),
+        })
+    }
 }
 
 impl Services {
@@ -95,6 +123,11 @@ impl Services {
             prices: Arc::new(settings.prices),
             email: Arc::new(settings.email),
             outbox_signal: Arc::new(tokio::sync::Notify::new()),
+            gateway: match &settings.billing {
+                Some(b) => b.gateway.clone(),
+                None => Arc::new(billing::DisabledGateway),
+            },
+            webhooks: settings.billing.map(|b| Arc::new(b.webhooks)),
         };
         ctx.auth.keys()?; // refuse a key the JWT library cannot use, at start-up
         Ok(Self {
@@ -106,16 +139,26 @@ impl Services {
             metering: Metering::new(ctx.clone()),
             reports: UsageReports::new(ctx.clone()),
             email: EmailFlows::new(ctx.clone()),
+            billing: Billing::new(ctx.clone()),
             outbox_signal: ctx.outbox_signal.clone(),
             db,
         })
     }
 
-    /// Answers whether the database responds.
+    /// Answers whether the database responds, within two seconds (a probe must not hang for
+    /// the pool's whole acquire timeout while the database is away).
     pub async fn ready(&self) -> Result<(), ServiceError> {
-        persistence::ping(&self.db)
-            .await
-            .map_err(ServiceError::from)
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            persistence::ping(&self.db),
+        )
+        .await
+        {
+            Ok(result) => result.map_err(ServiceError::from),
+            Err(_) => Err(ServiceError::from(persistence::StoreError::Unavailable(
+                persistence::DbErr::Custom("readiness ping timed out".into()),
+            ))),
+        }
     }
 
     /// The worker that sends queued email through `mailer`; run it with `tokio::spawn`.

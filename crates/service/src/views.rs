@@ -41,6 +41,10 @@ impl TryFrom<UserRow> for Account {
     }
 }
 
+/// How long a renewing Stripe subscription keeps its plan past `expires_at` while the renewal's
+/// webhook is on its way.
+const RENEWAL_GRACE: chrono::TimeDelta = chrono::TimeDelta::days(3);
+
 /// A subscription as it is in force now: a paid plan past its `expires_at` reads as `free`
 /// with status `expired`; `max_model_tier` is the effective tier.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,8 +86,17 @@ impl TryFrom<SubscriptionRow> for Subscription {
             max_model_tier: tier_override,
         };
         // A paid plan whose paid time ran out without renewal is free, decided on every read,
-        // so no job has to downgrade anyone.
-        let lapsed = plan.is_paid() && row.expires_at.is_some_and(|end| end <= crate::clock::now());
+        // so no job has to downgrade anyone. A Stripe subscription that renews gets a grace
+        // period for the renewal's webhook to arrive (Stripe retries deliveries for days).
+        let grace = if row.auto_renew && row.stripe_subscription_id.is_some() {
+            RENEWAL_GRACE
+        } else {
+            chrono::TimeDelta::zero()
+        };
+        let lapsed = plan.is_paid()
+            && row
+                .expires_at
+                .is_some_and(|end| end + grace <= crate::clock::now());
         let (plan, status, is_active) = if lapsed {
             (Plan::Free, "expired".to_owned(), false)
         } else {

@@ -32,9 +32,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
         (status = 201, body = LoginResponse),
+        (status = 402, description = "payment_failed: the card was declined; no account was created", body = ErrorBody),
         (status = 403, description = "forbidden_role", body = ErrorBody),
         (status = 409, description = "email_taken", body = ErrorBody),
         (status = 422, description = "validation_error / weak_password", body = ErrorBody),
+        (status = 502, description = "payment_provider_unavailable", body = ErrorBody),
         (status = 503, description = "billing_unavailable", body = ErrorBody),
     ))]
 pub async fn register_user(
@@ -42,9 +44,13 @@ pub async fn register_user(
     body: JsonBody<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let (plan, payment_method_id) = match body.subscription {
-        Some(choice) => (Some(choice.plan), choice.payment_method_id),
-        None => (None, None),
+    let (plan, payment_method_id, billing_period) = match body.subscription {
+        Some(choice) => (
+            Some(choice.plan),
+            choice.payment_method_id,
+            choice.billing_period,
+        ),
+        None => (None, None, None),
     };
     let signed = state
         .services
@@ -55,6 +61,7 @@ pub async fn register_user(
             password: body.password,
             role: body.role,
             plan,
+            billing_period,
             payment_method_id,
         })
         .await?;

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod billing;
 pub mod catalog;
 pub mod ops;
 pub mod preferences;
@@ -16,6 +17,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/api")
             .configure(auth::configure)
             .configure(users::configure)
+            .configure(billing::configure)
             .configure(admin::configure)
             .configure(preferences::configure)
             .configure(catalog::configure)

@@ -2,9 +2,12 @@
 
 use actix_web::HttpResponse;
 use actix_web::web::{self, Data, Json};
-use service::ProfileChanges;
+use service::{ProfileChanges, SubscriptionUpdate};
 
-use crate::dto::{ChangePasswordRequest, SubscriptionResponse, UpdateMeRequest, UserResponse};
+use crate::dto::{
+    ChangePasswordRequest, SubscriptionChangeResponse, SubscriptionResponse, UpdateMeRequest,
+    UpdateSubscriptionRequest, UserResponse,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::extractors::{AuthUser, JsonBody};
 use crate::state::AppState;
@@ -16,7 +19,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::put().to(update_me)),
     )
     .service(web::resource("/users/me/password").post(change_password))
-    .service(web::resource("/users/me/subscription").get(get_my_subscription));
+    .service(
+        web::resource("/users/me/subscription")
+            .route(web::get().to(get_my_subscription))
+            .route(web::put().to(update_my_subscription)),
+    );
 }
 
 /// The caller's account with subscription and preferences.
@@ -91,4 +98,38 @@ pub async fn get_my_subscription(
             .await?
             .into(),
     ))
+}
+
+/// Changes the plan (through Stripe), the payment method or renewal. Upgrades and changes
+/// between paid plans are prorated and apply once paid; `free` cancels at the period end.
+#[utoipa::path(put, path = "/api/users/me/subscription", tag = "users", security(("bearer" = [])),
+    request_body = UpdateSubscriptionRequest,
+    responses(
+        (status = 200, body = SubscriptionChangeResponse),
+        (status = 401, body = ErrorBody),
+        (status = 402, description = "payment_failed: declined, nothing changed", body = ErrorBody),
+        (status = 422, description = "validation_error (plan, billing_period, payment_method_id)", body = ErrorBody),
+        (status = 502, description = "payment_provider_unavailable", body = ErrorBody),
+        (status = 503, description = "billing_unavailable", body = ErrorBody),
+    ))]
+pub async fn update_my_subscription(
+    state: Data<AppState>,
+    user: AuthUser,
+    body: JsonBody<UpdateSubscriptionRequest>,
+) -> Result<Json<SubscriptionChangeResponse>, ApiError> {
+    let body = body.into_inner();
+    let outcome = state
+        .services
+        .billing
+        .update_subscription(
+            &user.0,
+            SubscriptionUpdate {
+                plan: body.plan,
+                billing_period: body.billing_period,
+                payment_method_id: body.payment_method_id,
+                auto_renew: body.auto_renew,
+            },
+        )
+        .await?;
+    Ok(Json(outcome.into()))
 }

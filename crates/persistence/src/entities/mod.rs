@@ -4,6 +4,7 @@ pub mod email_outbox;
 pub mod email_token;
 pub mod login_attempt;
 pub mod refresh_token;
+pub mod stripe_event;
 pub mod subscription;
 pub mod token_usage;
 pub mod token_usage_summary;

@@ -23,6 +23,14 @@ pub struct Model {
     pub token_limit: Option<i64>,
     /// Admin override of the plan's max model tier; `None` = the plan's.
     pub max_model_tier: Option<String>,
+    /// The Stripe price the subscription is on.
+    pub stripe_price_id: Option<String>,
+    /// `monthly` or `yearly`, when billed through Stripe.
+    pub billing_interval: Option<String>,
+    /// Stripe's status word, as last seen.
+    pub stripe_status: Option<String>,
+    /// Unix seconds of the newest Stripe state applied (older events never apply).
+    pub stripe_synced_at: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,0 +1,308 @@
+//! Stripe's view of a subscription, mapped onto our subscription row, and the rules that keep
+//! that mapping monotonic when answers and webhook events arrive late or out of order.
+//!
+//! Every Stripe state applied to a row carries a time (`stripe_synced_at`, unix seconds): the
+//! event's `created` for webhooks, the moment of the answer for synchronous calls. A state older
+//! than the stored one never applies. Two states of the same second cannot be ordered from
+//! their timestamps, so a webhook event that ties is settled by fetching the subscription from
+//! Stripe as it is now.
+
+use billing::{GatewayStatus, SubscriptionState};
+use chrono::{DateTime, Utc};
+use domain::Plan;
+use persistence::subscriptions::{SubscriptionChanges, SubscriptionRow};
+
+/// Our status words (`GET /api/users/me/subscription`).
+pub(crate) const ACTIVE: &str = "active";
+pub(crate) const PENDING: &str = "pending";
+pub(crate) const PAST_DUE: &str = "past_due";
+pub(crate) const CANCELED: &str = "canceled";
+
+/// How an incoming state relates to what is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// Newer than the stored state (or nothing stored): apply it.
+    Newer,
+    /// Same second as the stored state: cannot tell which is newer.
+    Tie,
+    /// Older than the stored state: ignore it.
+    Older,
+}
+
+/// Orders a state of time `at` against the row's stored Stripe time.
+pub(crate) fn order(row: &SubscriptionRow, at: i64) -> Order {
+    match row.stripe_synced_at {
+        None => Order::Newer,
+        Some(stored) if at > stored => Order::Newer,
+        Some(stored) if at == stored => Order::Tie,
+        Some(_) => Order::Older,
+    }
+}
+
+/// Stripe's status word as stored in `stripe_status`.
+pub(crate) fn stripe_status_word(status: &GatewayStatus) -> String {
+    match status {
+        GatewayStatus::Active => "active".into(),
+        GatewayStatus::Trialing => "trialing".into(),
+        GatewayStatus::Pending { .. } | GatewayStatus::Incomplete => "incomplete".into(),
+        GatewayStatus::IncompleteExpired => "incomplete_expired".into(),
+        GatewayStatus::PastDue => "past_due".into(),
+        GatewayStatus::Unpaid => "unpaid".into(),
+        GatewayStatus::Canceled => "canceled".into(),
+        GatewayStatus::Paused => "paused".into(),
+        GatewayStatus::Other(word) => word.clone(),
+    }
+}
+
+/// Whether the stored Stripe subscription is over for good: no later event revives it.
+pub(crate) fn is_final(stripe_status: Option<&str>) -> bool {
+    matches!(stripe_status, Some("canceled" | "incomplete_expired"))
+}
+
+/// Whether the stored Stripe subscription still bills the customer (or is about to).
+pub(crate) fn is_live(row: &SubscriptionRow) -> bool {
+    row.stripe_subscription_id.is_some()
+        && matches!(
+            row.stripe_status.as_deref(),
+            Some("active" | "trialing" | "past_due" | "incomplete" | "unpaid")
+        )
+}
+
+fn timestamp(unix: Option<i64>) -> Option<DateTime<Utc>> {
+    unix.and_then(|secs| DateTime::from_timestamp(secs, 0))
+}
+
+/// The row changes that make our subscription follow `state`, seen at `at` (unix seconds).
+///
+/// - active/trialing: the state's plan, `active`; past_due: the plan is kept, `past_due`;
+/// - a first payment still open (incomplete, or pending from our own call): `free` with status
+///   `pending`, unless the row is already paid by this subscription (a plan change waiting for
+///   its payment leaves the old plan in force);
+/// - canceled/unpaid/incomplete_expired (and paused, which bills nothing): `free`, `canceled`;
+/// - the paid period ends at `expires_at` (Stripe's `current_period_end`); renewal is
+///   `auto_renew = !cancel_at_period_end`.
+pub(crate) fn changes_for(
+    row: &SubscriptionRow,
+    state: &SubscriptionState,
+    at: i64,
+) -> SubscriptionChanges {
+    let current_plan = Plan::parse(&row.plan).unwrap_or(Plan::Free);
+    let same_subscription =
+        row.stripe_subscription_id.as_deref() == Some(state.stripe_subscription_id.as_str());
+    let state_plan = state.plan.map(Plan::from);
+    if state.plan.is_none() {
+        tracing::warn!(
+            subscription = %state.stripe_subscription_id,
+            price = ?state.price_id,
+            "Stripe subscription on a price not in the price table; plan left as it is"
+        );
+    }
+    let paid_plan = state_plan.unwrap_or(current_plan);
+    let renews = !state.cancel_at_period_end && state.cancel_at.is_none();
+    let (plan, status, is_active, auto_renew, expires_at) = match &state.status {
+        GatewayStatus::Active | GatewayStatus::Trialing => (
+            paid_plan,
+            ACTIVE,
+            true,
+            renews,
+            timestamp(state.current_period_end),
+        ),
+        GatewayStatus::PastDue => (
+            paid_plan,
+            PAST_DUE,
+            true,
+            renews,
+            timestamp(state.current_period_end),
+        ),
+        GatewayStatus::Pending { .. } | GatewayStatus::Incomplete
+            if same_subscription && current_plan.is_paid() =>
+        {
+            // A plan change waits for its payment: the old plan stays in force.
+            (
+                current_plan,
+                row.status.as_str(),
+                row.is_active,
+                renews,
+                row.expires_at,
+            )
+        }
+        GatewayStatus::Pending { .. } | GatewayStatus::Incomplete => {
+            (Plan::Free, PENDING, false, renews, None)
+        }
+        GatewayStatus::Canceled
+        | GatewayStatus::Unpaid
+        | GatewayStatus::IncompleteExpired
+        | GatewayStatus::Paused => (Plan::Free, CANCELED, false, false, None),
+        GatewayStatus::Other(word) => {
+            tracing::warn!(status = %word, "unknown Stripe subscription status; plan unchanged");
+            (
+                current_plan,
+                row.status.as_str(),
+                row.is_active,
+                row.auto_renew,
+                row.expires_at,
+            )
+        }
+    };
+    let plan_changed = plan != current_plan;
+    SubscriptionChanges {
+        plan: Some(plan.as_str().to_owned()),
+        status: Some(status.to_owned()),
+        is_active: Some(is_active),
+        auto_renew: Some(auto_renew),
+        start_date: if plan_changed {
+            timestamp(state.current_period_start).or(Some(crate::clock::now()))
+        } else {
+            None
+        },
+        expires_at: Some(expires_at),
+        stripe_customer_id: Some(Some(state.stripe_customer_id.clone())),
+        stripe_subscription_id: Some(Some(state.stripe_subscription_id.clone())),
+        stripe_price_id: state.price_id.clone().map(Some),
+        billing_interval: state.interval.map(|i| Some(i.as_str().to_owned())),
+        stripe_status: Some(Some(stripe_status_word(&state.status))),
+        stripe_synced_at: Some(Some(at.max(row.stripe_synced_at.unwrap_or(at)))),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use billing::{PaidPlan, PriceInterval};
+    use uuid::Uuid;
+
+    fn row(plan: &str, status: &str, sub: Option<&str>, synced: Option<i64>) -> SubscriptionRow {
+        let now = Utc::now();
+        SubscriptionRow {
+            id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+            plan: plan.into(),
+            status: status.into(),
+            start_date: now,
+            expires_at: None,
+            is_active: true,
+            auto_renew: false,
+            stripe_customer_id: Some("cus_1".into()),
+            stripe_subscription_id: sub.map(Into::into),
+            payment_method_id: None,
+            token_limit: None,
+            max_model_tier: None,
+            stripe_price_id: None,
+            billing_interval: None,
+            stripe_status: sub.map(|_| "active".into()),
+            stripe_synced_at: synced,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn state(status: GatewayStatus, plan: Option<PaidPlan>) -> SubscriptionState {
+        SubscriptionState {
+            stripe_customer_id: "cus_1".into(),
+            stripe_subscription_id: "sub_1".into(),
+            status,
+            plan,
+            interval: Some(PriceInterval::Monthly),
+            price_id: Some("price_pro".into()),
+            current_period_start: Some(1_700_000_000),
+            current_period_end: Some(1_702_592_000),
+            cancel_at_period_end: false,
+            cancel_at: None,
+            has_pending_update: false,
+            created: Some(1_700_000_000),
+        }
+    }
+
+    #[test]
+    fn ordering_by_stored_time() {
+        let r = row("free", "active", None, Some(100));
+        assert_eq!(order(&r, 101), Order::Newer);
+        assert_eq!(order(&r, 100), Order::Tie);
+        assert_eq!(order(&r, 99), Order::Older);
+        assert_eq!(order(&row("free", "active", None, None), 1), Order::Newer);
+    }
+
+    #[test]
+    fn active_state_grants_the_plan_until_the_period_end() {
+        let r = row("free", "active", None, None);
+        let c = changes_for(
+            &r,
+            &state(GatewayStatus::Active, Some(PaidPlan::Professional)),
+            5,
+        );
+        assert_eq!(c.plan.as_deref(), Some("professional"));
+        assert_eq!(c.status.as_deref(), Some(ACTIVE));
+        assert_eq!(c.auto_renew, Some(true));
+        assert_eq!(
+            c.expires_at,
+            Some(DateTime::from_timestamp(1_702_592_000, 0))
+        );
+        assert_eq!(c.stripe_synced_at, Some(Some(5)));
+        assert_eq!(c.stripe_status, Some(Some("active".into())));
+        assert_eq!(c.billing_interval, Some(Some("monthly".into())));
+    }
+
+    #[test]
+    fn past_due_keeps_the_plan_and_ended_states_fall_to_free() {
+        let r = row("professional", "active", Some("sub_1"), Some(1));
+        let c = changes_for(
+            &r,
+            &state(GatewayStatus::PastDue, Some(PaidPlan::Professional)),
+            2,
+        );
+        assert_eq!(c.plan.as_deref(), Some("professional"));
+        assert_eq!(c.status.as_deref(), Some(PAST_DUE));
+        for ended in [
+            GatewayStatus::Canceled,
+            GatewayStatus::Unpaid,
+            GatewayStatus::IncompleteExpired,
+        ] {
+            let c = changes_for(&r, &state(ended, Some(PaidPlan::Professional)), 2);
+            assert_eq!(c.plan.as_deref(), Some("free"));
+            assert_eq!(c.status.as_deref(), Some(CANCELED));
+            assert_eq!(c.auto_renew, Some(false));
+        }
+    }
+
+    #[test]
+    fn an_open_first_payment_is_pending_on_free_but_a_pending_change_keeps_the_old_plan() {
+        let pending = GatewayStatus::Pending {
+            client_secret: Some("pi_secret".into()),
+        };
+        let fresh = row("free", "active", None, None);
+        let c = changes_for(&fresh, &state(pending.clone(), Some(PaidPlan::Basic)), 1);
+        assert_eq!(c.plan.as_deref(), Some("free"));
+        assert_eq!(c.status.as_deref(), Some(PENDING));
+        let paying = row("basic", "active", Some("sub_1"), Some(1));
+        let c = changes_for(&paying, &state(pending, Some(PaidPlan::Basic)), 2);
+        assert_eq!(c.plan.as_deref(), Some("basic"));
+        assert_eq!(c.status.as_deref(), Some(ACTIVE));
+    }
+
+    #[test]
+    fn cancel_at_period_end_turns_renewal_off() {
+        let mut s = state(GatewayStatus::Active, Some(PaidPlan::Basic));
+        s.cancel_at_period_end = true;
+        let c = changes_for(&row("basic", "active", Some("sub_1"), None), &s, 1);
+        assert_eq!(c.auto_renew, Some(false));
+        assert_eq!(c.plan.as_deref(), Some("basic"));
+    }
+
+    #[test]
+    fn the_stored_time_never_goes_back() {
+        let r = row("basic", "active", Some("sub_1"), Some(50));
+        let c = changes_for(&r, &state(GatewayStatus::Active, Some(PaidPlan::Basic)), 40);
+        assert_eq!(c.stripe_synced_at, Some(Some(50)));
+    }
+
+    #[test]
+    fn final_and_live_states() {
+        assert!(is_final(Some("canceled")));
+        assert!(is_final(Some("incomplete_expired")));
+        assert!(!is_final(Some("past_due")));
+        assert!(!is_final(None));
+        assert!(is_live(&row("basic", "active", Some("sub_1"), None)));
+        assert!(!is_live(&row("free", "active", None, None)));
+    }
+}
