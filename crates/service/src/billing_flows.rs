@@ -365,6 +365,11 @@ impl Billing {
         let row = subscriptions::lock_by_user(&txn, found.user_id)
             .await?
             .ok_or(ServiceError::NotFound("Subscription"))?;
+        // A concurrent delivery of this event may have applied it while we waited for the
+        // row: the lock orders them, and its record is visible now.
+        if stripe_events::exists(&txn, &event.id).await? {
+            return Ok(Some("duplicate"));
+        }
         let Some(state) = state else {
             return Err(ServiceError::internal("webhook", "no state to apply"));
         };
@@ -414,6 +419,11 @@ impl Billing {
         let row = subscriptions::lock_by_user(&txn, found.user_id)
             .await?
             .ok_or(ServiceError::NotFound("Subscription"))?;
+        // A concurrent delivery of this event may have applied it while we waited for the
+        // row: the lock orders them, and its record is visible now.
+        if stripe_events::exists(&txn, &event.id).await? {
+            return Ok("duplicate");
+        }
         let same = row.stripe_subscription_id.as_deref() == Some(subscription_id);
         let outcome = if !same {
             "other_subscription"
