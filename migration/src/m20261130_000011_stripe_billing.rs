@@ -58,7 +58,7 @@ impl MigrationTrait for Migration {
                     // The event's `created` (unix seconds).
                     .col(big_integer("created"))
                     .col(uuid_null("user_id"))
-                    // What it did: applied, stale, duplicate_state, unknown_customer, ignored.
+                    // What it did: applied, stale, other_subscription, unknown_customer, ignored.
                     .col(string("outcome"))
                     .col(timestamp_with_time_zone("processed_at"))
                     .to_owned(),

@@ -708,6 +708,131 @@ async fn deleting_an_account_cancels_its_stripe_subscription(app: TestApp, strip
     );
 }
 
+async fn an_unfinished_first_payment_can_start_over_or_be_abandoned(
+    app: TestApp,
+    stripe: MockServer,
+) {
+    // Registration whose first payment waits for 3-D Secure that never happens.
+    customer_and_card(&stripe, "ola@example.com").await;
+    let intent = fixtures::payment_intent("pi_3SDoztra3ds02", CUS, "requires_action");
+    let invoice = fixtures::open_invoice("in_1SDoztra0002", CUS, SUB, BASIC, intent);
+    let open = Sub::new(SUB, CUS, BASIC)
+        .status("incomplete")
+        .latest_invoice(invoice);
+    answer(
+        &stripe,
+        "POST",
+        "/v1/subscriptions",
+        200,
+        current(open.json()),
+        1,
+    )
+    .await;
+    let res = register_paid(&app, "ola@example.com", "basic").await;
+    assert_eq!(res.status(), 201);
+    let session = Session::from_login(&res.json().await.unwrap());
+    stripe.reset().await;
+
+    // Starting over with another card: the open subscription is canceled, a new one made
+    // for the same customer.
+    let second = "sub_1SDoztra0002";
+    let other_pm = "pm_card_mastercard";
+    answer(
+        &stripe,
+        "DELETE",
+        &format!("/v1/subscriptions/{SUB}"),
+        200,
+        current(
+            Sub::new(SUB, CUS, BASIC)
+                .status("incomplete_expired")
+                .json(),
+        ),
+        1,
+    )
+    .await;
+    answer(
+        &stripe,
+        "POST",
+        &format!("/v1/payment_methods/{other_pm}/attach"),
+        200,
+        fixtures::payment_method(other_pm, Some(CUS)),
+        1,
+    )
+    .await;
+    answer(
+        &stripe,
+        "POST",
+        &format!("/v1/customers/{CUS}"),
+        200,
+        fixtures::customer_with_default_payment_method(CUS, "ola@example.com", other_pm),
+        1,
+    )
+    .await;
+    answer(
+        &stripe,
+        "POST",
+        "/v1/subscriptions",
+        200,
+        current(Sub::new(second, CUS, BASIC).json()),
+        1,
+    )
+    .await;
+    let res = app
+        .put(
+            "/api/users/me/subscription",
+            Some(&session.access),
+            json!({"plan": "basic", "payment_method_id": other_pm}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let sub: Value = res.json().await.unwrap();
+    assert_eq!(sub["plan"], "basic");
+    assert_eq!(sub["status"], "active");
+    assert_eq!(sub["stripe_subscription_id"], second);
+    assert_eq!(sub["payment_method_id"], other_pm);
+    // No second customer was created.
+    assert!(received(&stripe, "POST", "/v1/customers").await.is_empty());
+    // Events of the abandoned subscription change nothing now.
+    let expired = Sub::new(SUB, CUS, BASIC).status("incomplete_expired");
+    let event = subscription_event(
+        "evt_old",
+        "customer.subscription.deleted",
+        now() + 30,
+        &expired,
+    );
+    assert_eq!(deliver(&app, &event).await, "other_subscription");
+    assert_eq!(subscription(&app, &session).await["plan"], "basic");
+}
+
+async fn deleting_an_account_whose_subscription_stripe_no_longer_has(
+    app: TestApp,
+    stripe: MockServer,
+) {
+    let admin = app.admin("root@example.com").await;
+    let session = paid_user(&app, &stripe, "pia@example.com", BASIC).await;
+    answer(
+        &stripe,
+        "DELETE",
+        &format!("/v1/subscriptions/{SUB}"),
+        404,
+        fixtures::error(
+            "invalid_request_error",
+            "resource_missing",
+            "No such subscription: 'sub_1SDoztra0001'",
+        ),
+        1,
+    )
+    .await;
+    let res = app
+        .delete(
+            &format!("/api/admin/users/{}", session.user_id),
+            Some(&admin.access),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
+}
+
 // --- webhooks -------------------------------------------------------------------------------
 
 async fn webhook_signatures_are_verified(app: TestApp, _stripe: MockServer) {
@@ -956,6 +1081,8 @@ billing_tests!(
     a_declined_upgrade_changes_nothing,
     checkout_ties_the_session_to_the_user_and_its_completion_grants_the_plan,
     deleting_an_account_cancels_its_stripe_subscription,
+    an_unfinished_first_payment_can_start_over_or_be_abandoned,
+    deleting_an_account_whose_subscription_stripe_no_longer_has,
     webhook_signatures_are_verified,
     a_replayed_event_is_applied_once,
     an_update_arriving_after_the_deletion_is_stale,

@@ -135,6 +135,7 @@ impl Billing {
                                 "A paid plan needs a payment method.",
                             )
                         })?;
+                    self.cancel_open_first_payment(&row, &prefix).await?;
                     let customer = self.customer(user.id, &row).await?;
                     let mut state = self
                         .ctx
@@ -151,6 +152,10 @@ impl Billing {
                     extra.payment_method_id = Some(Some(payment_method));
                     Some(state)
                 }
+            }
+            Some(_free) if stripe_sync::is_open_first_payment(&row) => {
+                self.require_configured()?;
+                self.cancel_open_first_payment(&row, &prefix).await?
             }
             Some(_free) => {
                 if live {
@@ -341,7 +346,14 @@ impl Billing {
                 let Some(subscription_id) = invoice.subscription_id.as_deref() else {
                     return self.record_only(event, None, "ignored").await;
                 };
-                self.payment_failed(event, invoice, subscription_id).await
+                match self.payment_failed(event, invoice, subscription_id).await? {
+                    Some(outcome) => Ok(outcome),
+                    None => {
+                        let fetched = self.fetch(subscription_id).await?;
+                        let target = invoice_target(invoice, subscription_id);
+                        self.settle_fetched(event, &target, &fetched).await
+                    }
+                }
             }
             EventData::Other => self.record_only(event, None, "ignored").await,
         }
@@ -403,18 +415,18 @@ impl Billing {
 
     /// `invoice.payment_failed`: a renewal that failed turns an active subscription
     /// `past_due` (the plan stays during Stripe's retries); a failed first payment leaves it
-    /// `pending`.
+    /// `pending`. `None` when the event ties with the stored state (the caller fetches).
     async fn payment_failed(
         &self,
         event: &WebhookEvent,
         invoice: &InvoiceEvent,
         subscription_id: &str,
-    ) -> Result<&'static str, ServiceError> {
+    ) -> Result<Option<&'static str>, ServiceError> {
         let target = invoice_target(invoice, subscription_id);
         let txn = persistence::begin_write(&self.ctx.db).await?;
         let Some(found) = find_on(&txn, &target).await? else {
             drop(txn);
-            return self.unknown(event).await;
+            return self.unknown(event).await.map(Some);
         };
         let row = subscriptions::lock_by_user(&txn, found.user_id)
             .await?
@@ -422,15 +434,16 @@ impl Billing {
         // A concurrent delivery of this event may have applied it while we waited for the
         // row: the lock orders them, and its record is visible now.
         if stripe_events::exists(&txn, &event.id).await? {
-            return Ok("duplicate");
+            return Ok(Some("duplicate"));
         }
         let same = row.stripe_subscription_id.as_deref() == Some(subscription_id);
+        let order = stripe_sync::order(&row, event.created);
         let outcome = if !same {
             "other_subscription"
-        } else if stripe_sync::is_final(row.stripe_status.as_deref())
-            || stripe_sync::order(&row, event.created) != Order::Newer
-        {
+        } else if stripe_sync::is_final(row.stripe_status.as_deref()) || order == Order::Older {
             "stale"
+        } else if order == Order::Tie {
+            return Ok(None);
         } else if row.status == stripe_sync::ACTIVE {
             let changes = SubscriptionChanges {
                 status: Some(stripe_sync::PAST_DUE.to_owned()),
@@ -444,10 +457,10 @@ impl Billing {
             "ignored"
         };
         if !record(&txn, event, Some(row.user_id), outcome).await? {
-            return Ok("duplicate");
+            return Ok(Some("duplicate"));
         }
         txn.commit().await.map_err(StoreError::from)?;
-        Ok(outcome)
+        Ok(Some(outcome))
     }
 
     async fn unknown(&self, event: &WebhookEvent) -> Result<&'static str, ServiceError> {
@@ -548,6 +561,25 @@ impl Billing {
             state = gateway.set_cancel_at_period_end(id, !renew, prefix).await?;
         }
         Ok(state)
+    }
+
+    /// Cancels a subscription still waiting for its first payment (the customer starts over
+    /// or gives up), so it cannot be paid later beside a new one. Its canceled state is the
+    /// answer; `None` when there is none.
+    async fn cancel_open_first_payment(
+        &self,
+        row: &SubscriptionRow,
+        prefix: &str,
+    ) -> Result<Option<SubscriptionState>, ServiceError> {
+        if !stripe_sync::is_open_first_payment(row) {
+            return Ok(None);
+        }
+        let id = stripe_id(row)?;
+        match self.ctx.gateway.cancel_now(id, prefix).await {
+            Ok(state) => Ok(Some(state)),
+            Err(e) if is_gone(&e) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn require_configured(&self) -> Result<(), ServiceError> {
@@ -671,14 +703,35 @@ pub(crate) async fn cancel_for_deletion(
     ctx: &Context,
     row: &SubscriptionRow,
 ) -> Result<(), ServiceError> {
-    if !stripe_sync::is_live(row) {
+    if !(stripe_sync::is_live(row) || stripe_sync::is_open_first_payment(row)) {
         return Ok(());
     }
     let id = stripe_id(row)?;
-    ctx.gateway
+    if ctx.webhooks.is_none() {
+        // Billing was switched off: nothing here can reach Stripe. Deleting must still work;
+        // say loudly what is left to cancel by hand.
+        tracing::error!(
+            stripe_subscription = %id,
+            stripe_customer = ?row.stripe_customer_id,
+            "account deleted while billing is not configured: cancel its Stripe subscription by hand"
+        );
+        return Ok(());
+    }
+    match ctx
+        .gateway
         .cancel_now(id, &format!("delete:{}", row.user_id))
-        .await?;
-    Ok(())
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Already gone at Stripe (an event we missed): nothing left to bill.
+        Err(e) if is_gone(&e) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Stripe no longer has the object (`resource_missing`).
+fn is_gone(err: &billing::BillingError) -> bool {
+    matches!(err, billing::BillingError::InvalidRequest { code: Some(code), .. } if code == "resource_missing")
 }
 
 fn decide(row: &SubscriptionRow, state: &SubscriptionState, at: i64, settled: bool) -> Decision {

@@ -29,12 +29,16 @@ pub(crate) enum Order {
     Older,
 }
 
+/// Seconds within which two states cannot be ordered by their times: Stripe's clock and ours
+/// (which stamps synchronous answers) may differ by a little.
+pub(crate) const TIE_WINDOW_SECS: i64 = 2;
+
 /// Orders a state of time `at` against the row's stored Stripe time.
 pub(crate) fn order(row: &SubscriptionRow, at: i64) -> Order {
     match row.stripe_synced_at {
         None => Order::Newer,
-        Some(stored) if at > stored => Order::Newer,
-        Some(stored) if at == stored => Order::Tie,
+        Some(stored) if at > stored + TIE_WINDOW_SECS => Order::Newer,
+        Some(stored) if at >= stored - TIE_WINDOW_SECS => Order::Tie,
         Some(_) => Order::Older,
     }
 }
@@ -59,13 +63,21 @@ pub(crate) fn is_final(stripe_status: Option<&str>) -> bool {
     matches!(stripe_status, Some("canceled" | "incomplete_expired"))
 }
 
-/// Whether the stored Stripe subscription still bills the customer (or is about to).
+/// Whether the stored Stripe subscription is running: it bills the customer and carries the
+/// plan (plan changes and cancellation act on it).
 pub(crate) fn is_live(row: &SubscriptionRow) -> bool {
     row.stripe_subscription_id.is_some()
         && matches!(
             row.stripe_status.as_deref(),
-            Some("active" | "trialing" | "past_due" | "incomplete" | "unpaid")
+            Some("active" | "trialing" | "past_due")
         )
+}
+
+/// Whether the stored Stripe subscription is waiting for its first payment (the customer has
+/// not finished 3-D Secure, or the card failed). Stripe expires it after 23 hours uncharged;
+/// starting over cancels it first.
+pub(crate) fn is_open_first_payment(row: &SubscriptionRow) -> bool {
+    row.stripe_subscription_id.is_some() && row.stripe_status.as_deref() == Some("incomplete")
 }
 
 fn timestamp(unix: Option<i64>) -> Option<DateTime<Utc>> {
@@ -145,6 +157,19 @@ pub(crate) fn changes_for(
         }
     };
     let plan_changed = plan != current_plan;
+    // A plan change waiting for its payment leaves Stripe's subscription as it was (active,
+    // with a pending update): keep the stored word rather than calling it incomplete.
+    let waiting_change = same_subscription
+        && current_plan.is_paid()
+        && matches!(
+            state.status,
+            GatewayStatus::Pending { .. } | GatewayStatus::Incomplete
+        );
+    let stripe_status = if waiting_change {
+        row.stripe_status.clone()
+    } else {
+        Some(stripe_status_word(&state.status))
+    };
     SubscriptionChanges {
         plan: Some(plan.as_str().to_owned()),
         status: Some(status.to_owned()),
@@ -160,7 +185,7 @@ pub(crate) fn changes_for(
         stripe_subscription_id: Some(Some(state.stripe_subscription_id.clone())),
         stripe_price_id: state.price_id.clone().map(Some),
         billing_interval: state.interval.map(|i| Some(i.as_str().to_owned())),
-        stripe_status: Some(Some(stripe_status_word(&state.status))),
+        stripe_status: Some(stripe_status),
         stripe_synced_at: Some(Some(at.max(row.stripe_synced_at.unwrap_or(at)))),
         ..Default::default()
     }
@@ -217,9 +242,11 @@ mod tests {
     #[test]
     fn ordering_by_stored_time() {
         let r = row("free", "active", None, Some(100));
-        assert_eq!(order(&r, 101), Order::Newer);
-        assert_eq!(order(&r, 100), Order::Tie);
-        assert_eq!(order(&r, 99), Order::Older);
+        assert_eq!(order(&r, 103), Order::Newer);
+        for tie in 98..=102 {
+            assert_eq!(order(&r, tie), Order::Tie, "{tie}");
+        }
+        assert_eq!(order(&r, 97), Order::Older);
         assert_eq!(order(&row("free", "active", None, None), 1), Order::Newer);
     }
 
@@ -278,6 +305,7 @@ mod tests {
         let c = changes_for(&paying, &state(pending, Some(PaidPlan::Basic)), 2);
         assert_eq!(c.plan.as_deref(), Some("basic"));
         assert_eq!(c.status.as_deref(), Some(ACTIVE));
+        assert_eq!(c.stripe_status, Some(Some("active".into())));
     }
 
     #[test]
@@ -304,5 +332,11 @@ mod tests {
         assert!(!is_final(None));
         assert!(is_live(&row("basic", "active", Some("sub_1"), None)));
         assert!(!is_live(&row("free", "active", None, None)));
+        let mut open = row("free", "pending", Some("sub_1"), None);
+        open.stripe_status = Some("incomplete".into());
+        assert!(!is_live(&open));
+        assert!(is_open_first_payment(&open));
+        open.stripe_status = Some("unpaid".into());
+        assert!(!is_live(&open));
     }
 }
