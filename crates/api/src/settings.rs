@@ -193,11 +193,21 @@ impl Settings {
                 ));
             }
         };
-        let stripe = billing::StripeSettings::from_vars(|name| get(name).map(str::to_owned))
+        let mut stripe = billing::StripeSettings::from_vars(|name| get(name).map(str::to_owned))
             .map_err(|e| SettingsError {
                 variable: e.variable,
                 problem: e.problem,
             })?;
+        if let Some(stripe) = stripe.as_mut() {
+            // A request that calls Stripe waits at most about timeout x (retries + 1) per call.
+            stripe.request_timeout = duration(
+                get("STRIPE_TIMEOUT"),
+                "STRIPE_TIMEOUT",
+                Duration::from_secs(10),
+            )?;
+            stripe.max_network_retries =
+                number(get("STRIPE_MAX_RETRIES"), "STRIPE_MAX_RETRIES", 2u32, 0)?;
+        }
         let model_catalog = ModelCatalog::with_extensions(get("MODEL_CATALOG").unwrap_or(""))
             .map_err(|e| bad("MODEL_CATALOG", e.to_string()))?;
         let currency = get("PLAN_CURRENCY").unwrap_or("usd").to_ascii_lowercase();
