@@ -262,6 +262,56 @@ async fn repeated_failures_lock_the_email_with_retry_after(app: TestApp) {
     app.login("free@example.com", PASSWORD).await;
 }
 
+/// A burst of concurrent wrong guesses gets no more verdicts than the budget allows: each
+/// attempt is counted before its password is checked. Refused attempts leave nothing behind,
+/// so the budget is exactly 5 guesses however they arrive.
+async fn concurrent_guesses_never_exceed_the_budget(app: TestApp) {
+    app.register("burst@example.com").await;
+    let guess = || {
+        app.post(
+            "/api/auth/login",
+            None,
+            json!({"email": "burst@example.com", "password": "bad-password"}),
+        )
+    };
+    let statuses: Vec<u16> = futures_util::future::join_all((0..20).map(|_| guess()))
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    let mut verdicts = statuses.iter().filter(|s| **s == 401).count();
+    assert!(verdicts <= 5, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "{statuses:?}"
+    );
+    // Only the answered guesses are on record.
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM login_attempts WHERE scope = 'email'")
+            .await,
+        i64::try_from(verdicts).unwrap()
+    );
+    // One at a time, the rest of the budget and not one guess more.
+    loop {
+        let res = guess().await;
+        match res.status().as_u16() {
+            401 => verdicts += 1,
+            429 => break,
+            other => panic!("status {other}"),
+        }
+        assert!(verdicts <= 5);
+    }
+    assert_eq!(verdicts, 5);
+    let res = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({"email": "burst@example.com", "password": PASSWORD}),
+        )
+        .await;
+    expect_error(res, 429, "too_many_attempts").await;
+}
+
 async fn refresh_rotates_and_a_reused_token_revokes_the_family(app: TestApp) {
     let first = app.user("rot@example.com").await;
     let res = app
@@ -678,6 +728,7 @@ db_tests!(
     login_accepts_a_form_and_json,
     wrong_password_and_unknown_email_look_the_same,
     repeated_failures_lock_the_email_with_retry_after,
+    concurrent_guesses_never_exceed_the_budget,
     refresh_rotates_and_a_reused_token_revokes_the_family,
     two_concurrent_refreshes_of_one_token_succeed_once,
     logout_ends_one_session_and_logout_all_ends_every_token,

@@ -67,21 +67,35 @@ pub async fn recent_failures(
     Ok(RecentFailures { count, oldest })
 }
 
-/// Records one event (a failure, or a throttled request).
+/// Records one event (a failure, an attempt in progress, or a throttled request); returns its
+/// id so an attempt that turns out well can be taken back with [`forget`].
 pub async fn record_failure(
     conn: &impl ConnectionTrait,
     scope: Scope,
     subject: &str,
     at: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<Uuid, StoreError> {
+    let id = Uuid::now_v7();
     login_attempt::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         scope: Set(scope.as_str().to_owned()),
         subject: Set(crate::lookup_text(subject).into_owned()),
         attempted_at: Set(at),
     }
     .insert(conn)
     .await?;
+    Ok(id)
+}
+
+/// Takes back recorded events by id.
+pub async fn forget(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    login_attempt::Entity::delete_many()
+        .filter(login_attempt::Column::Id.is_in(ids.iter().copied()))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 

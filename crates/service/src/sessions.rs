@@ -42,12 +42,23 @@ impl Sessions {
 
     /// Signs in with email and password. Unknown emails and wrong passwords get the same error
     /// after the same work; repeated failures are throttled per email and per address.
+    ///
+    /// The attempt is recorded *before* the password is checked and counted with the others,
+    /// so a burst of concurrent guesses cannot all pass a check that none of them has been
+    /// counted in yet: at most the allowed number get a verdict, the rest get 429 (and take
+    /// their records back, so waiting out `Retry-After` is enough). A correct password takes
+    /// its record back and clears the email's failures.
     #[tracing::instrument(skip_all)]
     pub async fn login(&self, request: LoginRequest) -> Result<SignedIn, ServiceError> {
         let email = request.email.trim().to_lowercase();
         let now = clock::now();
-        self.check_throttle(&email, request.client_ip.as_deref(), now)
-            .await?;
+        let ip = request.client_ip.as_deref();
+        let attempt = self.record_attempt(&email, ip, now).await?;
+        if let Err(refused) = self.check_throttle(&email, ip, now).await {
+            // A refused attempt guessed nothing: it does not extend the lock.
+            throttle::forget(&self.ctx.db, &attempt).await?;
+            return Err(refused);
+        }
 
         let user = users::find_by_email(&self.ctx.db, &email).await?;
         let verified = self
@@ -59,15 +70,16 @@ impl Sessions {
             )
             .await?;
         let Some(user) = user.filter(|_| verified) else {
-            self.record_failure(&email, request.client_ip.as_deref(), now)
-                .await?;
+            // The recorded attempt stays: it is the failure.
             return Err(ServiceError::InvalidCredentials);
         };
         if !user.is_active {
+            throttle::forget(&self.ctx.db, &attempt).await?;
             return Err(ServiceError::AccountDisabled);
         }
         let txn = persistence::begin_write(&self.ctx.db).await?;
         throttle::clear(&txn, Scope::Email, &email).await?;
+        throttle::forget(&txn, &attempt).await?;
         users::touch_last_login(&txn, user.id, now).await?;
         let tokens = start_session(&self.ctx, &txn, user.id, now).await?;
         let profile = load_profile(&txn, &self.ctx.catalog, user.id).await?;
@@ -76,6 +88,8 @@ impl Sessions {
         Ok(SignedIn { tokens, profile })
     }
 
+    /// Refuses the attempt when its email or address has more recent attempts (this one
+    /// included) than allowed.
     async fn check_throttle(
         &self,
         email: &str,
@@ -93,8 +107,10 @@ impl Sessions {
             checks.push((Scope::Ip, ip, self.ctx.throttle.max_failures_per_ip));
         }
         for (scope, subject, max) in checks {
+            // `>` because this attempt's own record is among them: `max` earlier failures
+            // (or attempts in flight) lock the next one out.
             let recent = throttle::recent_failures(&self.ctx.db, scope, subject, since).await?;
-            if recent.count >= max {
+            if recent.count > max {
                 let lifts_at = recent.oldest.unwrap_or(now) + window;
                 let secs = (lifts_at - now).num_milliseconds().max(0);
                 let retry_after_secs = u64::try_from((secs + 999) / 1000).unwrap_or(1).max(1);
@@ -104,21 +120,23 @@ impl Sessions {
         Ok(())
     }
 
-    async fn record_failure(
+    /// Records the attempt for its email and address (committed at once, so concurrent
+    /// attempts count it) and returns the records' ids.
+    async fn record_attempt(
         &self,
         email: &str,
         ip: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<Vec<uuid::Uuid>, ServiceError> {
         let txn = persistence::begin_write(&self.ctx.db).await?;
-        throttle::record_failure(&txn, Scope::Email, email, now).await?;
+        let mut ids = vec![throttle::record_failure(&txn, Scope::Email, email, now).await?];
         if let Some(ip) = ip {
-            throttle::record_failure(&txn, Scope::Ip, ip, now).await?;
+            ids.push(throttle::record_failure(&txn, Scope::Ip, ip, now).await?);
         }
         // Failures older than the window no longer count; keep the table small.
         throttle::prune(&txn, &[Scope::Email, Scope::Ip], now - window(&self.ctx)).await?;
         txn.commit().await.map_err(StoreError::from)?;
-        Ok(())
+        Ok(ids)
     }
 
     /// Rotates a refresh token: the presented token is spent atomically and a new one of the
