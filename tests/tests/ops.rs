@@ -3,6 +3,7 @@
 
 use doztra_tests::reqwest::{Method, Response, StatusCode};
 use doztra_tests::{TestApp, db_tests, expect_error};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 fn request_id(res: &Response) -> Option<String> {
@@ -520,7 +521,74 @@ async fn a_nul_character_in_a_lookup_is_an_ordinary_miss(app: TestApp) {
     assert!(app.count("SELECT COUNT(*) FROM login_attempts").await >= 2);
 }
 
+/// Housekeeping deletes what has expired and nothing that still counts.
+async fn maintenance_deletes_only_expired_rows(app: TestApp) {
+    app.user("keep@example.com").await;
+    // Two failed sign-ins now (they count for the throttle and must stay).
+    for _ in 0..2 {
+        app.post(
+            "/api/auth/login",
+            None,
+            json!({"email": "keep@example.com", "password": "wrong-password"}),
+        )
+        .await;
+    }
+    let db = app.db();
+    let old = (chrono::Utc::now() - chrono::TimeDelta::days(40)).to_rfc3339();
+    for sql in [
+        format!(
+            "INSERT INTO login_attempts (id, scope, subject, attempted_at) VALUES \
+             ('{}', 'email', 'old@example.com', '{old}')",
+            uuid::Uuid::now_v7()
+        ),
+        format!(
+            "INSERT INTO stripe_events (id, event_type, created, user_id, outcome, processed_at) \
+             VALUES ('evt_old', 'invoice.paid', 1, NULL, 'applied', '{old}')"
+        ),
+        format!(
+            "INSERT INTO email_tokens (id, user_id, purpose, token_hash, email, created_at, expires_at, used_at) \
+             SELECT '{}', id, 'reset', 'hash-old', email, '{old}', '{old}', NULL FROM users \
+             WHERE email = 'keep@example.com'",
+            uuid::Uuid::now_v7()
+        ),
+        "UPDATE refresh_tokens SET family_expires_at = '2020-01-01T00:00:00Z' WHERE id IN \
+         (SELECT id FROM refresh_tokens LIMIT 1)"
+            .to_owned(),
+    ] {
+        db.execute_unprepared(&sql).await.unwrap();
+    }
+    let before_refresh = app.count("SELECT COUNT(*) FROM refresh_tokens").await;
+    let pruned = app
+        .services()
+        .maintenance_worker(std::time::Duration::from_secs(3600))
+        .run_once()
+        .await
+        .unwrap();
+    assert_eq!(pruned.login_attempts, 1, "{pruned:?}");
+    assert_eq!(pruned.stripe_events, 1, "{pruned:?}");
+    assert_eq!(pruned.email_tokens, 1, "{pruned:?}");
+    assert_eq!(pruned.refresh_tokens, 1, "{pruned:?}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM login_attempts WHERE scope = 'email'")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM refresh_tokens").await,
+        before_refresh - 1
+    );
+    // A second pass finds nothing.
+    let again = app
+        .services()
+        .maintenance_worker(std::time::Duration::from_secs(3600))
+        .run_once()
+        .await
+        .unwrap();
+    assert_eq!(again, service::Pruned::default());
+}
+
 db_tests!(
+    maintenance_deletes_only_expired_rows,
     a_nul_character_in_a_lookup_is_an_ordinary_miss,
     health_reports_ok_and_the_version,
     readiness_answers_200_when_the_database_answers,

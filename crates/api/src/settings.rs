@@ -53,6 +53,9 @@ pub struct Settings {
     /// SMTP delivery, when `SMTP_HOST` is set.
     pub smtp: Option<SmtpSettings>,
     pub email_poll_interval: Duration,
+    /// How often expired rows (sign-in attempts, refresh and email tokens, Stripe events) are
+    /// deleted.
+    pub maintenance_interval: Duration,
     pub shutdown_timeout: Duration,
     /// How many argon2 computations may run at once (default: cores − 1, at least 1).
     pub password_hash_concurrency: usize,
@@ -293,6 +296,11 @@ impl Settings {
                 get("EMAIL_POLL_INTERVAL"),
                 "EMAIL_POLL_INTERVAL",
                 Duration::from_secs(5),
+            )?,
+            maintenance_interval: duration(
+                get("MAINTENANCE_INTERVAL"),
+                "MAINTENANCE_INTERVAL",
+                Duration::from_secs(3600),
             )?,
             prices,
             app_env,

@@ -107,6 +107,11 @@ impl Application {
                 .outbox_worker(mailer, settings.email_poll_interval)
                 .run(),
         );
+        tokio::spawn(
+            services
+                .maintenance_worker(settings.maintenance_interval)
+                .run(),
+        );
         let address = settings.address();
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
             address: address.clone(),

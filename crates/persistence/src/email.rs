@@ -189,3 +189,15 @@ pub async fn mark_failed(
     update.exec(conn).await?;
     Ok(())
 }
+
+/// Deletes tokens that expired before `before` (used or not: neither can be spent again).
+pub async fn prune_tokens(
+    conn: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let result = email_token::Entity::delete_many()
+        .filter(email_token::Column::ExpiresAt.lt(before))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}

@@ -2,7 +2,9 @@
 //! event's effect, so a redelivery finds it and changes nothing.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, TryInsertResult};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TryInsertResult,
+};
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -46,4 +48,13 @@ pub async fn exists(conn: &impl ConnectionTrait, id: &str) -> Result<bool, Store
         .one(conn)
         .await?
         .is_some())
+}
+
+/// Forgets events processed before `before` (Stripe stops redelivering after three days).
+pub async fn prune(conn: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<u64, StoreError> {
+    let result = stripe_event::Entity::delete_many()
+        .filter(stripe_event::Column::ProcessedAt.lt(before))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
 }

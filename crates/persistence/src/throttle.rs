@@ -127,3 +127,16 @@ pub async fn prune(
         .await?;
     Ok(result.rows_affected)
 }
+
+/// Deletes every event older than `before`, whatever its scope (housekeeping; `before` must
+/// lie beyond the longest throttle window).
+pub async fn prune_all(
+    conn: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let result = login_attempt::Entity::delete_many()
+        .filter(login_attempt::Column::AttemptedAt.lt(before))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}

@@ -10,6 +10,7 @@ mod clock;
 mod config;
 mod email_flows;
 mod error;
+mod maintenance;
 mod metering;
 mod outbox;
 mod passwords;
@@ -30,6 +31,7 @@ pub use catalogs::{Catalogs, ModelEntry, ModelList, PlanOffer, PlanPrices};
 pub use config::{AuthConfig, JwtSecret, ThrottleConfig};
 pub use email_flows::{EmailConfig, EmailFlows};
 pub use error::{FieldError, ServiceError};
+pub use maintenance::{MaintenanceWorker, Pruned};
 pub use metering::{
     CheckOutcome, CheckRequest, Metering, TokenStatistics, TokenTotals, TrackOutcome, TrackRequest,
     UsageSummary,
@@ -78,6 +80,8 @@ pub struct Services {
     pub reports: UsageReports,
     pub email: EmailFlows,
     pub billing: Billing,
+    /// The longest window any throttle looks back over.
+    throttle_window: std::time::Duration,
     outbox_signal: Arc<tokio::sync::Notify>,
     db: DatabaseConnection,
 }
@@ -140,6 +144,11 @@ impl Services {
             reports: UsageReports::new(ctx.clone()),
             email: EmailFlows::new(ctx.clone()),
             billing: Billing::new(ctx.clone()),
+            throttle_window: ctx
+                .throttle
+                .window
+                .max(ctx.email.resend_window)
+                .max(ctx.email.reset_window),
             outbox_signal: ctx.outbox_signal.clone(),
             db,
         })
@@ -173,6 +182,12 @@ impl Services {
             self.outbox_signal.clone(),
             poll_interval,
         )
+    }
+
+    /// The worker that deletes expired rows every `interval`; run it with `tokio::spawn`.
+    pub fn maintenance_worker(&self, interval: std::time::Duration) -> MaintenanceWorker {
+        let throttle_window = self.throttle_window;
+        MaintenanceWorker::new(self.db.clone(), interval, throttle_window)
     }
 
     /// The pool, for operational commands (migrations, shutdown).
