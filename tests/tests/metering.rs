@@ -655,6 +655,64 @@ async fn an_admin_token_limit_overrides_the_plan_and_null_restores_it(app: TestA
     assert_counters_match_events(&app).await;
 }
 
+async fn a_token_limit_of_zero_refuses_even_the_first_track_of_a_period(app: TestApp) {
+    let admin = app.admin("boss@example.com").await;
+    let me = app.user("zero@example.com").await;
+    set_subscription(&app, &admin, &me, json!({"token_limit": 0})).await;
+    let first = with_request_id(chat(10), "req-zero");
+    let body = expect_error(
+        track(&app, &me, first.clone()).await,
+        402,
+        "token_limit_exceeded",
+    )
+    .await;
+    assert_eq!(body["limit"], 0);
+    assert_eq!(body["used"], 0);
+    assert_nothing_recorded(&app).await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM usage_statistics").await,
+        0,
+        "a refusal creates no counters row"
+    );
+
+    // The refused request left no event: once the limit allows it, the same request id records.
+    set_subscription(&app, &admin, &me, json!({"token_limit": 1})).await;
+    let res = track_ok(&app, &me, first.clone()).await;
+    assert_eq!(res["duplicate"], false);
+    assert_eq!(
+        res["tokens_used"], 10,
+        "a fresh period is under a limit of 1"
+    );
+    assert_eq!(res["tokens_limit"], 1);
+    assert_eq!(res["tokens_remaining"], 0);
+    let again = track_ok(&app, &me, first).await;
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["id"], res["id"]);
+    assert_eq!(again["tokens_used"], 10);
+    let body = expect_error(track(&app, &me, chat(1)).await, 402, "token_limit_exceeded").await;
+    assert_eq!(body["limit"], 1);
+    assert_eq!(body["used"], 10);
+    assert_eq!(events(&app).await, 1);
+    assert_counters_match_events(&app).await;
+}
+
+async fn the_first_track_of_a_period_may_cross_the_limit_in_one_request(app: TestApp) {
+    let me = app.user("bigfirst@example.com").await;
+    let res = track_ok(&app, &me, chat(150_000)).await;
+    assert_eq!(
+        res["tokens_used"], 150_000,
+        "usage that happened is never dropped"
+    );
+    assert_eq!(res["tokens_limit"], 100_000);
+    assert_eq!(res["tokens_remaining"], 0);
+    let stats = usage(&app, &me).await;
+    assert_eq!(stats["chat_messages"]["used"], 1);
+    let body = expect_error(track(&app, &me, chat(1)).await, 402, "token_limit_exceeded").await;
+    assert_eq!(body["used"], 150_000);
+    assert_eq!(events(&app).await, 1);
+    assert_counters_match_events(&app).await;
+}
+
 async fn professional_usage_is_unlimited(app: TestApp) {
     let admin = app.admin("boss@example.com").await;
     let me = app.user("pro@example.com").await;
@@ -1535,6 +1593,8 @@ db_tests!(
     prompt_generation_is_an_alias_of_prompt_and_counts_to_its_limit,
     the_151st_chat_message_of_a_free_month_is_refused,
     an_admin_token_limit_overrides_the_plan_and_null_restores_it,
+    a_token_limit_of_zero_refuses_even_the_first_track_of_a_period,
+    the_first_track_of_a_period_may_cross_the_limit_in_one_request,
     professional_usage_is_unlimited,
     a_repeated_request_id_is_recorded_once,
     a_request_id_reused_with_a_different_payload_is_a_conflict,

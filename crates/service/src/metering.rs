@@ -228,7 +228,6 @@ impl Metering {
                 .await;
         }
         let unit = parsed.request_type.unit();
-        store::ensure_counters(&txn, user_id, period.start_date(), now).await?;
         let increment = GatedIncrement {
             user_id,
             period_start: period.start_date(),
