@@ -190,9 +190,10 @@ impl Metering {
         Ok(Subscription::try_from(row)?.limits())
     }
 
-    /// Records one LLM request's tokens. In one transaction: the quota gate (a conditional
-    /// increment of the period's counters), the event and the day's roll-up. A `request_id`
-    /// makes it exactly-once: a repeat returns the first event with `duplicate: true`.
+    /// Records one LLM request's tokens. In one transaction: the event (its unique request id
+    /// tells a repeat), the quota gate (a conditional upsert of the period's counters) and the
+    /// day's roll-up. A `request_id` makes it exactly-once: a repeat returns the first event
+    /// with `duplicate: true` and changes nothing; a refusal rolls the event back.
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     pub async fn track(
         &self,
@@ -218,11 +219,27 @@ impl Metering {
             });
         }
 
+        let event = NewUsageEvent {
+            id: Uuid::now_v7(),
+            user_id,
+            request_type: parsed.request_type.as_str().to_owned(),
+            model: parsed.model.clone(),
+            prompt_tokens: to_i64(parsed.counts.prompt()),
+            completion_tokens: to_i64(parsed.counts.completion()),
+            total_tokens: to_i64(parsed.counts.total()),
+            request_id: parsed.request_id.clone(),
+            conversation_id: parsed.conversation_id.clone(),
+            created_at: now,
+        };
         let txn = persistence::begin_write(&self.ctx.db).await?;
-        if let Some(request_id) = &parsed.request_id
-            && let Some(existing) = store::find_by_request_id(&txn, user_id, request_id).await?
-        {
+        // The event first: the unique (user, request id) index decides whether this is a
+        // repeat, in the same statement that records it. A repeat has changed nothing yet.
+        if !store::insert_event(&txn, &event).await? {
             txn.rollback().await.map_err(StoreError::from)?;
+            let request_id = parsed.request_id.as_deref().unwrap_or_default();
+            let existing = store::find_by_request_id(&self.ctx.db, user_id, request_id)
+                .await?
+                .ok_or_else(|| ServiceError::internal("track", "conflicting event vanished"))?;
             return self
                 .repeat(user_id, &parsed, &existing, &limits, period)
                 .await;
@@ -237,35 +254,11 @@ impl Metering {
             unit_limit: limits.unit_limit(unit).map(to_i64),
             now,
         };
-        let gated = store::add_within_limits(&txn, increment).await?;
-        let Some(after) = gated else {
+        let Some(after) = store::add_within_limits(&txn, increment).await? else {
+            // Refused: the rollback takes the event back with it.
             txn.rollback().await.map_err(StoreError::from)?;
             return Err(self.refusal(user_id, &limits, &quota, period).await?);
         };
-        let event = NewUsageEvent {
-            id: Uuid::now_v7(),
-            user_id,
-            request_type: parsed.request_type.as_str().to_owned(),
-            model: parsed.model.clone(),
-            prompt_tokens: to_i64(parsed.counts.prompt()),
-            completion_tokens: to_i64(parsed.counts.completion()),
-            total_tokens: to_i64(parsed.counts.total()),
-            request_id: parsed.request_id.clone(),
-            conversation_id: parsed.conversation_id.clone(),
-            created_at: now,
-        };
-        if !store::insert_event(&txn, &event).await? {
-            // A concurrent repeat of this request id committed first: undo our increment and
-            // answer as a repeat.
-            txn.rollback().await.map_err(StoreError::from)?;
-            let request_id = parsed.request_id.as_deref().unwrap_or_default();
-            let existing = store::find_by_request_id(&self.ctx.db, user_id, request_id)
-                .await?
-                .ok_or_else(|| ServiceError::internal("track", "conflicting event vanished"))?;
-            return self
-                .repeat(user_id, &parsed, &existing, &limits, period)
-                .await;
-        }
         store::add_to_summary(&txn, &event).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(outcome(
