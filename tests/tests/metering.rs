@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate, Utc};
 use doztra_tests::reqwest::Response;
-use doztra_tests::{Session, TestApp, db_tests, expect_error};
+use doztra_tests::{PASSWORD, Session, TestApp, db_tests, expect_error};
 use serde_json::{Value, json};
 
 const TRACK: &str = "/api/tokens/me/track";
@@ -710,6 +710,50 @@ async fn the_first_track_of_a_period_may_cross_the_limit_in_one_request(app: Tes
     let body = expect_error(track(&app, &me, chat(1)).await, 402, "token_limit_exceeded").await;
     assert_eq!(body["used"], 150_000);
     assert_eq!(events(&app).await, 1);
+    assert_counters_match_events(&app).await;
+}
+
+async fn tracking_needs_a_live_token_of_an_active_account(app: TestApp) {
+    let admin = app.admin("boss@example.com").await;
+    app.register("live@example.com").await;
+    let me = app.login("live@example.com", PASSWORD).await;
+    expect_error(
+        app.post(TRACK, None, json!({})).await,
+        401,
+        "not_authenticated",
+    )
+    .await;
+    expect_error(
+        app.post(TRACK, Some("not-a-token"), chat(1)).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    track_ok(&app, &me, chat(5)).await;
+
+    // Logging out everywhere revokes the token (at millisecond precision: same second).
+    let res = app
+        .post("/api/auth/logout-all", Some(&me.access), json!({}))
+        .await;
+    assert_eq!(res.status(), 200);
+    expect_error(track(&app, &me, chat(1)).await, 401, "invalid_token").await;
+    let fresh = app.login("live@example.com", PASSWORD).await;
+    track_ok(&app, &fresh, chat(7)).await;
+
+    // A disabled account says so, even with a token that is revoked anyway.
+    let u = ok(app
+        .patch(
+            &format!("/api/admin/users/{}", fresh.user_id),
+            Some(&admin.access),
+            json!({"is_active": false}),
+        )
+        .await)
+    .await;
+    assert_eq!(u["is_active"], false);
+    expect_error(track(&app, &fresh, chat(1)).await, 403, "account_disabled").await;
+    expect_error(track(&app, &me, chat(1)).await, 403, "account_disabled").await;
+    assert_eq!(events(&app).await, 2);
+    assert_eq!(sum(&app, "tokens_used", "usage_statistics", "").await, 12);
     assert_counters_match_events(&app).await;
 }
 
@@ -1595,6 +1639,7 @@ db_tests!(
     an_admin_token_limit_overrides_the_plan_and_null_restores_it,
     a_token_limit_of_zero_refuses_even_the_first_track_of_a_period,
     the_first_track_of_a_period_may_cross_the_limit_in_one_request,
+    tracking_needs_a_live_token_of_an_active_account,
     professional_usage_is_unlimited,
     a_repeated_request_id_is_recorded_once,
     a_request_id_reused_with_a_different_payload_is_a_conflict,

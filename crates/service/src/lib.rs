@@ -20,7 +20,7 @@ mod views;
 
 use std::sync::Arc;
 
-pub use accounts::{Accounts, ProfileChanges, Registration};
+pub use accounts::{Accounts, ProfileChanges, Registration, Subscriber};
 pub use admin::{Admin, AdminPatch, NewAccount, UserListQuery, UserPage};
 pub use catalogs::{Catalogs, ModelEntry, ModelList, PlanOffer, PlanPrices};
 pub use config::{AuthConfig, JwtSecret, ThrottleConfig};
