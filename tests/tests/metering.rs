@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{Datelike, NaiveDate, Utc};
 use doztra_tests::reqwest::Response;
-use doztra_tests::{Session, TestApp, db_tests, expect_error};
+use doztra_tests::{PASSWORD, Session, TestApp, db_tests, expect_error};
 use serde_json::{Value, json};
 
 const TRACK: &str = "/api/tokens/me/track";
@@ -652,6 +652,108 @@ async fn an_admin_token_limit_overrides_the_plan_and_null_restores_it(app: TestA
     assert_eq!(res["tokens_remaining"], 99_989);
     assert_eq!(usage(&app, &me).await["tokens"]["limit"], 100_000);
     assert_eq!(events(&app).await, 2);
+    assert_counters_match_events(&app).await;
+}
+
+async fn a_token_limit_of_zero_refuses_even_the_first_track_of_a_period(app: TestApp) {
+    let admin = app.admin("boss@example.com").await;
+    let me = app.user("zero@example.com").await;
+    set_subscription(&app, &admin, &me, json!({"token_limit": 0})).await;
+    let first = with_request_id(chat(10), "req-zero");
+    let body = expect_error(
+        track(&app, &me, first.clone()).await,
+        402,
+        "token_limit_exceeded",
+    )
+    .await;
+    assert_eq!(body["limit"], 0);
+    assert_eq!(body["used"], 0);
+    assert_nothing_recorded(&app).await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM usage_statistics").await,
+        0,
+        "a refusal creates no counters row"
+    );
+
+    // The refused request left no event: once the limit allows it, the same request id records.
+    set_subscription(&app, &admin, &me, json!({"token_limit": 1})).await;
+    let res = track_ok(&app, &me, first.clone()).await;
+    assert_eq!(res["duplicate"], false);
+    assert_eq!(
+        res["tokens_used"], 10,
+        "a fresh period is under a limit of 1"
+    );
+    assert_eq!(res["tokens_limit"], 1);
+    assert_eq!(res["tokens_remaining"], 0);
+    let again = track_ok(&app, &me, first).await;
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["id"], res["id"]);
+    assert_eq!(again["tokens_used"], 10);
+    let body = expect_error(track(&app, &me, chat(1)).await, 402, "token_limit_exceeded").await;
+    assert_eq!(body["limit"], 1);
+    assert_eq!(body["used"], 10);
+    assert_eq!(events(&app).await, 1);
+    assert_counters_match_events(&app).await;
+}
+
+async fn the_first_track_of_a_period_may_cross_the_limit_in_one_request(app: TestApp) {
+    let me = app.user("bigfirst@example.com").await;
+    let res = track_ok(&app, &me, chat(150_000)).await;
+    assert_eq!(
+        res["tokens_used"], 150_000,
+        "usage that happened is never dropped"
+    );
+    assert_eq!(res["tokens_limit"], 100_000);
+    assert_eq!(res["tokens_remaining"], 0);
+    let stats = usage(&app, &me).await;
+    assert_eq!(stats["chat_messages"]["used"], 1);
+    let body = expect_error(track(&app, &me, chat(1)).await, 402, "token_limit_exceeded").await;
+    assert_eq!(body["used"], 150_000);
+    assert_eq!(events(&app).await, 1);
+    assert_counters_match_events(&app).await;
+}
+
+async fn tracking_needs_a_live_token_of_an_active_account(app: TestApp) {
+    let admin = app.admin("boss@example.com").await;
+    app.register("live@example.com").await;
+    let me = app.login("live@example.com", PASSWORD).await;
+    expect_error(
+        app.post(TRACK, None, json!({})).await,
+        401,
+        "not_authenticated",
+    )
+    .await;
+    expect_error(
+        app.post(TRACK, Some("not-a-token"), chat(1)).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    track_ok(&app, &me, chat(5)).await;
+
+    // Logging out everywhere revokes the token (at millisecond precision: same second).
+    let res = app
+        .post("/api/auth/logout-all", Some(&me.access), json!({}))
+        .await;
+    assert_eq!(res.status(), 200);
+    expect_error(track(&app, &me, chat(1)).await, 401, "invalid_token").await;
+    let fresh = app.login("live@example.com", PASSWORD).await;
+    track_ok(&app, &fresh, chat(7)).await;
+
+    // A disabled account says so, even with a token that is revoked anyway.
+    let u = ok(app
+        .patch(
+            &format!("/api/admin/users/{}", fresh.user_id),
+            Some(&admin.access),
+            json!({"is_active": false}),
+        )
+        .await)
+    .await;
+    assert_eq!(u["is_active"], false);
+    expect_error(track(&app, &fresh, chat(1)).await, 403, "account_disabled").await;
+    expect_error(track(&app, &me, chat(1)).await, 403, "account_disabled").await;
+    assert_eq!(events(&app).await, 2);
+    assert_eq!(sum(&app, "tokens_used", "usage_statistics", "").await, 12);
     assert_counters_match_events(&app).await;
 }
 
@@ -1535,6 +1637,9 @@ db_tests!(
     prompt_generation_is_an_alias_of_prompt_and_counts_to_its_limit,
     the_151st_chat_message_of_a_free_month_is_refused,
     an_admin_token_limit_overrides_the_plan_and_null_restores_it,
+    a_token_limit_of_zero_refuses_even_the_first_track_of_a_period,
+    the_first_track_of_a_period_may_cross_the_limit_in_one_request,
+    tracking_needs_a_live_token_of_an_active_account,
     professional_usage_is_unlimited,
     a_repeated_request_id_is_recorded_once,
     a_request_id_reused_with_a_different_payload_is_a_conflict,

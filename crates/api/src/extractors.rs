@@ -8,7 +8,7 @@ use actix_web::dev::Payload;
 use actix_web::http::{StatusCode, header};
 use actix_web::web::{Data, Form};
 use actix_web::{FromRequest, HttpRequest};
-use service::{CurrentUser, ServiceError};
+use service::{CurrentUser, ServiceError, Subscriber};
 
 use crate::dto::{LoginForm, LoginJson};
 use crate::error::ApiError;
@@ -31,6 +31,32 @@ impl FromRequest for AuthUser {
             let user = state.services.accounts.authenticate(&token).await?;
             tracing::Span::current().record("user_id", tracing::field::display(user.id));
             Ok(AuthUser(user))
+        })
+    }
+}
+
+/// The signed-in caller with their subscription, read in the same query as the account (the
+/// metering path, which needs the limits on every request).
+#[derive(Debug, Clone)]
+pub struct AuthSubscriber(pub Subscriber);
+
+impl FromRequest for AuthSubscriber {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<Data<AppState>>().cloned();
+        let token = bearer_token(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::from(ServiceError::NotAuthenticated))?;
+            let token = token?;
+            let caller = state
+                .services
+                .accounts
+                .authenticate_subscriber(&token)
+                .await?;
+            tracing::Span::current().record("user_id", tracing::field::display(caller.user.id));
+            Ok(AuthSubscriber(caller))
         })
     }
 }

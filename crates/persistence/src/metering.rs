@@ -1,13 +1,14 @@
 //! Token metering storage: usage events, daily roll-ups and per-period counters. The quota gate
-//! is one conditional `UPDATE ... RETURNING`, atomic on both databases; the event insert relies
-//! on the unique (user, request id) index for exactly-once.
+//! is one conditional upsert (`INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING`),
+//! atomic on both databases; the event insert relies on the unique (user, request id) index for
+//! exactly-once.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::UsageUnit;
-use sea_orm::sea_query::{Expr, Func, OnConflict, SimpleExpr};
+use sea_orm::sea_query::{Condition, Expr, Func, OnConflict, SimpleExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TryInsertResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, TryInsertResult,
 };
 use uuid::Uuid;
 
@@ -105,33 +106,6 @@ pub async fn add_to_summary(
     Ok(())
 }
 
-/// Makes sure the counters row of a period exists (concurrent callers are safe).
-pub async fn ensure_counters(
-    conn: &impl ConnectionTrait,
-    user_id: Uuid,
-    period_start: NaiveDate,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let row = usage_statistics::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        user_id: Set(user_id),
-        period_start: Set(period_start),
-        tokens_used: Set(0),
-        chat_messages: Set(0),
-        plagiarism_checks: Set(0),
-        prompts_generated: Set(0),
-        updated_at: Set(now),
-    };
-    usage_statistics::Entity::insert(row)
-        .on_conflict_do_nothing_on([
-            usage_statistics::Column::UserId,
-            usage_statistics::Column::PeriodStart,
-        ])
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
-}
-
 fn unit_column(unit: UsageUnit) -> usage_statistics::Column {
     match unit {
         UsageUnit::ChatMessages => usage_statistics::Column::ChatMessages,
@@ -154,30 +128,65 @@ pub struct GatedIncrement {
     pub now: DateTime<Utc>,
 }
 
-/// The quota gate: adds the tokens and one unit to the period's counters only if, before this
-/// request, tokens are under the token limit and the unit counter is under its limit. Returns
-/// the counters after the increment, or `None` if a limit refused it. The row lock taken by the
-/// `UPDATE` serialises concurrent requests of one user on PostgreSQL, and the condition is
-/// re-checked on the locked row, so no limit is passed by more than one request.
+/// The quota gate, one statement that also creates the period's counters row: adds the tokens
+/// and one unit to the period's counters only if, before this request, tokens are under the
+/// token limit and the unit counter is under its limit. Returns the counters after the
+/// increment, or `None` if a limit refused it.
+///
+/// `INSERT ... ON CONFLICT (user_id, period_start) DO UPDATE SET ... WHERE <limits>
+/// RETURNING *`: an existing row is incremented only if the condition holds on it; on
+/// PostgreSQL the conflicting row is locked and the condition evaluated on its latest version,
+/// so concurrent requests of one user are serialised and no limit is passed by more than one
+/// request. A fresh row starts from zero counters, which are under every limit of 1 or more;
+/// a limit of 0 (or less) refuses every request, so it is answered without a statement (the
+/// insert branch of an upsert has no condition).
 pub async fn add_within_limits(
     conn: &impl ConnectionTrait,
     inc: GatedIncrement,
 ) -> Result<Option<CountersRow>, StoreError> {
     use usage_statistics::Column as C;
+    if inc.token_limit.is_some_and(|limit| limit <= 0)
+        || inc.unit_limit.is_some_and(|limit| limit <= 0)
+    {
+        return Ok(None);
+    }
     let unit_col = unit_column(inc.unit);
-    let mut update = usage_statistics::Entity::update_many()
-        .col_expr(C::TokensUsed, Expr::col(C::TokensUsed).add(inc.tokens))
-        .col_expr(unit_col, Expr::col(unit_col).add(1))
-        .col_expr(C::UpdatedAt, Expr::value(inc.now))
-        .filter(C::UserId.eq(inc.user_id))
-        .filter(C::PeriodStart.eq(inc.period_start));
+    let one_if = |unit: UsageUnit| i64::from(inc.unit == unit);
+    let row = usage_statistics::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(inc.user_id),
+        period_start: Set(inc.period_start),
+        tokens_used: Set(inc.tokens),
+        chat_messages: Set(one_if(UsageUnit::ChatMessages)),
+        plagiarism_checks: Set(one_if(UsageUnit::PlagiarismChecks)),
+        prompts_generated: Set(one_if(UsageUnit::PromptsGenerated)),
+        updated_at: Set(inc.now),
+    };
+    let current = |col: C| Expr::col((usage_statistics::Entity, col));
+    let add = |col: C| current(col).add(Expr::col(("excluded", col)));
+    let mut on_conflict = OnConflict::columns([C::UserId, C::PeriodStart]);
+    on_conflict
+        .value(C::TokensUsed, add(C::TokensUsed))
+        .value(unit_col, add(unit_col))
+        .value(C::UpdatedAt, Expr::col(("excluded", C::UpdatedAt)));
+    let mut within = Condition::all();
     if let Some(limit) = inc.token_limit {
-        update = update.filter(C::TokensUsed.lt(limit));
+        within = within.add(current(C::TokensUsed).lt(limit));
     }
     if let Some(limit) = inc.unit_limit {
-        update = update.filter(unit_col.lt(limit));
+        within = within.add(current(unit_col).lt(limit));
     }
-    Ok(update.exec_with_returning(conn).await?.pop())
+    if !within.is_empty() {
+        on_conflict.action_cond_where(within);
+    }
+    let mut insert = usage_statistics::Entity::insert(row)
+        .on_conflict(on_conflict)
+        .into_query();
+    insert.returning_all();
+    let Some(result) = conn.query_one(&insert).await? else {
+        return Ok(None);
+    };
+    Ok(Some(CountersRow::from_query_result(&result, "")?))
 }
 
 /// The period's counters, if any usage was recorded in it.

@@ -23,7 +23,7 @@ mod views;
 
 use std::sync::Arc;
 
-pub use accounts::{Accounts, ProfileChanges, Registered, Registration};
+pub use accounts::{Accounts, ProfileChanges, Registered, Registration, Subscriber};
 pub use admin::{Admin, AdminPatch, NewAccount, UserListQuery, UserPage};
 pub use billing::CheckoutSession;
 pub use billing_flows::{Billing, SubscriptionOutcome, SubscriptionUpdate, WebhookReceipt};

@@ -10,7 +10,7 @@ use crate::dto_usage::{
     HistoryResponse, TokenStatsResponse, TrackRequestBody, TrackResponse, UsageResponse,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::{AuthUser, JsonBody};
+use crate::extractors::{AuthSubscriber, AuthUser, JsonBody};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -35,7 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ))]
 pub async fn track_usage(
     state: Data<AppState>,
-    user: AuthUser,
+    caller: AuthSubscriber,
     body: JsonBody<TrackRequestBody>,
 ) -> Result<Json<TrackResponse>, ApiError> {
     let b = body.into_inner();
@@ -52,7 +52,7 @@ pub async fn track_usage(
         state
             .services
             .metering
-            .track(user.0.id, request)
+            .track_for(caller.0, request)
             .await?
             .into(),
     ))
