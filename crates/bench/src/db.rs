@@ -228,24 +228,23 @@ pub struct DirectTrack {
 // persistence::metering as of "Metering inserts decide by rows affected, not RETURNING",
 // checked against PostgreSQL's statement log), in the same order, in one read-committed
 // transaction. Keep them in step with crates/persistence/src/metering.rs.
-const SELECT_EVENT: &str = r#"SELECT "token_usage"."id", "token_usage"."user_id", "token_usage"."request_type", "token_usage"."model", "token_usage"."prompt_tokens", "token_usage"."completion_tokens", "token_usage"."total_tokens", "token_usage"."request_id", "token_usage"."conversation_id", "token_usage"."created_at", "token_usage"."usage_date" FROM "token_usage" WHERE "token_usage"."user_id" = $1 AND "token_usage"."request_id" = $2 LIMIT $3"#;
-const ENSURE_COUNTERS: &str = r#"INSERT INTO "usage_statistics" ("id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT ("user_id", "period_start") DO NOTHING"#;
-const GATE_CHAT: &str = r#"UPDATE "usage_statistics" SET "tokens_used" = "tokens_used" + $1, "chat_messages" = "chat_messages" + $2, "updated_at" = $3 WHERE "usage_statistics"."user_id" = $4 AND "usage_statistics"."period_start" = $5 RETURNING "id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at""#;
-const GATE_PLAGIARISM: &str = r#"UPDATE "usage_statistics" SET "tokens_used" = "tokens_used" + $1, "plagiarism_checks" = "plagiarism_checks" + $2, "updated_at" = $3 WHERE "usage_statistics"."user_id" = $4 AND "usage_statistics"."period_start" = $5 RETURNING "id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at""#;
-const GATE_PROMPT: &str = r#"UPDATE "usage_statistics" SET "tokens_used" = "tokens_used" + $1, "prompts_generated" = "prompts_generated" + $2, "updated_at" = $3 WHERE "usage_statistics"."user_id" = $4 AND "usage_statistics"."period_start" = $5 RETURNING "id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at""#;
+// The statements the service sends for one track (PostgreSQL's statement log, as sea-orm
+// renders them): the joined read of the bearer's account and subscription, then BEGIN, the
+// event insert, the gate (one upsert of the period's counters; professional has no limits, so
+// no WHERE), the day's roll-up, COMMIT.
+const SELECT_ACCOUNT: &str = r#"SELECT "users"."id" AS "A_id", "users"."email" AS "A_email", "users"."name" AS "A_name", "users"."password_hash" AS "A_password_hash", "users"."role" AS "A_role", "users"."is_active" AS "A_is_active", "users"."is_verified" AS "A_is_verified", "users"."tokens_valid_after" AS "A_tokens_valid_after", "users"."last_login" AS "A_last_login", "users"."created_at" AS "A_created_at", "users"."updated_at" AS "A_updated_at", "subscriptions"."id" AS "B_id", "subscriptions"."user_id" AS "B_user_id", "subscriptions"."plan" AS "B_plan", "subscriptions"."status" AS "B_status", "subscriptions"."start_date" AS "B_start_date", "subscriptions"."expires_at" AS "B_expires_at", "subscriptions"."is_active" AS "B_is_active", "subscriptions"."auto_renew" AS "B_auto_renew", "subscriptions"."stripe_customer_id" AS "B_stripe_customer_id", "subscriptions"."stripe_subscription_id" AS "B_stripe_subscription_id", "subscriptions"."payment_method_id" AS "B_payment_method_id", "subscriptions"."token_limit" AS "B_token_limit", "subscriptions"."max_model_tier" AS "B_max_model_tier", "subscriptions"."stripe_price_id" AS "B_stripe_price_id", "subscriptions"."billing_interval" AS "B_billing_interval", "subscriptions"."stripe_status" AS "B_stripe_status", "subscriptions"."stripe_synced_at" AS "B_stripe_synced_at", "subscriptions"."created_at" AS "B_created_at", "subscriptions"."updated_at" AS "B_updated_at" FROM "users" LEFT JOIN "subscriptions" ON "users"."id" = "subscriptions"."user_id" WHERE "users"."id" = $1 LIMIT $2"#;
 const INSERT_EVENT: &str = r#"INSERT INTO "token_usage" ("id", "user_id", "request_type", "model", "prompt_tokens", "completion_tokens", "total_tokens", "request_id", "conversation_id", "created_at", "usage_date") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT ("user_id", "request_id") DO NOTHING"#;
+const GATE_CHAT: &str = r#"INSERT INTO "usage_statistics" ("id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT ("user_id", "period_start") DO UPDATE SET "tokens_used" = "usage_statistics"."tokens_used" + "excluded"."tokens_used", "chat_messages" = "usage_statistics"."chat_messages" + "excluded"."chat_messages", "updated_at" = "excluded"."updated_at" RETURNING "id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at""#;
+const GATE_PLAGIARISM: &str = r#"INSERT INTO "usage_statistics" ("id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT ("user_id", "period_start") DO UPDATE SET "tokens_used" = "usage_statistics"."tokens_used" + "excluded"."tokens_used", "plagiarism_checks" = "usage_statistics"."plagiarism_checks" + "excluded"."plagiarism_checks", "updated_at" = "excluded"."updated_at" RETURNING "id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at""#;
+const GATE_PROMPT: &str = r#"INSERT INTO "usage_statistics" ("id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT ("user_id", "period_start") DO UPDATE SET "tokens_used" = "usage_statistics"."tokens_used" + "excluded"."tokens_used", "prompts_generated" = "usage_statistics"."prompts_generated" + "excluded"."prompts_generated", "updated_at" = "excluded"."updated_at" RETURNING "id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at""#;
 const ADD_TO_SUMMARY: &str = r#"INSERT INTO "token_usage_summary" ("id", "user_id", "usage_date", "request_type", "model", "prompt_tokens", "completion_tokens", "total_tokens", "request_count") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT ("user_id", "usage_date", "request_type", "model") DO UPDATE SET "prompt_tokens" = "token_usage_summary"."prompt_tokens" + "excluded"."prompt_tokens", "completion_tokens" = "token_usage_summary"."completion_tokens" + "excluded"."completion_tokens", "total_tokens" = "token_usage_summary"."total_tokens" + "excluded"."total_tokens", "request_count" = "token_usage_summary"."request_count" + "excluded"."request_count""#;
-// The two reads the service does before the transaction: the bearer's account (every
-// authenticated request) and the subscription (the limits).
-const SELECT_USER: &str = r#"SELECT "users"."id", "users"."email", "users"."name", "users"."password_hash", "users"."role", "users"."is_active", "users"."is_verified", "users"."tokens_valid_after", "users"."last_login", "users"."created_at", "users"."updated_at" FROM "users" WHERE "users"."id" = $1 LIMIT $2"#;
-const SELECT_SUBSCRIPTION: &str = r#"SELECT "subscriptions"."id", "subscriptions"."user_id", "subscriptions"."plan", "subscriptions"."status", "subscriptions"."start_date", "subscriptions"."expires_at", "subscriptions"."is_active", "subscriptions"."auto_renew", "subscriptions"."stripe_customer_id", "subscriptions"."stripe_subscription_id", "subscriptions"."payment_method_id", "subscriptions"."token_limit", "subscriptions"."max_model_tier", "subscriptions"."created_at", "subscriptions"."updated_at" FROM "subscriptions" WHERE "subscriptions"."user_id" = $1 LIMIT $2"#;
 
 fn month_start(now: DateTime<Utc>) -> NaiveDate {
     NaiveDate::from_ymd_opt(now.year(), now.month(), 1).unwrap_or_default()
 }
 
-/// The track transaction, run directly. With `with_reads`, first the two reads the service
-/// performs outside the transaction (account and subscription), for the profile.
+/// The track transaction, run directly. With `with_reads`, first the read the service performs
+/// outside the transaction (account and subscription in one query), for the profile.
 pub async fn direct_track(
     pool: &PgPool,
     t: &DirectTrack,
@@ -255,58 +254,13 @@ pub async fn direct_track(
     let period_start = month_start(now);
     let total = t.prompt_tokens + t.completion_tokens;
     if with_reads {
-        sqlx::query(SELECT_USER)
-            .bind(t.user_id)
-            .bind(1i64)
-            .fetch_optional(pool)
-            .await?;
-        sqlx::query(SELECT_SUBSCRIPTION)
+        sqlx::query(SELECT_ACCOUNT)
             .bind(t.user_id)
             .bind(1i64)
             .fetch_optional(pool)
             .await?;
     }
     let mut tx = pool.begin().await?;
-    let existing = sqlx::query(SELECT_EVENT)
-        .bind(t.user_id)
-        .bind(&t.request_id)
-        .bind(1i64)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if existing.is_some() {
-        tx.rollback().await?;
-        return Ok(());
-    }
-    sqlx::query(ENSURE_COUNTERS)
-        .bind(Uuid::now_v7())
-        .bind(t.user_id)
-        .bind(period_start)
-        .bind(0i64)
-        .bind(0i64)
-        .bind(0i64)
-        .bind(0i64)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    let gate = match t.request_type {
-        "plagiarism" => GATE_PLAGIARISM,
-        "prompt" => GATE_PROMPT,
-        _ => GATE_CHAT,
-    };
-    let after = sqlx::query(gate)
-        .bind(total)
-        .bind(1i64)
-        .bind(now)
-        .bind(t.user_id)
-        .bind(period_start)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if let Some(row) = &after {
-        let _tokens_used: i64 = row.try_get("tokens_used")?;
-    } else {
-        tx.rollback().await?;
-        return Ok(());
-    }
     let inserted = sqlx::query(INSERT_EVENT)
         .bind(Uuid::now_v7())
         .bind(t.user_id)
@@ -322,6 +276,28 @@ pub async fn direct_track(
         .execute(&mut *tx)
         .await?;
     if inserted.rows_affected() == 0 {
+        tx.rollback().await?;
+        return Ok(());
+    }
+    let (gate, units) = match t.request_type {
+        "plagiarism" => (GATE_PLAGIARISM, (0i64, 1i64, 0i64)),
+        "prompt" => (GATE_PROMPT, (0, 0, 1)),
+        _ => (GATE_CHAT, (1, 0, 0)),
+    };
+    let after = sqlx::query(gate)
+        .bind(Uuid::now_v7())
+        .bind(t.user_id)
+        .bind(period_start)
+        .bind(total)
+        .bind(units.0)
+        .bind(units.1)
+        .bind(units.2)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if let Some(row) = &after {
+        let _tokens_used: i64 = row.try_get("tokens_used")?;
+    } else {
         tx.rollback().await?;
         return Ok(());
     }

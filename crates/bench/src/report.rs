@@ -291,7 +291,7 @@ impl Report {
                 .find(|r| r.clients == self.profile_clients)
             {
                 rows.push((
-                    "direct: the track transaction alone (7 statements)".to_owned(),
+                    "direct: the track transaction alone (5 statements: BEGIN, event, gate upsert, roll-up, COMMIT)".to_owned(),
                     &row.direct.0,
                     Some(&row.direct.1),
                 ));

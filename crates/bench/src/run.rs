@@ -536,9 +536,10 @@ async fn run_on(args: &RunArgs, binary: &std::path::Path, db: &TempDb) -> Result
             server: Some(&srv),
         };
         let op = direct_track_op(pool.clone(), Arc::clone(&accounts), format!("r{c}-"), true);
-        let r = measure(&ctx, "direct: 2 reads + transaction", c, args.seconds, op).await;
+        let r = measure(&ctx, "direct: read + transaction", c, args.seconds, op).await;
         report.profile.push((
-            "direct: the service's 2 reads (account, subscription) + the transaction".to_owned(),
+            "direct: the service's joined read (account + subscription) + the transaction"
+                .to_owned(),
             r.0,
             Some(r.1),
         ));
