@@ -35,8 +35,9 @@ rm -rf "$REPORT_DIR"
 mkdir -p "$REPORT_DIR"
 
 # logout-all is excluded only because it revokes the bearer token the rest of the run needs.
+# scripts/schemathesis.toml: the documented 503 of the billing operations without Stripe.
 set +e
-timeout $((ST_MAX_TIME + 120)) "$VENV/bin/st" run "http://127.0.0.1:$PORT/api/openapi.json" \
+timeout $((ST_MAX_TIME + 120)) "$VENV/bin/st" --config-file "$ROOT/scripts/schemathesis.toml" run "http://127.0.0.1:$PORT/api/openapi.json" \
   --header "Authorization: Bearer $TOKEN" \
   --checks all \
   --max-examples "$ST_MAX_EXAMPLES" \

@@ -22,6 +22,37 @@ where
     Option::<T>::deserialize(de).map(Some)
 }
 
+/// A whole JSON number as `i64`: `5` and `5.0` alike (JSON Schema's `integer`), anything
+/// else (`5.5`, a string) refused.
+pub fn whole_number<'de, D>(de: D) -> Result<Option<i64>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let Some(number) = Option::<serde_json::Number>::deserialize(de)? else {
+        return Ok(None);
+    };
+    if let Some(value) = number.as_i64() {
+        return Ok(Some(value));
+    }
+    match number.as_f64() {
+        // i64::MAX as f64 rounds up to 2^63, so the upper bound is exclusive.
+        Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f < i64::MAX as f64 => {
+            Ok(Some(f as i64))
+        }
+        _ => Err(serde::de::Error::custom(format!(
+            "expected a whole number within the 64-bit range, got {number}"
+        ))),
+    }
+}
+
+/// [`double_option`] of a [`whole_number`].
+pub fn double_option_whole<'de, D>(de: D) -> Result<Option<Option<i64>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    whole_number(de).map(Some)
+}
+
 // ---------- accounts ----------
 
 /// The plan chosen at registration.
@@ -39,16 +70,26 @@ pub struct SubscriptionChoice {
 /// `POST /api/auth/register`. Missing strings count as empty and are reported per field.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct RegisterRequest {
+    /// 1 to 100 characters after trimming, no control characters.
     #[serde(default)]
     #[schema(example = "John Doe")]
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     #[serde(default)]
     #[schema(example = "user@example.com")]
+    #[schema(required = true, format = Email, max_length = 254)]
     pub email: String,
+    /// 8 to 128 characters, not a common password.
     #[serde(default)]
     #[schema(example = "Password123!")]
+    #[schema(required = true, min_length = 8, max_length = 128)]
     pub password: String,
-    /// Only `user` is accepted here.
+    /// `user`; `admin` is refused with 403 `forbidden_role`.
     #[schema(example = "user")]
     pub role: Option<String>,
     pub subscription: Option<SubscriptionChoice>,
@@ -178,15 +219,25 @@ pub struct PasswordResetRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct ResetPasswordRequest {
     #[serde(default)]
+    #[schema(required = true)]
     pub token: String,
+    /// 8 to 128 characters, not a common password.
     #[serde(default)]
+    #[schema(required = true, min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 
 /// `PUT /api/users/me`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct UpdateMeRequest {
+    /// 1 to 100 characters after trimming, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
 }
 
@@ -194,8 +245,11 @@ pub struct UpdateMeRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
     #[serde(default)]
+    #[schema(required = true)]
     pub current_password: String,
+    /// 8 to 128 characters, not a common password.
     #[serde(default)]
+    #[schema(required = true, min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 
@@ -380,8 +434,10 @@ impl From<Profile> for UserResponse {
 #[into_params(parameter_in = Query)]
 pub struct UserListParams {
     /// 1-based page (default 1).
+    #[param(minimum = 1)]
     pub page: Option<u64>,
     /// Page size, 1..=100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
     /// Case-insensitive substring of email or name.
     pub q: Option<String>,
@@ -440,10 +496,18 @@ pub struct UserListResponse {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct AdminCreateUserRequest {
     #[serde(default)]
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     #[serde(default)]
+    #[schema(required = true, format = Email, max_length = 254)]
     pub email: String,
     #[serde(default)]
+    #[schema(required = true, min_length = 8, max_length = 128)]
     pub password: String,
     /// `user` (default) or `admin`.
     pub role: Option<String>,
@@ -459,8 +523,9 @@ pub struct AdminPatchRequest {
     pub is_verified: Option<bool>,
     pub role: Option<String>,
     pub plan: Option<String>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i64>)]
+    /// A whole number of tokens, 0 or more (`28407.0` counts as `28407`).
+    #[serde(default, deserialize_with = "double_option_whole")]
+    #[schema(value_type = Option<i64>, minimum = 0)]
     pub token_limit: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]

@@ -18,22 +18,39 @@ use crate::dto::timestamp;
 pub struct TrackRequestBody {
     /// `chat`, `plagiarism` or `prompt` (`prompt_generation` accepted).
     #[serde(default)]
-    #[schema(example = "chat")]
+    #[schema(example = "chat", required = true)]
     pub request_type: String,
+    /// A model of the catalog.
     #[serde(default)]
-    #[schema(example = "gpt-4")]
+    #[schema(example = "gpt-4", required = true)]
     pub model: String,
     #[schema(example = 50)]
+    #[serde(default, deserialize_with = "crate::dto::whole_number")]
+    #[schema(minimum = 0, maximum = 10_000_000)]
     pub prompt_tokens: Option<i64>,
     #[schema(example = 100)]
+    #[serde(default, deserialize_with = "crate::dto::whole_number")]
+    #[schema(minimum = 0, maximum = 10_000_000)]
     pub completion_tokens: Option<i64>,
     /// Optional; prompt + completion when omitted, and must equal their sum when both are given.
     #[schema(example = 150)]
+    #[serde(default, deserialize_with = "crate::dto::whole_number")]
+    #[schema(minimum = 0, maximum = 10_000_000)]
     pub total_tokens: Option<i64>,
     /// Idempotency key, unique per user: a repeat is answered with the first record.
     #[schema(example = "req_abc")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub request_id: Option<String>,
     #[schema(example = "conv_1")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub conversation_id: Option<String>,
 }
 
@@ -71,10 +88,15 @@ impl From<TrackOutcome> for TrackResponse {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct CheckRequestBody {
     #[serde(default)]
+    #[schema(required = true)]
     pub request_type: String,
+    /// A model of the catalog.
     #[serde(default)]
+    #[schema(required = true)]
     pub model: String,
     /// With it, the request is refused when the estimate does not fit in what remains.
+    #[serde(default, deserialize_with = "crate::dto::whole_number")]
+    #[schema(minimum = 0, maximum = 10_000_000)]
     pub estimated_tokens: Option<i64>,
 }
 
@@ -228,9 +250,11 @@ impl From<UsageSummary> for UsageResponse {
 #[into_params(parameter_in = Query)]
 pub struct HistoryParams {
     /// 1-based page (default 1).
+    #[param(minimum = 1)]
     pub page: Option<u64>,
     /// Page size 1..=100 (default 20); `per_page` and `page_size` are accepted too.
     #[serde(alias = "per_page", alias = "page_size")]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
     pub request_type: Option<String>,
     pub model: Option<String>,

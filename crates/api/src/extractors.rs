@@ -145,8 +145,9 @@ impl FromRequest for LoginBody {
 }
 
 /// A JSON request body. Unlike actix's `Json`, it tells malformed JSON (400 `malformed_json`)
-/// from well-formed JSON of the wrong shape (422 `validation_error`) even when a wrongly typed
-/// value comes before the syntax error, by parsing the syntax first.
+/// from well-formed JSON of the wrong shape (422 `validation_error`, also for anything but an
+/// object) even when a wrongly typed value comes before the syntax error, by parsing the syntax
+/// first.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
@@ -201,6 +202,13 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                     "The request body is not valid JSON.",
                 )
             })?;
+            // Every JSON body of the API is an object; serde would also read a struct from an
+            // array (`[]` as all defaults), which the schema does not allow.
+            if !value.is_object() {
+                return Err(
+                    ApiError::invalid("body", "The request body must be a JSON object.").into(),
+                );
+            }
             let parsed = T::deserialize(value).map_err(|e| crate::error::deserialize_error(&e))?;
             Ok(JsonBody(parsed))
         })

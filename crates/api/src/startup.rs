@@ -14,13 +14,12 @@ use mail::{FileOutbox, Mailer, SmtpMailer};
 use migration::MigratorTrait;
 use persistence::PoolSettings;
 use service::{BillingSettings, PasswordHasher, ServiceSettings, Services};
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ensure_json_body, form_error, path_error, query_error};
 use crate::metrics::Metrics;
 use crate::observe::observe;
-use crate::openapi::ApiDoc;
+use crate::openapi;
 use crate::routes;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -128,7 +127,7 @@ impl Application {
         });
         let body_limit = settings.body_limit;
         let cors_origins = settings.cors_origins.clone();
-        let openapi = ApiDoc::openapi();
+        let openapi = openapi::document(&settings.model_catalog);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

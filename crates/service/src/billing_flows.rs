@@ -261,12 +261,13 @@ impl Billing {
         payload: &[u8],
         signature: Option<&str>,
     ) -> Result<WebhookReceipt, ServiceError> {
+        // An unsigned delivery is malformed whether or not billing is configured.
+        let header = signature.ok_or(ServiceError::InvalidSignature)?;
         let verifier = self
             .ctx
             .webhooks
             .as_ref()
             .ok_or(ServiceError::BillingUnavailable)?;
-        let header = signature.ok_or(ServiceError::InvalidSignature)?;
         let event = verifier
             .verify_and_parse(payload, header, clock::now().timestamp())
             .map_err(|e| {

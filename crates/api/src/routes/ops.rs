@@ -40,9 +40,10 @@ pub async fn ready(state: Data<AppState>) -> Result<Json<HealthResponse>, ApiErr
     }))
 }
 
-/// Prometheus text exposition.
+/// The metrics in the OpenMetrics text format (which Prometheus scrapes natively).
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+    responses((status = 200, description = "OpenMetrics 1.0 text", body = String,
+        content_type = "application/openmetrics-text")))]
 pub async fn metrics(state: Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")

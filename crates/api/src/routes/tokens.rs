@@ -132,8 +132,10 @@ pub async fn get_usage_history(
 #[utoipa::path(get, path = "/api/tokens/admin/usage", tag = "tokens", security(("bearer" = [])),
     params(AdminUsageParams),
     responses(
-        (status = 200, body = AdminUsageResponse),
-        (status = 200, description = "format=csv", content_type = "text/csv"),
+        (status = 200, description = "JSON, or CSV with format=csv", content(
+            (AdminUsageResponse = "application/json"),
+            (String = "text/csv"),
+        )),
         (status = 403, description = "admin_required", body = ErrorBody),
         (status = 422, body = ErrorBody),
     ))]
