@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Database outage: stop PostgreSQL for a few seconds in the middle of a track load. While it is
 # down the service answers 503 with the JSON error envelope (tracks and /health/ready) — or,
-# within the pool's 10 s acquire timeout, waits for it and then answers normally — and never a
+# within the pool's acquire timeout (DATABASE_ACQUIRE_TIMEOUT, default 5 s), waits for it and then answers normally — and never a
 # 500; when it is back the same server process recovers by itself, and no acknowledged event
 # is lost. OUTAGE_SECONDS=15 shows the 503s after the acquire timeout.
 #

@@ -434,7 +434,7 @@ impl From<Profile> for UserResponse {
 #[into_params(parameter_in = Query)]
 pub struct UserListParams {
     /// 1-based page (default 1).
-    #[param(minimum = 1)]
+    #[param(minimum = 1, maximum = 1_000_000_000)]
     pub page: Option<u64>,
     /// Page size, 1..=100 (default 20).
     #[param(minimum = 1, maximum = 100)]

@@ -250,7 +250,7 @@ impl From<UsageSummary> for UsageResponse {
 #[into_params(parameter_in = Query)]
 pub struct HistoryParams {
     /// 1-based page (default 1).
-    #[param(minimum = 1)]
+    #[param(minimum = 1, maximum = 1_000_000_000)]
     pub page: Option<u64>,
     /// Page size 1..=100 (default 20); `per_page` and `page_size` are accepted too.
     #[serde(alias = "per_page", alias = "page_size")]

@@ -99,20 +99,8 @@ impl Admin {
             .map(Plan::parse)
             .and_then(|r| errors.take(r));
         errors.finish()?;
-        let page = query.page.unwrap_or(1);
-        if page == 0 {
-            return Err(ServiceError::invalid_field(
-                "page",
-                "page must be 1 or more.",
-            ));
-        }
-        let per_page = query.limit.unwrap_or(20);
-        if !(1..=MAX_PAGE_SIZE).contains(&per_page) {
-            return Err(ServiceError::invalid_field(
-                "limit",
-                format!("limit must be between 1 and {MAX_PAGE_SIZE}."),
-            ));
-        }
+        let (page, per_page) =
+            crate::usage_reports::page_params(query.page, query.limit, 20, MAX_PAGE_SIZE)?;
         let sort = match query.sort.as_deref() {
             None | Some("created_at") => SortKey::CreatedAt,
             Some("email") => SortKey::Email,

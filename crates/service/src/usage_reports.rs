@@ -82,17 +82,22 @@ fn parse_bound(field: &str, raw: &str, end: bool) -> Result<Bound, ServiceError>
     }
 }
 
-fn page_params(
+/// The highest page number any listing accepts (far beyond any real listing; it keeps row
+/// offsets well inside what databases bind).
+pub(crate) const MAX_PAGE: u64 = 1_000_000_000;
+
+/// Validates 1-based `page` (1..=[`MAX_PAGE`]) and page size `limit` (1..=`max`).
+pub(crate) fn page_params(
     page: Option<u64>,
     limit: Option<u64>,
     default_limit: u64,
     max: u64,
 ) -> Result<(u64, u64), ServiceError> {
     let page = page.unwrap_or(1);
-    if page == 0 {
+    if !(1..=MAX_PAGE).contains(&page) {
         return Err(ServiceError::invalid_field(
             "page",
-            "page must be 1 or more.",
+            format!("page must be between 1 and {MAX_PAGE}."),
         ));
     }
     let limit = limit.unwrap_or(default_limit);
