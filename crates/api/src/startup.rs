@@ -78,7 +78,7 @@ pub fn build_services(
             throttle: settings.throttle,
             catalog: settings.model_catalog.clone(),
             hasher: PasswordHasher::production()?
-                .with_concurrency(settings.password_hash_concurrency),
+                .with_concurrency(settings.password_hash_concurrency)?,
             prices: settings.prices.clone(),
             email: settings.email.clone(),
             billing: settings

@@ -1,24 +1,31 @@
-//! Password hashing with argon2id, always off the async workers.
+//! Password hashing with argon2id, always off the async workers, on a few threads of its own.
 
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
 
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use domain::Password;
-use tokio::sync::Semaphore;
 
 use crate::ServiceError;
 
-/// Hashes and verifies passwords (argon2id PHC strings) on the blocking thread pool.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Hashes and verifies passwords (argon2id PHC strings) on `concurrency` dedicated threads.
 ///
-/// At most `concurrency` computations run at once; the rest wait their turn. Each argon2id
-/// computation holds 19 MiB and a whole core for ~30 ms, so an unbounded burst of sign-ins
-/// would take every core from the requests that do not hash (and one allocation of 19 MiB
-/// per waiting thread). The default leaves one core to everything else.
+/// Each argon2id computation holds 19 MiB and a whole core for ~30 ms. Running them on a
+/// fixed set of threads bounds both: an unbounded burst of sign-ins can neither take every core
+/// from the requests that do not hash, nor spread 19 MiB allocations over the blocking pool's
+/// many threads (the allocator keeps freed memory per thread, so that used to grow the process
+/// by 19 MiB per thread that ever hashed). Each thread also keeps its argon2 memory from one
+/// computation to the next instead of allocating 19 MiB every time. Requests beyond
+/// `concurrency` wait in a queue. The default leaves one core to everything else.
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
-    permits: Arc<Semaphore>,
+    jobs: Sender<Job>,
     /// A hash of a random password, verified against when the account does not exist, so an
     /// unknown email costs the same time as a wrong password.
     decoy: Arc<String>,
@@ -34,7 +41,7 @@ impl PasswordHasher {
         )
     }
 
-    /// The default bound on concurrent hashes: one core fewer than the machine has (at least 1).
+    /// The default number of hashing threads: one core fewer than the machine has (at least 1).
     pub fn default_concurrency() -> usize {
         std::thread::available_parallelism()
             .map(|n| n.get().saturating_sub(1))
@@ -42,10 +49,10 @@ impl PasswordHasher {
             .max(1)
     }
 
-    /// Bounds how many hashes or verifications run at once (at least 1).
-    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
-        self.permits = Arc::new(Semaphore::new(concurrency.max(1)));
-        self
+    /// Runs the computations on `concurrency` threads (at least 1) instead of the default.
+    pub fn with_concurrency(mut self, concurrency: usize) -> Result<Self, ServiceError> {
+        self.jobs = start_workers(concurrency)?;
+        Ok(self)
     }
 
     /// Custom cost parameters (memory in KiB, iterations, lanes).
@@ -55,10 +62,20 @@ impl PasswordHasher {
         let mut random = [0u8; 32];
         getrandom::fill(&mut random)
             .map_err(|e| ServiceError::internal("randomness", e.to_string()))?;
-        let decoy = hash_with(&params, &random)?;
+        let jobs = start_workers(Self::default_concurrency())?;
+        // The decoy is hashed on a hashing thread too, so no other thread keeps argon2 memory.
+        let (done, result) = std::sync::mpsc::channel();
+        let decoy_params = params.clone();
+        jobs.send(Box::new(move || {
+            let _ = done.send(hash_with(&decoy_params, &random));
+        }))
+        .map_err(|_| ServiceError::internal("password hashing", "no hashing thread runs"))?;
+        let decoy = result
+            .recv()
+            .map_err(|_| ServiceError::internal("password hashing", "the decoy failed"))??;
         Ok(Self {
             params,
-            permits: Arc::new(Semaphore::new(Self::default_concurrency())),
+            jobs,
             decoy: Arc::new(decoy),
         })
     }
@@ -67,13 +84,7 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &Password) -> Result<String, ServiceError> {
         let params = self.params.clone();
         let plain = password.expose().as_bytes().to_vec();
-        let permit = self.permit().await?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            hash_with(&params, &plain)
-        })
-        .await
-        .map_err(|e| ServiceError::internal("password hashing task", e))?
+        self.run(move || hash_with(&params, &plain)).await?
     }
 
     /// Verifies `plain` against a stored hash, or against the decoy when there is none.
@@ -84,34 +95,211 @@ impl PasswordHasher {
             None => (self.decoy.as_str().to_owned(), false),
         };
         let plain = plain.as_bytes().to_vec();
-        let permit = self.permit().await?;
-        let matched = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            Argon2::default()
-                .verify_password(&plain, hash.as_str())
-                .is_ok()
-        })
-        .await
-        .map_err(|e| ServiceError::internal("password verification task", e))?;
+        let matched = self.run(move || verify_with(&plain, &hash)).await?;
         Ok(real && matched)
     }
 
-    /// Waits for a turn to run argon2. The permit moves into the blocking task, so it is held
-    /// until the computation ends even when the request is dropped meanwhile; a request
-    /// dropped while waiting simply leaves the queue.
-    async fn permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ServiceError> {
-        self.permits
-            .clone()
-            .acquire_owned()
+    /// Queues `work` for a hashing thread and waits for its result. A request dropped while
+    /// waiting leaves its job to run and its result unread.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| ServiceError::internal("password hashing", "no hashing thread runs"))?;
+        result
             .await
-            .map_err(|e| ServiceError::internal("password hashing queue", e))
+            .map_err(|_| ServiceError::internal("password hashing", "the computation failed"))
     }
 }
 
+/// Starts `count` hashing threads sharing one queue. They end when every sender is dropped.
+fn start_workers(count: usize) -> Result<Sender<Job>, ServiceError> {
+    let (jobs, queue) = channel::<Job>();
+    let queue = Arc::new(Mutex::new(queue));
+    for n in 0..count.max(1) {
+        let queue = Arc::clone(&queue);
+        std::thread::Builder::new()
+            .name(format!("argon2-{n}"))
+            .spawn(move || work(&queue))
+            .map_err(|e| ServiceError::internal("password hashing thread", e))?;
+    }
+    Ok(jobs)
+}
+
+fn work(queue: &Mutex<Receiver<Job>>) {
+    loop {
+        let next = match queue.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = next else { return };
+        // A panicking computation drops its result sender (the caller gets an error); the
+        // thread lives on for the next job.
+        if catch_unwind(AssertUnwindSafe(job)).is_err() {
+            tracing::error!("a password hashing job panicked");
+        }
+    }
+}
+
+thread_local! {
+    /// The argon2 memory of this hashing thread, kept between computations.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with `blocks` KiB of this thread's argon2 memory (grown once, then reused).
+fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+    MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::new());
+        }
+        f(&mut memory[..blocks])
+    })
+}
+
+/// An argon2id PHC string for `plain` with a fresh 16-byte salt.
 fn hash_with(params: &Params, plain: &[u8]) -> Result<String, ServiceError> {
+    let fail =
+        |e: &dyn std::fmt::Display| ServiceError::internal("password hashing", e.to_string());
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| fail(&e))?;
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-    let hash: argon2::password_hash::phc::PasswordHash = argon
-        .hash_password(plain)
-        .map_err(|e| ServiceError::internal("password hashing", e.to_string()))?;
-    Ok(hash.to_string())
+    let mut out = [0u8; 32];
+    with_memory(params.block_count(), |memory| {
+        argon.hash_password_into_with_memory(plain, &salt, &mut out, memory)
+    })
+    .map_err(|e| fail(&e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|e| fail(&e))?,
+        salt: Some(Salt::new(&salt).map_err(|e| fail(&e))?),
+        hash: Some(Output::new(&out).map_err(|e| fail(&e))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Whether `plain` matches the PHC string `stored` (any argon2 variant, version and cost the
+/// string names); the outputs are compared in constant time.
+fn verify_with(plain: &[u8], stored: &str) -> bool {
+    let Ok(phc) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(phc.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match phc.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    let Ok(params) = Params::try_from(&phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&phc.salt, &phc.hash) else {
+        return false;
+    };
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let mut out = vec![0u8; expected.len()];
+    let computed = with_memory(params.block_count(), |memory| {
+        argon.hash_password_into_with_memory(plain, salt.as_ref(), &mut out, memory)
+    });
+    computed.is_ok() && Output::new(&out).is_ok_and(|actual| actual == *expected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> PasswordHasher {
+        // Small parameters: the tests check the plumbing, not the cost.
+        PasswordHasher::with_params(64, 1, 1)
+            .and_then(|h| h.with_concurrency(2))
+            .unwrap_or_else(|e| panic!("hasher: {e}"))
+    }
+
+    #[tokio::test]
+    async fn hashes_verify_and_unknown_accounts_never_match() {
+        let hasher = cheap();
+        let password = Password::parse("correct horse battery").unwrap_or_else(|e| panic!("{e}"));
+        let hash = hasher.hash(&password).await.unwrap_or_default();
+        assert!(hash.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{hash}");
+        assert!(matches!(
+            hasher.verify("correct horse battery", Some(&hash)).await,
+            Ok(true)
+        ));
+        assert!(matches!(
+            hasher.verify("wrong", Some(&hash)).await,
+            Ok(false)
+        ));
+        assert!(matches!(hasher.verify("anything", None).await, Ok(false)));
+        assert!(matches!(
+            hasher.verify("x", Some("not a hash")).await,
+            Ok(false)
+        ));
+        // Hashes made elsewhere (the argon2 crate's own hasher, other costs) verify as well.
+        use argon2::password_hash::PasswordHasher as _;
+        let foreign = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(32, 2, 1, None).unwrap_or_else(|e| panic!("{e}")),
+        )
+        .hash_password(b"other secret")
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+        assert!(matches!(
+            hasher.verify("other secret", Some(&foreign)).await,
+            Ok(true)
+        ));
+        assert!(matches!(
+            hasher.verify("other", Some(&foreign)).await,
+            Ok(false)
+        ));
+    }
+
+    #[tokio::test]
+    async fn many_concurrent_verifications_all_answer() {
+        let hasher = cheap();
+        let password = Password::parse("correct horse battery").unwrap_or_else(|e| panic!("{e}"));
+        let hash = hasher.hash(&password).await.unwrap_or_default();
+        let checks = (0..32).map(|i| {
+            let hasher = hasher.clone();
+            let hash = hash.clone();
+            async move {
+                let guess = if i % 2 == 0 {
+                    "correct horse battery"
+                } else {
+                    "nope"
+                };
+                hasher.verify(guess, Some(&hash)).await
+            }
+        });
+        let results = futures_join(checks).await;
+        assert_eq!(results.iter().filter(|r| matches!(r, Ok(true))).count(), 16);
+        assert_eq!(
+            results.iter().filter(|r| matches!(r, Ok(false))).count(),
+            16
+        );
+    }
+
+    async fn futures_join<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let handles: Vec<_> = futures.map(tokio::spawn).collect();
+        let mut out = Vec::new();
+        for handle in handles {
+            if let Ok(v) = handle.await {
+                out.push(v);
+            }
+        }
+        out
+    }
 }
