@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
-    BillingPeriod, Counters, EffectiveLimits, QuotaDecision, QuotaRequest, Refusal, RequestType,
-    TokenCounts, checked_token_count, decide,
+    BillingPeriod, Counters, EffectiveLimits, ModelTier, QuotaDecision, QuotaRequest, Refusal,
+    RequestType, TokenCounts, checked_token_count, decide,
 };
 use persistence::metering::{
     self as store, CountersRow, GatedIncrement, NewUsageEvent, UsageEventRow,
@@ -355,6 +355,29 @@ impl Metering {
         user_id: Uuid,
         request: CheckRequest,
     ) -> Result<CheckOutcome, ServiceError> {
+        let parsed = self.parse_check(request)?;
+        let limits = self.limits(&self.ctx.db, user_id).await?;
+        self.decide_check(user_id, parsed, limits).await
+    }
+
+    /// [`check`](Self::check) for a caller whose subscription was read with the account
+    /// ([`Accounts::authenticate_subscriber`](crate::Accounts::authenticate_subscriber)): one
+    /// round trip fewer.
+    pub async fn check_for(
+        &self,
+        caller: Subscriber,
+        request: CheckRequest,
+    ) -> Result<CheckOutcome, ServiceError> {
+        let parsed = self.parse_check(request)?;
+        let row = caller.subscription.ok_or(ServiceError::NotFound("User"))?;
+        let limits = Subscription::try_from(row)?.limits();
+        self.decide_check(caller.user.id, parsed, limits).await
+    }
+
+    fn parse_check(
+        &self,
+        request: CheckRequest,
+    ) -> Result<(RequestType, ModelTier, Option<u64>), ServiceError> {
         let mut errors = Collector::default();
         let request_type = errors.take(RequestType::parse(&request.request_type));
         let tier = errors.take(self.ctx.catalog.resolve(&request.model));
@@ -368,8 +391,16 @@ impl Metering {
         else {
             return Err(ServiceError::internal("check", "collector lost an error"));
         };
+        Ok((request_type, model_tier, estimated_tokens))
+    }
+
+    async fn decide_check(
+        &self,
+        user_id: Uuid,
+        (request_type, model_tier, estimated_tokens): (RequestType, ModelTier, Option<u64>),
+        limits: EffectiveLimits,
+    ) -> Result<CheckOutcome, ServiceError> {
         let period = BillingPeriod::containing(clock::now());
-        let limits = self.limits(&self.ctx.db, user_id).await?;
         let counters = counters_of(
             store::counters(&self.ctx.db, user_id, period.start_date())
                 .await?

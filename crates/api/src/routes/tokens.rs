@@ -69,7 +69,7 @@ pub async fn track_usage(
     ))]
 pub async fn check_usage(
     state: Data<AppState>,
-    user: AuthUser,
+    caller: AuthSubscriber,
     body: JsonBody<CheckRequestBody>,
 ) -> Result<Json<CheckResponse>, ApiError> {
     let b = body.into_inner();
@@ -82,7 +82,7 @@ pub async fn check_usage(
         state
             .services
             .metering
-            .check(user.0.id, request)
+            .check_for(caller.0, request)
             .await?
             .into(),
     ))
