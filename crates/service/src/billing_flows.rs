@@ -58,6 +58,14 @@ enum Target<'a> {
     User(Uuid),
 }
 
+/// What a webhook event does to a locked row.
+enum Step {
+    /// Its outcome, and the changes to write (if any).
+    Done(&'static str, Option<Box<SubscriptionChanges>>),
+    /// Fetch the subscription from Stripe first.
+    Refetch,
+}
+
 /// What to do with a state a webhook brought.
 enum Decision {
     Apply,
@@ -299,11 +307,9 @@ impl Billing {
                     subscription_id: &subscription.stripe_subscription_id,
                     customer_id: Some(&subscription.stripe_customer_id),
                 };
+                // A deletion is final: it applies even when it ties with the stored state.
                 let deleted = *change == SubscriptionChange::Deleted;
-                match self
-                    .settle(event, &target, Some(subscription), false, deleted)
-                    .await?
-                {
+                match self.settle(event, &target, subscription, deleted).await? {
                     Some(outcome) => Ok(outcome),
                     None => {
                         let fetched = self.fetch(&subscription.stripe_subscription_id).await?;
@@ -366,40 +372,24 @@ impl Billing {
         &self,
         event: &WebhookEvent,
         target: &Target<'_>,
-        state: Option<&SubscriptionState>,
-        fetched: bool,
-        deleted: bool,
+        state: &SubscriptionState,
+        settled: bool,
     ) -> Result<Option<&'static str>, ServiceError> {
-        let txn = persistence::begin_write(&self.ctx.db).await?;
-        let Some(found) = find_on(&txn, target).await? else {
-            drop(txn);
-            return self.unknown(event).await.map(Some);
-        };
-        let row = subscriptions::lock_by_user(&txn, found.user_id)
-            .await?
-            .ok_or(ServiceError::NotFound("Subscription"))?;
-        // A concurrent delivery of this event may have applied it while we waited for the
-        // row: the lock orders them, and its record is visible now.
-        if stripe_events::exists(&txn, &event.id).await? {
-            return Ok(Some("duplicate"));
-        }
-        let Some(state) = state else {
-            return Err(ServiceError::internal("webhook", "no state to apply"));
-        };
-        let outcome = match decide(&row, state, event.created, fetched || deleted) {
-            Decision::Refetch => return Ok(None),
-            Decision::Ignore(reason) => reason,
-            Decision::Apply => {
-                let changes = stripe_sync::changes_for(&row, state, event.created);
-                subscriptions::update(&txn, row.user_id, changes, clock::now()).await?;
-                "applied"
+        self.apply_locked(event, target, |row| {
+            match decide(row, state, event.created, settled) {
+                Decision::Refetch => Step::Refetch,
+                Decision::Ignore(reason) => Step::Done(reason, None),
+                Decision::Apply => Step::Done(
+                    "applied",
+                    Some(Box::new(stripe_sync::changes_for(
+                        row,
+                        state,
+                        event.created,
+                    ))),
+                ),
             }
-        };
-        if !record(&txn, event, Some(row.user_id), outcome).await? {
-            return Ok(Some("duplicate"));
-        }
-        txn.commit().await.map_err(StoreError::from)?;
-        Ok(Some(outcome))
+        })
+        .await
     }
 
     async fn settle_fetched(
@@ -408,8 +398,7 @@ impl Billing {
         target: &Target<'_>,
         state: &SubscriptionState,
     ) -> Result<&'static str, ServiceError> {
-        let deleted = state.status.is_ended();
-        self.settle(event, target, Some(state), true, deleted)
+        self.settle(event, target, state, true)
             .await?
             .ok_or_else(|| ServiceError::internal("webhook", "a fetched state tied"))
     }
@@ -424,8 +413,42 @@ impl Billing {
         subscription_id: &str,
     ) -> Result<Option<&'static str>, ServiceError> {
         let target = invoice_target(invoice, subscription_id);
+        self.apply_locked(event, &target, |row| {
+            let same = row.stripe_subscription_id.as_deref() == Some(subscription_id);
+            let order = stripe_sync::order(row, event.created);
+            if !same {
+                Step::Done("other_subscription", None)
+            } else if stripe_sync::is_final(row.stripe_status.as_deref()) || order == Order::Older {
+                Step::Done("stale", None)
+            } else if order == Order::Tie {
+                Step::Refetch
+            } else if row.status == stripe_sync::ACTIVE {
+                let changes = SubscriptionChanges {
+                    status: Some(stripe_sync::PAST_DUE.to_owned()),
+                    stripe_status: Some(Some("past_due".to_owned())),
+                    stripe_synced_at: Some(Some(event.created)),
+                    ..Default::default()
+                };
+                Step::Done("applied", Some(Box::new(changes)))
+            } else {
+                Step::Done("ignored", None)
+            }
+        })
+        .await
+    }
+
+    /// The one transaction of a webhook event about a subscription: find the row (unknown ->
+    /// recorded as such), lock it, skip an event a concurrent delivery applied meanwhile, let
+    /// `step` decide, write its changes and record the event with the outcome. `None` when
+    /// `step` asks for the subscription to be fetched first (nothing is written).
+    async fn apply_locked(
+        &self,
+        event: &WebhookEvent,
+        target: &Target<'_>,
+        step: impl FnOnce(&SubscriptionRow) -> Step,
+    ) -> Result<Option<&'static str>, ServiceError> {
         let txn = persistence::begin_write(&self.ctx.db).await?;
-        let Some(found) = find_on(&txn, &target).await? else {
+        let Some(found) = find_on(&txn, target).await? else {
             drop(txn);
             return self.unknown(event).await.map(Some);
         };
@@ -437,26 +460,13 @@ impl Billing {
         if stripe_events::exists(&txn, &event.id).await? {
             return Ok(Some("duplicate"));
         }
-        let same = row.stripe_subscription_id.as_deref() == Some(subscription_id);
-        let order = stripe_sync::order(&row, event.created);
-        let outcome = if !same {
-            "other_subscription"
-        } else if stripe_sync::is_final(row.stripe_status.as_deref()) || order == Order::Older {
-            "stale"
-        } else if order == Order::Tie {
-            return Ok(None);
-        } else if row.status == stripe_sync::ACTIVE {
-            let changes = SubscriptionChanges {
-                status: Some(stripe_sync::PAST_DUE.to_owned()),
-                stripe_status: Some(Some("past_due".to_owned())),
-                stripe_synced_at: Some(Some(event.created)),
-                ..Default::default()
-            };
-            subscriptions::update(&txn, row.user_id, changes, clock::now()).await?;
-            "applied"
-        } else {
-            "ignored"
+        let (outcome, changes) = match step(&row) {
+            Step::Refetch => return Ok(None),
+            Step::Done(outcome, changes) => (outcome, changes),
         };
+        if let Some(changes) = changes {
+            subscriptions::update(&txn, row.user_id, *changes, clock::now()).await?;
+        }
         if !record(&txn, event, Some(row.user_id), outcome).await? {
             return Ok(Some("duplicate"));
         }
