@@ -23,16 +23,28 @@ impl FromRequest for AuthUser {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<Data<AppState>>().cloned();
-        let token = bearer_token(req);
+        let credentials = credentials(req);
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::from(ServiceError::NotAuthenticated))?;
-            let token = token?;
+            let (state, token) = credentials?;
             let user = state.services.accounts.authenticate(&token).await?;
-            tracing::Span::current().record("user_id", tracing::field::display(user.id));
+            record_user(&user);
             Ok(AuthUser(user))
         })
     }
+}
+
+/// The services and the bearer token of a request (401 `not_authenticated` without one).
+fn credentials(req: &HttpRequest) -> Result<(Data<AppState>, String), ApiError> {
+    let state = req
+        .app_data::<Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::from(ServiceError::NotAuthenticated))?;
+    Ok((state, bearer_token(req)?))
+}
+
+/// Names the caller in the request's log span.
+fn record_user(user: &CurrentUser) {
+    tracing::Span::current().record("user_id", tracing::field::display(user.id));
 }
 
 /// The signed-in caller with their subscription, read in the same query as the account (the
@@ -45,17 +57,15 @@ impl FromRequest for AuthSubscriber {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<Data<AppState>>().cloned();
-        let token = bearer_token(req);
+        let credentials = credentials(req);
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::from(ServiceError::NotAuthenticated))?;
-            let token = token?;
+            let (state, token) = credentials?;
             let caller = state
                 .services
                 .accounts
                 .authenticate_subscriber(&token)
                 .await?;
-            tracing::Span::current().record("user_id", tracing::field::display(caller.user.id));
+            record_user(&caller.user);
             Ok(AuthSubscriber(caller))
         })
     }

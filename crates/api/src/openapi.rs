@@ -289,19 +289,11 @@ fn set_enum(openapi: &mut utoipa::openapi::OpenApi, schema: &str, property: &str
 
 /// Restricts a string query parameter of every operation of `path` to `values`.
 fn set_param_enum(openapi: &mut utoipa::openapi::OpenApi, path: &str, name: &str, values: &[&str]) {
-    let Some(item) = openapi.paths.paths.get_mut(path) else {
-        return;
-    };
-    for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
-        for param in operation.parameters.iter_mut().flatten() {
-            if let RefOr::T(param) = param
-                && param.name == name
-                && let Some(RefOr::T(Schema::Object(object))) = param.schema.as_mut()
-            {
-                object.enum_values = Some(enum_values(object, values));
-            }
+    for_each_param(openapi, path, name, |param| {
+        if let Some(RefOr::T(Schema::Object(object))) = param.schema.as_mut() {
+            object.enum_values = Some(enum_values(object, values));
         }
-    }
+    });
 }
 
 /// An ISO date (`2025-10-01`) or an RFC 3339 date-time, as the date filters take.
@@ -327,6 +319,18 @@ fn set_param_schema(
     name: &str,
     schema: Schema,
 ) {
+    for_each_param(openapi, path, name, |param| {
+        param.schema = Some(RefOr::T(schema.clone()));
+    });
+}
+
+/// Runs `edit` on the parameter `name` of every GET and POST operation of `path`.
+fn for_each_param(
+    openapi: &mut utoipa::openapi::OpenApi,
+    path: &str,
+    name: &str,
+    mut edit: impl FnMut(&mut utoipa::openapi::path::Parameter),
+) {
     let Some(item) = openapi.paths.paths.get_mut(path) else {
         return;
     };
@@ -335,7 +339,7 @@ fn set_param_schema(
             if let RefOr::T(param) = param
                 && param.name == name
             {
-                param.schema = Some(RefOr::T(schema.clone()));
+                edit(param);
             }
         }
     }
