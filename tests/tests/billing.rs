@@ -7,21 +7,20 @@
 #[path = "../../crates/billing/tests/it/fixtures.rs"]
 #[allow(dead_code)]
 mod fixtures;
-
-use std::collections::HashMap;
+#[path = "../../crates/billing/tests/it/support.rs"]
+#[allow(dead_code)]
+mod support;
 
 use doztra_tests::{Backend, PASSWORD, Session, TestApp, expect_error, spawn_app, spawn_app_with};
 use fixtures::Sub;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, method, path};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const SECRET_KEY: &str = "sk_test_51DoztraMockKey";
-const WEBHOOK_SECRET: &str = "whsec_test_current";
-const PREVIOUS_WEBHOOK_SECRET: &str = "whsec_test_previous";
-const BASIC: &str = "price_1DoztraBasicMonthly";
-const BASIC_YEARLY: &str = "price_1DoztraBasicYearly";
-const PRO: &str = "price_1DoztraProMonthly";
+use support::{
+    BASIC_MONTHLY as BASIC, BASIC_YEARLY, CANCEL_URL, PREVIOUS_WEBHOOK_SECRET, PRO_MONTHLY as PRO,
+    SECRET_KEY, SUCCESS_URL, WEBHOOK_SECRET, answer, form, idem_header, received_at as received,
+};
 const PM: &str = "pm_card_visa";
 const CUS: &str = "cus_TDoztraAda001";
 const SUB: &str = "sub_1SDoztra0001";
@@ -38,14 +37,8 @@ async fn app_with_stripe(backend: Backend, stripe: &MockServer) -> Option<TestAp
             ("STRIPE_PRICE_BASIC", BASIC),
             ("STRIPE_PRICE_BASIC_YEARLY", BASIC_YEARLY),
             ("STRIPE_PRICE_PROFESSIONAL", PRO),
-            (
-                "STRIPE_SUCCESS_URL",
-                "https://app.doztra.test/billing/success",
-            ),
-            (
-                "STRIPE_CANCEL_URL",
-                "https://app.doztra.test/billing/cancel",
-            ),
+            ("STRIPE_SUCCESS_URL", SUCCESS_URL),
+            ("STRIPE_CANCEL_URL", CANCEL_URL),
             ("STRIPE_API_BASE", base.as_str()),
         ],
     )
@@ -100,17 +93,6 @@ fn current(mut value: Value) -> Value {
     value
 }
 
-/// Answers `verb path` with `status` and `body`; `times` requests are expected.
-async fn answer(stripe: &MockServer, verb: &str, at: &str, status: u16, body: Value, times: u64) {
-    Mock::given(method(verb))
-        .and(path(at))
-        .respond_with(ResponseTemplate::new(status).set_body_json(body))
-        .expect(times)
-        .named(format!("{verb} {at}"))
-        .mount(stripe)
-        .await;
-}
-
 /// The customer and card steps of a new subscription.
 async fn customer_and_card(stripe: &MockServer, email: &str) {
     answer(
@@ -140,28 +122,6 @@ async fn customer_and_card(stripe: &MockServer, email: &str) {
         1,
     )
     .await;
-}
-
-async fn received(stripe: &MockServer, verb: &str, at: &str) -> Vec<Request> {
-    stripe
-        .received_requests()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.method.as_str() == verb && r.url.path() == at)
-        .collect()
-}
-
-fn form(request: &Request) -> HashMap<String, String> {
-    form_urlencoded::parse(&request.body).into_owned().collect()
-}
-
-fn idempotency_key(request: &Request) -> Option<String> {
-    request
-        .headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
 }
 
 async fn register_paid(app: &TestApp, email: &str, plan: &str) -> reqwest::Response {
@@ -260,7 +220,7 @@ async fn a_paid_registration_pays_before_the_account_exists(app: TestApp, stripe
     assert_eq!(fields["customer"], CUS);
     assert_eq!(fields["items[0][price]"], PRO);
     for request in stripe.received_requests().await.unwrap() {
-        assert!(idempotency_key(&request).is_some(), "{}", request.url);
+        assert!(idem_header(&request).is_some(), "{}", request.url);
         assert_eq!(
             request
                 .headers
@@ -402,36 +362,25 @@ async fn a_paid_registration_needs_a_payment_method_and_a_known_period(
 }
 
 async fn a_double_clicked_registration_reuses_stripes_answer(app: TestApp, stripe: MockServer) {
-    Mock::given(method("POST"))
-        .and(path("/v1/customers"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(fixtures::customer(
-            CUS,
-            "eve@example.com",
-            Some("Ada"),
-        )))
-        .mount(&stripe)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(format!("/v1/payment_methods/{PM}/attach")))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(fixtures::payment_method(PM, Some(CUS))),
-        )
-        .mount(&stripe)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(format!("/v1/customers/{CUS}")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            fixtures::customer_with_default_payment_method(CUS, "eve@example.com", PM),
-        ))
-        .mount(&stripe)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/v1/subscriptions"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(current(Sub::new(SUB, CUS, BASIC).json())),
-        )
-        .mount(&stripe)
-        .await;
+    // Either click may reach Stripe, or both: every step answers as often as asked.
+    let email = "eve@example.com";
+    let customer = fixtures::customer(CUS, email, Some("Ada"));
+    answer(&stripe, "POST", "/v1/customers", 200, customer, 1..).await;
+    let card = fixtures::payment_method(PM, Some(CUS));
+    let attach = format!("/v1/payment_methods/{PM}/attach");
+    answer(&stripe, "POST", &attach, 200, card, 1..).await;
+    let default = fixtures::customer_with_default_payment_method(CUS, email, PM);
+    answer(
+        &stripe,
+        "POST",
+        &format!("/v1/customers/{CUS}"),
+        200,
+        default,
+        1..,
+    )
+    .await;
+    let sub = current(Sub::new(SUB, CUS, BASIC).json());
+    answer(&stripe, "POST", "/v1/subscriptions", 200, sub, 1..).await;
     let (a, b) = tokio::join!(
         register_paid(&app, "eve@example.com", "basic"),
         register_paid(&app, "eve@example.com", "basic")
@@ -444,7 +393,7 @@ async fn a_double_clicked_registration_reuses_stripes_answer(app: TestApp, strip
     let keys: Vec<_> = received(&stripe, "POST", "/v1/subscriptions")
         .await
         .iter()
-        .map(idempotency_key)
+        .map(|r| idem_header(r).map(str::to_owned))
         .collect();
     assert!(!keys.is_empty());
     assert!(
@@ -1038,16 +987,16 @@ async fn unknown_customers_and_types_are_acknowledged(app: TestApp, _stripe: Moc
 
 async fn an_unreachable_stripe_is_502_and_the_event_is_retried(app: TestApp, stripe: MockServer) {
     let session = paid_user(&app, &stripe, "ned@example.com", BASIC).await;
-    Mock::given(method("GET"))
-        .and(path(format!("/v1/subscriptions/{SUB}")))
-        .respond_with(ResponseTemplate::new(500).set_body_json(fixtures::error(
-            "api_error",
-            "",
-            "Something went wrong on Stripe's end.",
-        )))
-        .expect(1..)
-        .mount(&stripe)
-        .await;
+    let outage = fixtures::error("api_error", "", "Something went wrong on Stripe's end.");
+    answer(
+        &stripe,
+        "GET",
+        &format!("/v1/subscriptions/{SUB}"),
+        500,
+        outage,
+        1..,
+    )
+    .await;
     let paid = fixtures::event(
         "evt_paid_later",
         "invoice.paid",

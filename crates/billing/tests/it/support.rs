@@ -58,7 +58,7 @@ pub async fn answer(
     at: &str,
     status: u16,
     body: Value,
-    times: u64,
+    times: impl Into<wiremock::Times>,
 ) {
     Mock::given(method(verb))
         .and(path(at))
