@@ -19,6 +19,7 @@ use service::Services;
 use uuid::Uuid;
 
 pub mod smtp_sink;
+pub mod tools;
 
 pub use reqwest;
 pub use serde_json;
