@@ -195,6 +195,12 @@ async fn start_server(
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
+    // CI runs the suites once more with group commit off (`TRACK_BATCH_WINDOW=0`).
+    for passed_through in ["TRACK_BATCH_WINDOW", "TRACK_BATCH_MAX"] {
+        if let Ok(value) = std::env::var(passed_through) {
+            vars.insert(passed_through.to_owned(), value);
+        }
+    }
     for (k, v) in extra {
         vars.insert((*k).to_owned(), (*v).to_owned());
     }
