@@ -446,3 +446,33 @@ macro_rules! db_tests {
         }
     };
 }
+
+/// Like [`db_tests!`], with extra settings for every server: `db_tests_with!(&[("NAME",
+/// "value"), ...]; a, b, ...)`.
+#[macro_export]
+macro_rules! db_tests_with {
+    ($settings:expr; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let settings: &[(&str, &str)] = $settings;
+                    if let Some(app) = $crate::spawn_app_with($crate::Backend::Sqlite, settings).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let settings: &[(&str, &str)] = $settings;
+                    if let Some(app) = $crate::spawn_app_with($crate::Backend::Postgres, settings).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}

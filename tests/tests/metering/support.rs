@@ -6,7 +6,7 @@ pub(crate) use std::time::Duration;
 
 pub(crate) use chrono::{Datelike, NaiveDate, Utc};
 pub(crate) use doztra_tests::reqwest::Response;
-pub(crate) use doztra_tests::{PASSWORD, Session, TestApp, db_tests, expect_error};
+pub(crate) use doztra_tests::{PASSWORD, Session, TestApp, db_tests, db_tests_with, expect_error};
 pub(crate) use serde_json::{Value, json};
 
 pub(crate) const TRACK: &str = "/api/tokens/me/track";

@@ -7,8 +7,9 @@
 //! new event in arrival order with [`domain::decide`] against its account's running counters
 //! (so several tracks of one account are gated in order against the same counter, exactly as
 //! one by one), delete the refused events, add the accepted increments to the counters and the
-//! daily roll-ups, commit. A failure anywhere rolls the whole batch back and every caller gets
-//! the error: nothing is half-written.
+//! daily roll-ups, commit. A failure anywhere rolls the whole batch back, so nothing is
+//! half-written; then, unless the database is away (every caller gets the 503), each track is
+//! written again alone, so a track the database refuses fails only itself.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -94,10 +95,7 @@ pub(crate) async fn record(db: &DatabaseConnection, items: Vec<TrackItem>) -> Ve
             .partition(|(_, item)| item.repeat_key().is_none_or(|key| seen.insert(key)));
         let answers = match write(db, &now).await {
             Ok(answers) => answers,
-            Err(error) => {
-                tracing::error!(error = ?error, tracks = now.len(), "track batch failed");
-                now.iter().map(|_| Err(copy_for_caller(&error))).collect()
-            }
+            Err(error) => isolate(db, &now, error).await,
         };
         for ((index, _), answer) in now.iter().zip(answers) {
             results[*index] = Some(answer);
@@ -108,6 +106,32 @@ pub(crate) async fn record(db: &DatabaseConnection, items: Vec<TrackItem>) -> Ve
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err(ServiceError::internal("track", "a track was lost"))))
         .collect()
+}
+
+/// After a batch failed: when the database is away every caller gets the 503; otherwise one
+/// track may have caused it (a value the database refuses), so each is written again alone and
+/// only the guilty one fails.
+async fn isolate(
+    db: &DatabaseConnection,
+    items: &[(usize, TrackItem)],
+    error: ServiceError,
+) -> Vec<TrackResult> {
+    tracing::error!(error = ?error, tracks = items.len(), "track batch failed");
+    if items.len() == 1 || matches!(error, ServiceError::Unavailable(_)) {
+        return items.iter().map(|_| Err(copy_for_caller(&error))).collect();
+    }
+    let mut answers = Vec::with_capacity(items.len());
+    for item in items {
+        let alone = std::slice::from_ref(item);
+        answers.push(match write(db, alone).await {
+            Ok(mut answer) => answer.pop().unwrap_or_else(|| Err(copy_for_caller(&error))),
+            Err(own) => {
+                tracing::error!(error = ?own, "track failed alone");
+                Err(own)
+            }
+        });
+    }
+    answers
 }
 
 enum Verdict {
