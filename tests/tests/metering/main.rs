@@ -3,6 +3,7 @@
 //! staying equal to the events under concurrency. One test binary; a module per feature.
 
 mod admin_report;
+mod agreement;
 mod batching;
 mod concurrency;
 mod quota;
