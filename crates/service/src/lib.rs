@@ -10,6 +10,7 @@ mod clock;
 mod config;
 mod email_flows;
 mod error;
+mod history_cursor;
 mod maintenance;
 mod metering;
 mod outbox;

@@ -398,7 +398,95 @@ async fn history_pages_newest_first_and_filters(app: TestApp) {
     expect_error(app.get(HISTORY, None).await, 401, "not_authenticated").await;
 }
 
+fn ids(page: &Value) -> Vec<String> {
+    page["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn history_cursors_walk_every_page_in_order_with_the_same_filters(app: TestApp) {
+    let me = app.user("cursor@example.com").await;
+    // Sent at once, so several events share a millisecond: the order must still be total.
+    let tracks = (0..23).map(|i| {
+        let body = if i % 5 == 0 {
+            total_only("prompt", "gpt-3.5-turbo", i + 1)
+        } else {
+            chat(i + 1)
+        };
+        track_ok(&app, &me, body)
+    });
+    futures_util::future::join_all(tracks).await;
+
+    // Offset pages and cursor pages list the same events in the same order.
+    let mut by_offset = Vec::new();
+    for page in 1..=3 {
+        by_offset.extend(ids(
+            &history(&app, &me, &format!("limit=10&page={page}")).await
+        ));
+    }
+    let mut by_cursor = Vec::new();
+    let mut query = "limit=10".to_owned();
+    let mut pages = Vec::new();
+    loop {
+        let page = history(&app, &me, &query).await;
+        by_cursor.extend(ids(&page));
+        pages.push(page["current_page"].as_u64().unwrap());
+        match page["next_cursor"].as_str() {
+            Some(cursor) => query = format!("limit=10&cursor={cursor}"),
+            None => {
+                assert!(page["next_cursor"].is_null());
+                break;
+            }
+        }
+    }
+    assert_eq!(pages, [1, 2, 3]);
+    assert_eq!(by_cursor.len(), 23);
+    assert_eq!(by_cursor, by_offset);
+    let distinct: std::collections::HashSet<&String> = by_cursor.iter().collect();
+    assert_eq!(distinct.len(), 23);
+
+    // Filters carry over: five prompt events (the free plan's limit), pages of three and two.
+    let first = history(&app, &me, "limit=3&request_type=prompt").await;
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let second = history(
+        &app,
+        &me,
+        &format!("limit=3&request_type=prompt&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(
+        totals(&second).len(),
+        3 - 1,
+        "6 prompts? no: 23 tracks, every fourth is a prompt"
+    );
+    assert!(second["next_cursor"].is_null());
+    assert!(
+        second["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["request_type"] == "prompt")
+    );
+
+    // A cursor only continues the listing it came from.
+    for bad in [
+        format!("limit=3&request_type=chat&cursor={cursor}"),
+        format!("limit=4&request_type=prompt&cursor={cursor}"),
+        format!("limit=3&request_type=prompt&cursor={cursor}&page=2"),
+        "cursor=not-a-cursor".to_owned(),
+        "cursor=".to_owned(),
+    ] {
+        let res = app.get(&format!("{HISTORY}?{bad}"), Some(&me.access)).await;
+        let body = expect_error(res, 422, "validation_error").await;
+        assert!(has_error_for(&body, "cursor"), "{bad}: {body}");
+    }
+}
+
 db_tests!(
+    history_cursors_walk_every_page_in_order_with_the_same_filters,
     check_answers_before_spending_and_writes_nothing,
     token_statistics_show_the_period_breakdown_models_and_days,
     both_usage_endpoints_report_every_counter_against_the_plan,
