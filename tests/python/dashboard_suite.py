@@ -337,6 +337,8 @@ def main():
     browser = Browser(os.environ["DOZTRA_URL"], shots)
     try:
         SCENARIOS[name](browser, data)
+        if shots and os.path.exists(os.path.join(shots, f"failed-{name}.png")):
+            os.remove(os.path.join(shots, f"failed-{name}.png"))
         print(f"{name}: ok")
     except BaseException:
         traceback.print_exc()

@@ -81,6 +81,11 @@ function takeNotice() {
   return message;
 }
 
+/** Redraws the top bar after the account was read again (its role may have changed). */
+export function refreshChrome() {
+  updateChrome(normalise(window.location.pathname));
+}
+
 /** The top bar: shown when signed in; the admin link only for admins; the current page marked. */
 function updateChrome(path) {
   const user = currentUser();

@@ -8,6 +8,7 @@ import { reloadUser, request, SessionEnded } from '../api.js';
 import { barChart, doughnutChart, legend } from '../charts.js';
 import { announce, h, replace } from '../dom.js';
 import { date, daysBetween, number, requestType, shortDate } from '../format.js';
+import { refreshChrome } from '../router.js';
 import { empty, errorState, loading } from '../states.js';
 import { historySection } from './history.js';
 import { meters } from './meters.js';
@@ -137,6 +138,7 @@ export function renderUsage(main, { signal, onCleanup }) {
       ]);
       const refused = await refusals(user, models);
       if (signal.aborted) return;
+      refreshChrome();
       destroyCharts();
       const cp = stats.current_period;
       period.textContent = `Billing period ${shortDate(cp.start_date)} – ${date(cp.end_date)} · resets ${date(usage.tokens.reset_date)} (UTC)`;
