@@ -260,7 +260,8 @@ def admin(browser, data):
 
 
 def denied(browser, data):
-    """A user who opens /app/admin signs in, lands there, and is told it is for admins only."""
+    """A user who opens /app/admin signs in, lands there, and is told it is for admins only;
+    their own page, with no usage yet, shows its empty states."""
     browser.open("/app/admin")
     browser.until(lambda d: browser.path() == "/app/signin", "sign-in first")
     sign_in(browser, data["email"], data["password"])
@@ -271,6 +272,14 @@ def denied(browser, data):
     assert not browser.all(".report-table"), "no report for a user"
     response = api(browser, "GET", "/api/tokens/admin/usage", data["access"])
     assert response.status_code == 403 and response.json()["code"] == "admin_required", response.text
+
+    # Back to their own page, which has nothing to show yet: empty states, not blank boxes.
+    browser.find('#admin-denied a[href="/app/usage"]').click()
+    wait_usage(browser)
+    assert meter(browser, "tokens")["used"] == 0
+    browser.wait_text(".chart-card .state-empty", "No usage yet this period")
+    browser.wait_text("#by-model .state-empty", "Nothing to show yet")
+    browser.wait_text(".history-results .state-empty", "No requests recorded yet")
     browser.assert_clean_console()
 
 
