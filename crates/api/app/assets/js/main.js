@@ -7,7 +7,7 @@ import { renderSignIn } from './pages/signin.js';
 import { renderUsage } from './pages/usage.js';
 import { renderAdmin } from './pages/admin.js';
 
-definePage(SIGN_IN, { title: 'Sign in', render: renderSignIn, isPublic: true });
+definePage(SIGN_IN, { title: 'Sign in', render: renderSignIn });
 definePage('/app/usage', { title: 'My usage', render: renderUsage });
 definePage('/app/admin', { title: 'Admin', render: renderAdmin });
 

@@ -5,7 +5,7 @@
 import { currentUser, isSignedIn } from './api.js';
 import { h, replace } from './dom.js';
 
-const pages = new Map(); // path -> {title, render, public}
+const pages = new Map(); // path -> {title, render}
 let active = null; // {controller, cleanups}
 let afterSignIn = null; // where to go once signed in
 let notice = null; // one message for the next page (e.g. why we are back at sign-in)
@@ -14,8 +14,8 @@ export const SIGN_IN = '/app/signin';
 export const HOME = '/app/usage';
 
 /** Registers a page. `render(main, context)` may return a cleanup function. */
-export function definePage(path, { title, render, isPublic = false }) {
-  pages.set(path, { title, render, isPublic });
+export function definePage(path, { title, render }) {
+  pages.set(path, { title, render });
 }
 
 /** Goes to `path` (pushing history unless `replace`); `message` is shown by the next page. */
