@@ -13,6 +13,7 @@ pub mod routes;
 pub mod settings;
 pub mod startup;
 pub mod state;
+pub mod static_app;
 pub mod telemetry;
 
 pub use settings::Settings;
