@@ -196,9 +196,7 @@ fn parameter_refusal(endpoint: &Endpoint, key: &str, value: &str) -> Option<Refu
     if name == "expand" {
         return expand_refusal(value);
     }
-    let Some((_, fields)) = endpoint.nested.iter().find(|(object, _)| *object == name) else {
-        return None;
-    };
+    let (_, fields) = endpoint.nested.iter().find(|(object, _)| *object == name)?;
     // `items[0][price]`: skip the list index; the first named subscript is the field.
     match subscripts
         .iter()
