@@ -253,3 +253,55 @@ async fn without_billing_the_portal_and_invoices_are_unavailable() {
         expect_error(portal(&app, None).await, 401, "not_authenticated").await;
     }
 }
+
+/// Both routes are in the OpenAPI document with their error answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_the_portal_and_invoices() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let doc: Value = app
+        .get("/api/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    for (path, verb, statuses) in [
+        (
+            "/api/billing/portal-session",
+            "post",
+            &["200", "401", "404", "502", "503"][..],
+        ),
+        (
+            "/api/billing/invoices",
+            "get",
+            &["200", "401", "404", "422", "502", "503"][..],
+        ),
+    ] {
+        let operation = &doc["paths"][path][verb];
+        assert!(operation.is_object(), "{verb} {path} missing");
+        assert!(
+            operation["security"].is_array(),
+            "{verb} {path} is not bearer"
+        );
+        for status in statuses {
+            assert!(
+                operation["responses"][status].is_object(),
+                "{verb} {path}: no {status}"
+            );
+        }
+    }
+    let params: Vec<&str> = doc["paths"]["/api/billing/invoices"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(params, ["limit", "starting_after"]);
+    let schemas = &doc["components"]["schemas"];
+    for schema in [
+        "PortalSessionResponse",
+        "InvoiceListResponse",
+        "InvoiceItem",
+    ] {
+        assert!(schemas[schema].is_object(), "{schema} missing");
+    }
+}
