@@ -3,6 +3,7 @@
 //! black-box tests.
 
 pub mod dto;
+pub mod dto_billing;
 pub mod dto_usage;
 pub mod error;
 pub mod extractors;

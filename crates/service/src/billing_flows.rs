@@ -46,7 +46,7 @@ pub struct WebhookReceipt {
 /// Billing use cases.
 #[derive(Clone)]
 pub struct Billing {
-    ctx: Context,
+    pub(crate) ctx: Context,
 }
 
 /// Where a webhook's subscription belongs.
@@ -593,7 +593,7 @@ impl Billing {
         }
     }
 
-    fn require_configured(&self) -> Result<(), ServiceError> {
+    pub(crate) fn require_configured(&self) -> Result<(), ServiceError> {
         if self.is_configured() {
             Ok(())
         } else {
