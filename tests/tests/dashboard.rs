@@ -5,16 +5,10 @@
 //! browser scenarios write screenshots to `<target>/screenshots/<backend>/`.
 #![recursion_limit = "256"]
 
-#[path = "../../crates/billing/tests/it/fixtures.rs"]
-#[allow(dead_code)]
-mod fixtures;
-#[path = "../../crates/billing/tests/it/support.rs"]
-#[allow(dead_code)]
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use billing::test_support::{self as support, StripeMock, fixtures};
 use doztra_tests::reqwest::{StatusCode, header};
 use doztra_tests::{
     Backend, PASSWORD, Session, TestApp, db_tests, expect_error, spawn_app_with, tools,
@@ -450,7 +444,9 @@ async fn an_expired_session_is_refreshed_and_a_revoked_one_returns_to_sign_in(ba
 
 /// With Stripe configured, Upgrade posts a Checkout Session and the browser follows its URL.
 async fn upgrade_goes_to_stripe_checkout(backend: Backend) {
-    let stripe = MockServer::start().await;
+    let stripe = StripeMock::start().await;
+    // Checkout's hosted page is not Stripe's API: a server of its own serves it.
+    let checkout_page = MockServer::start().await;
     let base = stripe.uri();
     let Some(app) = spawn_app_with(
         backend,
@@ -469,7 +465,7 @@ async fn upgrade_goes_to_stripe_checkout(backend: Backend) {
         return;
     };
     let user = register(&app, "Ada Lovelace", "ada@example.com").await;
-    let checkout_url = format!("{base}/c/pay/cs_test_dashboard");
+    let checkout_url = format!("{}/c/pay/cs_test_dashboard", checkout_page.uri());
     let mut session = fixtures::checkout_session(
         "cs_test_dashboard",
         &user.user_id,
@@ -486,7 +482,7 @@ async fn upgrade_goes_to_stripe_checkout(backend: Backend) {
             "text/html; charset=utf-8",
         ))
         .expect(1)
-        .mount(&stripe)
+        .mount(&checkout_page)
         .await;
     let data =
         json!({"email": "ada@example.com", "password": PASSWORD, "checkout_url": checkout_url});
