@@ -6,6 +6,7 @@ pub mod dto;
 pub mod dto_usage;
 pub mod error;
 pub mod extractors;
+pub mod healthcheck;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
