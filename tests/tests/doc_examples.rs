@@ -110,3 +110,31 @@ fn the_embedded_domain_example_builds_and_runs() {
     assert!(printed.contains("model_not_allowed"), "{printed}");
     assert!(printed.trim_end().ends_with("OK"), "{printed}");
 }
+
+/// Every code block of docs/INTEGRATION.md marked `<!-- from docs/examples/FILE -->` is still a
+/// word-for-word excerpt of that file, so the document cannot drift from the tested examples.
+#[test]
+fn quoted_excerpts_match_the_example_files() {
+    let root = doztra_tests::tools::repo_root();
+    let doc = std::fs::read_to_string(root.join("docs/INTEGRATION.md")).unwrap();
+    let mut checked = 0;
+    for part in doc.split("<!-- from ").skip(1) {
+        let (file, rest) = part.split_once(" -->").expect("a closed marker");
+        let rest = rest.trim_start();
+        let fence_end = rest.find('\n').expect("a code block after the marker");
+        assert!(
+            rest.starts_with("```"),
+            "{file}: the marker is followed by a code block"
+        );
+        let body = &rest[fence_end + 1..];
+        let excerpt = &body[..body.find("\n```").expect("a closed code block") + 1];
+        let source =
+            std::fs::read_to_string(root.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(
+            source.contains(excerpt),
+            "docs/INTEGRATION.md quotes {file}, which no longer contains:\n{excerpt}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 8, "found {checked} quoted excerpts");
+}
