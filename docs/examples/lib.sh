@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the curl examples: `call` sends one request and checks its status.
 # Needs curl and jq. BASE_URL is the service (default http://127.0.0.1:8000).
 BASE_URL="${BASE_URL:-http://127.0.0.1:8000}"

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 use crate::tools;
 
@@ -27,12 +28,46 @@ fn checked(mut command: Command, what: &str) -> Output {
     output
 }
 
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+/// The shell examples need curl and jq: installed from Debian's packages on first use when
+/// missing (as root, like the other tools of the test run).
+fn ensure_curl_and_jq() {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        if on_path("curl") && on_path("jq") {
+            return;
+        }
+        for args in [
+            &["-qq", "update"][..],
+            &[
+                "-qq",
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "curl",
+                "jq",
+            ][..],
+        ] {
+            let mut command = Command::new("apt-get");
+            command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+            checked(command, "apt-get (curl, jq)");
+        }
+    });
+}
+
 /// Runs `docs/examples/<name>` (`.sh` with bash, `.py` with the test Python) with `env` added
 /// to the environment; panics unless it exits 0. Blocking: call it from `spawn_blocking`.
 pub fn run(name: &str, env: &[(&str, &str)]) -> Output {
     let script = path(name);
     let mut command = match script.extension().and_then(|e| e.to_str()) {
-        Some("sh") => Command::new("bash"),
+        Some("sh") => {
+            ensure_curl_and_jq();
+            Command::new("bash")
+        }
         Some("py") => Command::new(tools::python()),
         _ => panic!("{name}: not a .sh or .py example"),
     };
