@@ -7,7 +7,8 @@
 # HOST=0.0.0.0, `doztra-auth healthcheck`, and `doztra-auth migrate` as a separate step.
 # docs/DEPLOYMENT.md explains every setting below.
 
-# The toolchain of rust-toolchain / CI (1.95), on the same Debian release as the runtime stage,
+# The toolchain this repository is built and tested with (1.95), on the Debian release of the
+# runtime stage (and of the CI machine),
 # so the binary's glibc matches.
 FROM rust:1.95-slim-bookworm AS builder
 WORKDIR /build
