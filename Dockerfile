@@ -8,8 +8,7 @@
 # docs/DEPLOYMENT.md explains every setting below.
 
 # The toolchain this repository is built and tested with (1.95), on the Debian release of the
-# runtime stage (and of the CI machine),
-# so the binary's glibc matches.
+# runtime stage (and of the CI machine), so the binary's glibc matches.
 FROM rust:1.95-slim-bookworm AS builder
 WORKDIR /build
 COPY . .
