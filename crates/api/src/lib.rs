@@ -7,6 +7,7 @@ pub mod dto_billing;
 pub mod dto_usage;
 pub mod error;
 pub mod extractors;
+pub mod healthcheck;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;

@@ -85,6 +85,10 @@ fn bad(variable: &'static str, problem: impl Into<String>) -> SettingsError {
     }
 }
 
+/// Where email links point when `APP_BASE_URL` is not set (start-up warns about it: this
+/// service serves neither `/verify-email` nor `/reset-password`).
+pub const DEFAULT_APP_BASE_URL: &str = "http://localhost:8000";
+
 /// The default embedded database: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://doztra.db?mode=rwc";
 
@@ -197,7 +201,7 @@ impl Settings {
             }
         };
         let base_url = get("APP_BASE_URL")
-            .unwrap_or("http://localhost:8000")
+            .unwrap_or(DEFAULT_APP_BASE_URL)
             .trim_end_matches('/')
             .to_owned();
         if !base_url.starts_with("http://") && !base_url.starts_with("https://") {

@@ -84,8 +84,8 @@ impl Billing {
         self.ctx.webhooks.is_some()
     }
 
-    /// Changes the caller's plan, payment method or renewal (see API.md, "Subscriptions and
-    /// billing"). Stripe is called first; the row changes only with what Stripe accepted.
+    /// Changes the caller's plan, payment method or renewal (see docs/API.md,
+    /// `PUT /api/users/me/subscription`). Stripe is called first; the row changes only with what Stripe accepted.
     #[tracing::instrument(skip_all, fields(user_id = %user.id))]
     pub async fn update_subscription(
         &self,
