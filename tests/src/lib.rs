@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use service::Services;
 use uuid::Uuid;
 
+pub mod examples;
 pub mod smtp_sink;
 pub mod tools;
 

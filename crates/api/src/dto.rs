@@ -1,5 +1,5 @@
-//! Wire types: what clients send and receive. Field names follow the contract and the v0.2.0
-//! feature document exactly. These are never database models; conversions from the service's
+//! Wire types: what clients send and receive. Field names follow the contract (docs/API.md)
+//! exactly. These are never database models; conversions from the service's
 //! views live here.
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -8,7 +8,7 @@ use service::{Account, Preferences, Profile, SessionTokens, SignedIn, Subscripti
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-/// RFC 3339 UTC with milliseconds and `Z`, as the contract prescribes.
+/// RFC 3339 UTC with milliseconds and `Z`, as the contract (docs/API.md) prescribes.
 pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -317,7 +317,7 @@ pub struct WebhookResponse {
     pub outcome: String,
 }
 
-/// The seed's subscription object.
+/// The subscription object (docs/API.md).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SubscriptionResponse {
     pub id: Uuid,
@@ -363,7 +363,7 @@ impl From<Subscription> for SubscriptionResponse {
     }
 }
 
-/// The seed's preferences object.
+/// The preferences object (docs/API.md).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PreferencesResponse {
     pub id: Uuid,

@@ -1,4 +1,4 @@
-//! Wire types of token metering and usage statistics (the v0.2.0 feature document's shapes).
+//! Wire types of token metering and usage statistics (docs/API.md, "Token metering").
 
 use std::collections::BTreeMap;
 

@@ -3,9 +3,11 @@
 //! black-box tests.
 
 pub mod dto;
+pub mod dto_billing;
 pub mod dto_usage;
 pub mod error;
 pub mod extractors;
+pub mod healthcheck;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
@@ -13,6 +15,7 @@ pub mod routes;
 pub mod settings;
 pub mod startup;
 pub mod state;
+pub mod static_app;
 pub mod telemetry;
 
 pub use settings::Settings;

@@ -1,11 +1,12 @@
-//! `doztra-auth`: the server binary. `serve` (default), `migrate`, `create-admin`.
+//! `doztra-auth`: the server binary. `serve` (default), `migrate`, `create-admin`, `healthcheck`.
 
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use doztra_api::settings::DEFAULT_APP_BASE_URL;
 use doztra_api::startup::{Application, build_services, open_database};
-use doztra_api::{Settings, telemetry};
+use doztra_api::{Settings, healthcheck, telemetry};
 use migration::MigratorTrait;
 
 #[derive(Parser)]
@@ -32,6 +33,12 @@ enum Command {
         #[arg(long)]
         name: String,
     },
+    /// Ask the server configured by HOST and PORT for a 200 on `--path` (default /health) and
+    /// exit 0, else exit 1. For container health checks: the image needs no curl.
+    Healthcheck {
+        #[arg(long, default_value = "/health")]
+        path: String,
+    },
 }
 
 #[actix_web::main]
@@ -49,6 +56,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(settings).await,
         Command::CreateAdmin { email, name } => create_admin(settings, &email, &name).await,
+        Command::Healthcheck { path } => run_healthcheck(&settings, &path),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -69,9 +77,32 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let app = Application::build(settings.clone())
         .await
         .map_err(|e| e.to_string())?;
-    tracing::info!(host = %settings.host, port = app.port(), "listening");
+    let address = app.local_address();
+    tracing::info!(%address, "listening on http://{address}");
+    if address.ip().is_loopback() {
+        tracing::warn!(
+            %address,
+            "HOST={} is a loopback address: only this host (or this container) can connect; \
+             set HOST=0.0.0.0 to accept connections from outside",
+            settings.host
+        );
+    }
+    if settings.email.base_url == DEFAULT_APP_BASE_URL {
+        tracing::warn!(
+            "APP_BASE_URL is not set: links in verification and password-reset emails point at \
+             {DEFAULT_APP_BASE_URL}, which serves neither /verify-email nor /reset-password; \
+             set it to the web app that does"
+        );
+    }
     app.run_until_stopped().await.map_err(|e| e.to_string())?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+fn run_healthcheck(settings: &Settings, path: &str) -> Result<(), String> {
+    let target = healthcheck::local_target(&settings.host, settings.port);
+    let status = healthcheck::check(&target, path)?;
+    println!("{target}{path}: {status}");
     Ok(())
 }
 

@@ -31,6 +31,8 @@ use crate::routes;
         routes::users::get_my_subscription,
         routes::users::update_my_subscription,
         routes::billing::create_checkout_session,
+        routes::billing::create_portal_session,
+        routes::billing::list_invoices,
         routes::billing::stripe_webhook,
         routes::admin::list_users,
         routes::admin::get_user,
@@ -60,7 +62,7 @@ use crate::routes;
         (name = "admin", description = "Account administration"),
         (name = "preferences", description = "The caller's preferences"),
         (name = "catalog", description = "Plans and models"),
-        (name = "billing", description = "Stripe Checkout and webhooks"),
+        (name = "billing", description = "Stripe Checkout, Customer Portal, invoices and webhooks"),
         (name = "tokens", description = "Token metering and usage statistics"),
         (name = "operations", description = "Health and metrics"),
     )

@@ -87,6 +87,10 @@ fn bad(variable: &'static str, problem: impl Into<String>) -> SettingsError {
     }
 }
 
+/// Where email links point when `APP_BASE_URL` is not set (start-up warns about it: this
+/// service serves neither `/verify-email` nor `/reset-password`).
+pub const DEFAULT_APP_BASE_URL: &str = "http://localhost:8000";
+
 /// The default embedded database: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://doztra.db?mode=rwc";
 
@@ -198,11 +202,20 @@ impl Settings {
                 ));
             }
         };
-        let mut stripe = billing::StripeSettings::from_vars(|name| get(name).map(str::to_owned))
-            .map_err(|e| SettingsError {
-                variable: e.variable,
-                problem: e.problem,
-            })?;
+        let base_url = get("APP_BASE_URL")
+            .unwrap_or(DEFAULT_APP_BASE_URL)
+            .trim_end_matches('/')
+            .to_owned();
+        if !base_url.starts_with("http://") && !base_url.starts_with("https://") {
+            return Err(bad("APP_BASE_URL", "must start with http:// or https://"));
+        }
+        // The Customer Portal returns to the web app unless STRIPE_PORTAL_RETURN_URL says where.
+        let mut stripe =
+            billing::StripeSettings::from_vars(|name| get(name).map(str::to_owned), &base_url)
+                .map_err(|e| SettingsError {
+                    variable: e.variable,
+                    problem: e.problem,
+                })?;
         if let Some(stripe) = stripe.as_mut() {
             // A request that calls Stripe waits at most about timeout x (retries + 1) per call.
             stripe.request_timeout = duration(
@@ -235,13 +248,6 @@ impl Settings {
             .unwrap_or("Doztra <no-reply@localhost>")
             .to_owned();
         mail::parse_mailbox(&email_from).map_err(|e| bad("EMAIL_FROM", e.to_string()))?;
-        let base_url = get("APP_BASE_URL")
-            .unwrap_or("http://localhost:8000")
-            .trim_end_matches('/')
-            .to_owned();
-        if !base_url.starts_with("http://") && !base_url.starts_with("https://") {
-            return Err(bad("APP_BASE_URL", "must start with http:// or https://"));
-        }
         let email = EmailConfig {
             base_url,
             verification_ttl: duration(

@@ -2,7 +2,7 @@
 //! `port()` tells where, `run_until_stopped()` serves until SIGTERM/SIGINT, draining in-flight
 //! requests first.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_cors::Cors;
@@ -44,7 +44,7 @@ pub enum StartupError {
 
 /// A bound, not yet running server.
 pub struct Application {
-    port: u16,
+    address: SocketAddr,
     server: Server,
     services: Services,
 }
@@ -117,10 +117,9 @@ impl Application {
             address: address.clone(),
             source,
         })?;
-        let port = listener
+        let local_address = listener
             .local_addr()
-            .map_err(|source| StartupError::Bind { address, source })?
-            .port();
+            .map_err(|source| StartupError::Bind { address, source })?;
         let state = Data::new(AppState {
             services: services.clone(),
             metrics: Metrics::new(),
@@ -166,7 +165,7 @@ impl Application {
         })?
         .run();
         Ok(Self {
-            port,
+            address: local_address,
             server,
             services,
         })
@@ -174,7 +173,12 @@ impl Application {
 
     /// The bound port (useful with `PORT=0`).
     pub fn port(&self) -> u16 {
-        self.port
+        self.address.port()
+    }
+
+    /// The bound address, as the operating system reports it (start-up logs it).
+    pub fn local_address(&self) -> SocketAddr {
+        self.address
     }
 
     /// The services behind the server (tests use them to inspect state).

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 
+use crate::customer_portal::{InvoiceList, InvoicePage, PortalSession};
 use crate::error::BillingError;
 use crate::plan::{PaidPlan, PriceInterval};
 
@@ -201,6 +202,21 @@ pub trait PaymentGateway: Send + Sync {
         &self,
         subscription_id: &str,
     ) -> Result<SubscriptionState, BillingError>;
+
+    /// A Stripe Customer Portal session for the customer, returning to the configured URL.
+    /// What the customer changes there reaches us through the usual webhooks.
+    async fn create_portal_session(
+        &self,
+        customer_id: &str,
+        idempotency_prefix: &str,
+    ) -> Result<PortalSession, BillingError>;
+
+    /// A page of the customer's invoices, newest first.
+    async fn list_invoices(
+        &self,
+        customer_id: &str,
+        page: &InvoicePage,
+    ) -> Result<InvoiceList, BillingError>;
 }
 
 /// The gateway when billing is not configured: every operation answers `NotConfigured`, so the
@@ -263,6 +279,14 @@ impl PaymentGateway for DisabledGateway {
     }
 
     async fn fetch_subscription(&self, _: &str) -> Result<SubscriptionState, BillingError> {
+        Err(BillingError::NotConfigured)
+    }
+
+    async fn create_portal_session(&self, _: &str, _: &str) -> Result<PortalSession, BillingError> {
+        Err(BillingError::NotConfigured)
+    }
+
+    async fn list_invoices(&self, _: &str, _: &InvoicePage) -> Result<InvoiceList, BillingError> {
         Err(BillingError::NotConfigured)
     }
 }

@@ -1,16 +1,22 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+// The Stripe-shaped fixtures of `test_support` are big `json!` literals.
+#![cfg_attr(feature = "test-support", recursion_limit = "256")]
 
+mod customer_portal;
 mod error;
 mod gateway;
 mod idempotency;
 mod plan;
 mod settings;
 mod stripe;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 pub mod webhook;
 
 use std::sync::Arc;
 
+pub use customer_portal::{InvoiceList, InvoicePage, InvoiceSummary, PortalSession};
 pub use error::BillingError;
 pub use gateway::{
     BillingCustomer, CheckoutSession, DisabledGateway, GatewayStatus, PaymentGateway,

@@ -86,6 +86,9 @@ pub struct StripeSettings {
     pub success_url: String,
     /// Where Checkout sends the customer who gives up.
     pub cancel_url: String,
+    /// Where the Customer Portal's "return" link leads (`STRIPE_PORTAL_RETURN_URL`, else the
+    /// app's base URL).
+    pub portal_return_url: String,
     /// Base URL of the API, ending in `/` (requests go to `{api_base}v1/...`).
     pub api_base: String,
     /// Per-attempt time limit of one HTTP request to Stripe (async-stripe has none by default).
@@ -113,7 +116,8 @@ fn bad(variable: &'static str, problem: impl Into<String>) -> SettingsError {
 }
 
 impl StripeSettings {
-    /// Settings with the defaults for everything that is not an environment variable.
+    /// Settings with the defaults for everything that is not an environment variable; the
+    /// Customer Portal returns to `cancel_url` (a page of the app) until told otherwise.
     pub fn new(
         secret_key: impl Into<String>,
         webhook_secret: impl Into<String>,
@@ -121,13 +125,15 @@ impl StripeSettings {
         success_url: impl Into<String>,
         cancel_url: impl Into<String>,
     ) -> Self {
+        let cancel_url = cancel_url.into();
         Self {
             secret_key: SecretString::new(secret_key),
             webhook_secret: SecretString::new(webhook_secret),
             previous_webhook_secret: None,
             prices,
             success_url: success_url.into(),
-            cancel_url: cancel_url.into(),
+            portal_return_url: cancel_url.clone(),
+            cancel_url,
             api_base: DEFAULT_API_BASE.to_owned(),
             request_timeout: Duration::from_secs(30),
             max_network_retries: 2,
@@ -136,15 +142,20 @@ impl StripeSettings {
     }
 
     /// Reads the `STRIPE_*` variables through `get` (for example
-    /// `|name| std::env::var(name).ok()`, or a map in tests).
+    /// `|name| std::env::var(name).ok()`, or a map in tests). `app_base_url` is the web app's
+    /// address, where the Customer Portal returns unless `STRIPE_PORTAL_RETURN_URL` says
+    /// otherwise.
     ///
     /// `Ok(None)`: `STRIPE_SECRET_KEY` is unset or empty, billing is not configured and paid-plan
     /// operations answer 503 `billing_unavailable`. With the key set, `STRIPE_WEBHOOK_SECRET`,
     /// `STRIPE_PRICE_BASIC`, `STRIPE_PRICE_PROFESSIONAL`, `STRIPE_SUCCESS_URL` and
     /// `STRIPE_CANCEL_URL` are required; `STRIPE_WEBHOOK_SECRET_PREVIOUS`,
-    /// `STRIPE_PRICE_BASIC_YEARLY`, `STRIPE_PRICE_PROFESSIONAL_YEARLY` and `STRIPE_API_BASE`
-    /// are optional.
-    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, SettingsError> {
+    /// `STRIPE_PRICE_BASIC_YEARLY`, `STRIPE_PRICE_PROFESSIONAL_YEARLY`, `STRIPE_API_BASE` and
+    /// `STRIPE_PORTAL_RETURN_URL` are optional.
+    pub fn from_vars(
+        get: impl Fn(&str) -> Option<String>,
+        app_base_url: &str,
+    ) -> Result<Option<Self>, SettingsError> {
         let get = |name: &str| {
             get(name)
                 .map(|value| value.trim().to_owned())
@@ -205,6 +216,10 @@ impl StripeSettings {
         );
         settings.previous_webhook_secret =
             get("STRIPE_WEBHOOK_SECRET_PREVIOUS").map(SecretString::new);
+        settings.portal_return_url = match get("STRIPE_PORTAL_RETURN_URL") {
+            Some(value) => url("STRIPE_PORTAL_RETURN_URL", value)?,
+            None => app_base_url.to_owned(),
+        };
         if let Some(base) = get("STRIPE_API_BASE") {
             settings.api_base = normalize_api_base(&url("STRIPE_API_BASE", base)?);
         }
@@ -280,7 +295,7 @@ mod tests {
     }
 
     fn read(map: &HashMap<String, String>) -> Result<Option<StripeSettings>, SettingsError> {
-        StripeSettings::from_vars(|name| map.get(name).cloned())
+        StripeSettings::from_vars(|name| map.get(name).cloned(), "https://app.example")
     }
 
     #[test]
@@ -298,6 +313,7 @@ mod tests {
         assert_eq!(settings.api_base, DEFAULT_API_BASE);
         assert_eq!(settings.prices.basic_yearly, None);
         assert_eq!(settings.webhook_secrets(), vec!["whsec_current"]);
+        assert_eq!(settings.portal_return_url, "https://app.example");
         assert_eq!(
             settings
                 .prices
@@ -322,7 +338,12 @@ mod tests {
             "price_pro_y".into(),
         );
         map.insert("STRIPE_API_BASE".into(), "http://127.0.0.1:12111".into());
+        map.insert(
+            "STRIPE_PORTAL_RETURN_URL".into(),
+            "https://app.example/account".into(),
+        );
         let settings = read(&map).unwrap().unwrap();
+        assert_eq!(settings.portal_return_url, "https://app.example/account");
         assert_eq!(
             settings.webhook_secrets(),
             vec!["whsec_current", "whsec_old"]
@@ -359,6 +380,7 @@ mod tests {
             ("STRIPE_PRICE_PROFESSIONAL", "price_basic_m"),
             ("STRIPE_SUCCESS_URL", "app.example/success"),
             ("STRIPE_API_BASE", "localhost:12111"),
+            ("STRIPE_PORTAL_RETURN_URL", "/account"),
         ];
         for (variable, value) in cases {
             let mut map = full();

@@ -46,7 +46,7 @@ pub struct WebhookReceipt {
 /// Billing use cases.
 #[derive(Clone)]
 pub struct Billing {
-    ctx: Context,
+    pub(crate) ctx: Context,
 }
 
 /// Where a webhook's subscription belongs.
@@ -84,8 +84,8 @@ impl Billing {
         self.ctx.webhooks.is_some()
     }
 
-    /// Changes the caller's plan, payment method or renewal (see API.md, "Subscriptions and
-    /// billing"). Stripe is called first; the row changes only with what Stripe accepted.
+    /// Changes the caller's plan, payment method or renewal (see docs/API.md,
+    /// `PUT /api/users/me/subscription`). Stripe is called first; the row changes only with what Stripe accepted.
     #[tracing::instrument(skip_all, fields(user_id = %user.id))]
     pub async fn update_subscription(
         &self,
@@ -593,7 +593,7 @@ impl Billing {
         }
     }
 
-    fn require_configured(&self) -> Result<(), ServiceError> {
+    pub(crate) fn require_configured(&self) -> Result<(), ServiceError> {
         if self.is_configured() {
             Ok(())
         } else {

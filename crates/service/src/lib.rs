@@ -5,6 +5,7 @@
 mod accounts;
 mod admin;
 mod billing_flows;
+mod billing_portal;
 mod catalogs;
 mod clock;
 mod config;
@@ -28,6 +29,7 @@ pub use accounts::{Accounts, ProfileChanges, Registered, Registration, Subscribe
 pub use admin::{Admin, AdminPatch, NewAccount, UserListQuery, UserPage};
 pub use billing::CheckoutSession;
 pub use billing_flows::{Billing, SubscriptionOutcome, SubscriptionUpdate, WebhookReceipt};
+pub use billing_portal::{InvoicePageView, InvoiceQuery, InvoiceView, PortalSession};
 pub use catalogs::{Catalogs, ModelEntry, ModelList, PlanOffer, PlanPrices};
 pub use config::{AuthConfig, JwtSecret, ThrottleConfig};
 pub use email_flows::{EmailConfig, EmailFlows};

@@ -1,9 +1,11 @@
-//! `/api/billing`: hosted Checkout and Stripe's webhooks.
+//! `/api/billing`: hosted Checkout, the Customer Portal, the caller's invoices, and Stripe's
+//! webhooks.
 
 use actix_web::HttpRequest;
-use actix_web::web::{self, Bytes, Data, Json};
+use actix_web::web::{self, Bytes, Data, Json, Query};
 
 use crate::dto::{CheckoutRequest, CheckoutResponse, WebhookResponse};
+use crate::dto_billing::{InvoiceListParams, InvoiceListResponse, PortalSessionResponse};
 use crate::error::{ApiError, ErrorBody};
 use crate::extractors::{AuthUser, JsonBody};
 use crate::state::AppState;
@@ -15,6 +17,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/billing")
             .service(web::resource("/checkout-session").post(create_checkout_session))
+            .service(web::resource("/portal-session").post(create_portal_session))
+            .service(web::resource("/invoices").get(list_invoices))
             .service(
                 web::resource("/webhook")
                     .app_data(web::PayloadConfig::new(WEBHOOK_BODY_LIMIT))
@@ -48,6 +52,44 @@ pub async fn create_checkout_session(
         id: session.id,
         url: session.url,
     }))
+}
+
+/// Stripe's Customer Portal for the caller (update the card, see invoices, cancel); the
+/// portal's changes come back through the webhooks. The return URL is configured.
+#[utoipa::path(post, path = "/api/billing/portal-session", tag = "billing",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = PortalSessionResponse),
+        (status = 404, description = "not_found: the account never paid (no Stripe customer)", body = ErrorBody),
+        (status = 502, description = "payment_provider_unavailable", body = ErrorBody),
+        (status = 503, description = "billing_unavailable", body = ErrorBody),
+    ))]
+pub async fn create_portal_session(
+    state: Data<AppState>,
+    user: AuthUser,
+) -> Result<Json<PortalSessionResponse>, ApiError> {
+    let session = state.services.billing.portal_session(&user.0).await?;
+    Ok(Json(session.into()))
+}
+
+/// The caller's invoices at Stripe, newest first, a page at a time (drafts are left out).
+#[utoipa::path(get, path = "/api/billing/invoices", tag = "billing",
+    security(("bearer" = [])), params(InvoiceListParams),
+    responses(
+        (status = 200, body = InvoiceListResponse),
+        (status = 404, description = "not_found: the account never paid (no Stripe customer)", body = ErrorBody),
+        (status = 422, description = "validation_error (limit, starting_after)", body = ErrorBody),
+        (status = 502, description = "payment_provider_unavailable", body = ErrorBody),
+        (status = 503, description = "billing_unavailable", body = ErrorBody),
+    ))]
+pub async fn list_invoices(
+    state: Data<AppState>,
+    user: AuthUser,
+    params: Query<InvoiceListParams>,
+) -> Result<Json<InvoiceListResponse>, ApiError> {
+    let query = params.into_inner().try_into()?;
+    let page = state.services.billing.invoices(&user.0, query).await?;
+    Ok(Json(page.into()))
 }
 
 /// Stripe's webhook endpoint: the `Stripe-Signature` header is verified over the raw body;

@@ -1,6 +1,8 @@
 //! HTTP routes. Handlers are short: extract, call one service function, map the result.
+//! `app` serves the dashboard's embedded files under `/app`.
 
 pub mod admin;
+pub mod app;
 pub mod auth;
 pub mod billing;
 pub mod catalog;
@@ -23,5 +25,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(catalog::configure)
             .configure(tokens::configure),
     )
-    .configure(ops::configure);
+    .configure(ops::configure)
+    .configure(app::configure);
 }

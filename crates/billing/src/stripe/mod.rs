@@ -2,6 +2,9 @@
 
 mod client;
 pub(crate) mod objects;
+mod payment;
+mod portal;
+mod requests;
 
 use std::collections::HashMap;
 
@@ -21,23 +24,29 @@ use stripe_payment::payment_method::AttachPaymentMethod;
 
 use self::client::StripeClient;
 use self::objects::{IdOnly, Subscription};
+use crate::customer_portal::{InvoiceList, InvoicePage, PortalSession};
 use crate::error::BillingError;
-use crate::gateway::{
-    BillingCustomer, CheckoutSession, GatewayStatus, PaymentGateway, SubscriptionState,
-};
+use crate::gateway::{BillingCustomer, CheckoutSession, PaymentGateway, SubscriptionState};
 use crate::idempotency::idempotency_key;
 use crate::plan::{PaidPlan, PriceInterval};
 use crate::settings::{PriceTable, StripeSettings, normalize_api_base};
 
 /// What a subscription answer must carry to tell an accepted payment from one that needs the
-/// customer or was declined. Since API version 2025-03-31 an invoice has no `payment_intent`;
-/// the PaymentIntent hangs off `invoice.payments`, and `confirmation_secret` holds its client
-/// secret. Both must be expanded (Stripe counts expandable levels: latest_invoice, payments,
-/// payment_intent = 3 of the 4 allowed).
+/// customer or was declined: the latest invoice's payments (the PaymentIntent's id, and whether
+/// the invoice is paid) and its confirmation secret (the PaymentIntent's client secret). Since
+/// API version 2025-03-31 an invoice has no `payment_intent`; the PaymentIntent hangs off
+/// `invoice.payments.data[].payment`, which would be five levels to expand, one more than
+/// Stripe allows (it counts every segment, `data` included). So the PaymentIntent is read in a
+/// second request, and only when the invoice is not paid (see `payment.rs`).
 const PAYMENT_EXPANSIONS: [&str; 2] = [
     "latest_invoice.confirmation_secret",
-    "latest_invoice.payments.data.payment.payment_intent",
+    "latest_invoice.payments",
 ];
+
+/// Every `expand[]` path any request of the gateway sends (each at most four segments; a unit
+/// test and the test Stripe hold it to that).
+#[cfg(any(test, feature = "test-support"))]
+pub(crate) const EXPAND_PATHS: &[&str] = &PAYMENT_EXPANSIONS;
 
 /// The Stripe implementation of [`PaymentGateway`].
 pub struct StripeGateway {
@@ -45,6 +54,7 @@ pub struct StripeGateway {
     prices: PriceTable,
     success_url: String,
     cancel_url: String,
+    portal_return_url: String,
 }
 
 impl std::fmt::Debug for StripeGateway {
@@ -69,6 +79,7 @@ impl StripeGateway {
             prices: settings.prices.clone(),
             success_url: settings.success_url.clone(),
             cancel_url: settings.cancel_url.clone(),
+            portal_return_url: settings.portal_return_url.clone(),
         })
     }
 
@@ -124,44 +135,6 @@ impl StripeGateway {
             .await?;
         Ok(())
     }
-
-    /// The state after a request that may have charged the customer: the payment went through,
-    /// needs the customer (`Pending`), or was declined (`Err`).
-    fn settle_payment(
-        &self,
-        subscription: &Subscription,
-        payment_expected: bool,
-    ) -> Result<SubscriptionState, BillingError> {
-        let mut state = subscription.to_state(&self.prices);
-        if !payment_expected {
-            return Ok(state);
-        }
-        let invoice = subscription
-            .latest_invoice
-            .as_ref()
-            .and_then(|invoice| invoice.object());
-        let intent = invoice.and_then(|invoice| invoice.payment_intent());
-        if let Some(intent) = intent
-            && matches!(
-                intent.status.as_str(),
-                "requires_payment_method" | "canceled"
-            )
-        {
-            let error = intent.last_payment_error.as_ref();
-            return Err(BillingError::Declined {
-                message: error
-                    .and_then(|e| e.message.clone())
-                    .unwrap_or_else(|| "Your card was declined.".to_owned()),
-                code: error.and_then(|e| e.decline_code.clone().or_else(|| e.code.clone())),
-            });
-        }
-        // requires_action / requires_confirmation (3-D Secure) or processing; or no
-        // PaymentIntent in the answer at all, then the confirmation secret is all there is.
-        state.status = GatewayStatus::Pending {
-            client_secret: invoice.and_then(|invoice| invoice.client_secret()),
-        };
-        Ok(state)
-    }
 }
 
 #[async_trait]
@@ -202,7 +175,7 @@ impl PaymentGateway for StripeGateway {
         let subscription: Subscription = self.client.send(&request, Some(&key)).await?;
         tracing::info!(stripe_subscription_id = %subscription.id, status = %subscription.status, "created Stripe subscription");
         let payment_expected = subscription.status == "incomplete";
-        self.settle_payment(&subscription, payment_expected)
+        self.settle_payment(&subscription, payment_expected).await
     }
 
     #[tracing::instrument(skip_all, fields(subscription_id = %subscription_id, new_plan = %new_plan))]
@@ -243,7 +216,7 @@ impl PaymentGateway for StripeGateway {
             .pending_update
             .as_ref()
             .is_some_and(|v| !v.is_null());
-        self.settle_payment(&updated, has_pending_update)
+        self.settle_payment(&updated, has_pending_update).await
     }
 
     #[tracing::instrument(skip_all, fields(subscription_id = %subscription_id, cancel = cancel))]
@@ -357,5 +330,40 @@ impl PaymentGateway for StripeGateway {
         subscription_id: &str,
     ) -> Result<SubscriptionState, BillingError> {
         Ok(self.retrieve(subscription_id).await?.to_state(&self.prices))
+    }
+
+    #[tracing::instrument(skip_all, fields(customer_id = %customer_id))]
+    async fn create_portal_session(
+        &self,
+        customer_id: &str,
+        idempotency_prefix: &str,
+    ) -> Result<PortalSession, BillingError> {
+        self.portal_session(customer_id, idempotency_prefix).await
+    }
+
+    #[tracing::instrument(skip_all, fields(customer_id = %customer_id, limit = page.limit))]
+    async fn list_invoices(
+        &self,
+        customer_id: &str,
+        page: &InvoicePage,
+    ) -> Result<InvoiceList, BillingError> {
+        self.invoices(customer_id, page).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stripe refuses an `expand[]` path of more than four segments, `data` included
+    /// ("You cannot expand more than 4 levels of a property").
+    #[test]
+    fn every_expand_path_is_within_stripes_four_levels() {
+        assert!(!EXPAND_PATHS.is_empty());
+        for path in EXPAND_PATHS {
+            let depth = path.split('.').count();
+            assert!(depth <= 4, "{path} expands {depth} levels");
+        }
+        assert!(EXPAND_PATHS.iter().all(|p| PAYMENT_EXPANSIONS.contains(p)));
     }
 }

@@ -49,11 +49,16 @@ pub(crate) trait HasId {
 pub(crate) struct List<T> {
     #[serde(default = "Vec::new")]
     pub data: Vec<T>,
+    #[serde(default)]
+    pub has_more: bool,
 }
 
 impl<T> Default for List<T> {
     fn default() -> Self {
-        Self { data: Vec::new() }
+        Self {
+            data: Vec::new(),
+            has_more: false,
+        }
     }
 }
 
@@ -114,6 +119,8 @@ pub(crate) struct Recurring {
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Invoice {
     pub id: Option<String>,
+    /// `draft`, `open`, `paid`, `uncollectible` or `void`.
+    pub status: Option<String>,
     pub customer: Option<Expandable<IdOnly>>,
     pub billing_reason: Option<String>,
     pub attempt_count: Option<u64>,
@@ -161,25 +168,28 @@ impl Invoice {
             .max()
     }
 
-    /// The PaymentIntent that pays the invoice, when it was expanded.
-    pub(crate) fn payment_intent(&self) -> Option<&PaymentIntent> {
+    pub(crate) fn is_paid(&self) -> bool {
+        self.status.as_deref() == Some("paid")
+    }
+
+    /// The PaymentIntent that pays the invoice (its id, or the object where an older API
+    /// version embedded it): the default payment's, else any payment's, else the invoice's own
+    /// `payment_intent` of API versions before 2025-03-31.
+    pub(crate) fn payment_intent(&self) -> Option<&Expandable<PaymentIntent>> {
         let payments = self.payments.as_ref().map(|p| &p.data[..]).unwrap_or(&[]);
         payments
             .iter()
             .filter(|payment| payment.is_default)
             .chain(payments.iter())
-            .find_map(|payment| payment.payment.payment_intent.as_ref()?.object())
-            .or_else(|| self.payment_intent.as_ref()?.object())
+            .find_map(|payment| payment.payment.payment_intent.as_ref())
+            .or(self.payment_intent.as_ref())
     }
 
-    pub(crate) fn client_secret(&self) -> Option<String> {
-        self.payment_intent()
-            .and_then(|pi| pi.client_secret.clone())
-            .or_else(|| {
-                self.confirmation_secret
-                    .as_ref()
-                    .map(|c| c.client_secret.clone())
-            })
+    /// The client secret of the invoice's PaymentIntent, from `confirmation_secret`.
+    pub(crate) fn confirmation_client_secret(&self) -> Option<String> {
+        self.confirmation_secret
+            .as_ref()
+            .map(|c| c.client_secret.clone())
     }
 }
 
@@ -245,6 +255,13 @@ pub(crate) struct PaymentIntent {
     pub last_payment_error: Option<PaymentError>,
 }
 
+impl PaymentIntent {
+    /// The payment failed and needs another payment method: a decline.
+    pub(crate) fn is_declined(&self) -> bool {
+        matches!(self.status.as_str(), "requires_payment_method" | "canceled")
+    }
+}
+
 impl HasId for PaymentIntent {
     fn id(&self) -> &str {
         &self.id
@@ -269,6 +286,26 @@ pub(crate) struct CheckoutSession {
     pub payment_status: Option<String>,
     #[serde(default)]
     pub metadata: HashMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct PortalSession {
+    pub id: String,
+    pub url: String,
+}
+
+/// An invoice as `GET /v1/invoices` lists it: the fields the customer sees.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ListedInvoice {
+    pub id: String,
+    pub number: Option<String>,
+    pub created: i64,
+    pub amount_due: i64,
+    pub amount_paid: i64,
+    pub currency: String,
+    pub status: Option<String>,
+    pub hosted_invoice_url: Option<String>,
+    pub invoice_pdf: Option<String>,
 }
 
 impl Subscription {

@@ -4,8 +4,8 @@ use billing::{
     BillingCustomer, BillingError, PaidPlan, PaymentGateway, PriceInterval, idempotency_key,
 };
 
-use crate::fixtures;
-use crate::support::*;
+use billing::test_support::fixtures;
+use billing::test_support::*;
 
 const USER: &str = "0192f5c4-7b1e-7c3a-9d2e-5a6b7c8d9e0f";
 const SESSION: &str = "cs_test_a1DoztraCheckout01";

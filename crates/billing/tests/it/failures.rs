@@ -3,15 +3,15 @@
 use std::time::Duration;
 
 use billing::{
-    BillingCustomer, BillingError, DisabledGateway, PaidPlan, PaymentGateway, PriceInterval,
-    StripeGateway, gateway_from_settings,
+    BillingCustomer, BillingError, DisabledGateway, InvoicePage, PaidPlan, PaymentGateway,
+    PriceInterval, StripeGateway, gateway_from_settings,
 };
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::fixtures::{self, Sub};
-use crate::support::*;
+use billing::test_support::fixtures::{self, Sub};
+use billing::test_support::*;
 
 const SUB: &str = "sub_1SDoztra0001";
 const SUB_PATH: &str = "/v1/subscriptions/sub_1SDoztra0001";
@@ -293,6 +293,17 @@ async fn without_configuration_every_operation_is_not_configured() {
             .await
             .err(),
         gateway.fetch_subscription(SUB).await.err(),
+        gateway.create_portal_session("cus", "p").await.err(),
+        gateway
+            .list_invoices(
+                "cus",
+                &InvoicePage {
+                    limit: 10,
+                    starting_after: None,
+                },
+            )
+            .await
+            .err(),
     ];
     for result in results {
         assert_eq!(result, Some(BillingError::NotConfigured));

@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
-use crate::fixtures::{self, Sub};
-use crate::support::*;
+use billing::test_support::fixtures::{self, Sub};
+use billing::test_support::*;
 
 fn typed<T: miniserde::Deserialize>(what: &str, value: &Value) {
     let text = serde_json::to_string(value).unwrap();
@@ -40,7 +40,7 @@ fn fixtures_are_shaped_like_stripe_objects() {
     for status in ["requires_action", "requires_payment_method"] {
         let intent = fixtures::payment_intent("pi_1", cus, status);
         typed::<stripe_core::PaymentIntent>(status, &intent);
-        let invoice = fixtures::open_invoice("in_1", cus, sub, BASIC_MONTHLY, intent);
+        let invoice = fixtures::open_invoice("in_1", cus, sub, BASIC_MONTHLY, "pi_1");
         typed::<stripe_billing::Invoice>("expanded invoice", &invoice);
         let subscription = Sub::new(sub, cus, BASIC_MONTHLY)
             .status("incomplete")
@@ -58,6 +58,16 @@ fn fixtures_are_shaped_like_stripe_objects() {
     typed::<stripe_billing::Invoice>(
         "failed invoice",
         &fixtures::event_invoice("in_3", cus, sub, BASIC_MONTHLY, false),
+    );
+    for status in ["paid", "open", "void", "draft"] {
+        typed::<stripe_billing::Invoice>(
+            status,
+            &fixtures::listed_invoice("in_4", cus, "7D1F0E2A-0004", status, fixtures::CREATED),
+        );
+    }
+    typed::<stripe_billing::BillingPortalSession>(
+        "portal session",
+        &fixtures::portal_session("bps_1", cus, PORTAL_RETURN_URL),
     );
     typed::<stripe_checkout::CheckoutSession>(
         "checkout session",

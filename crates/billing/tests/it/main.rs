@@ -4,10 +4,10 @@
 
 mod checkout;
 mod failures;
-mod fixtures;
 mod fixtures_match_stripe;
 mod plan_changes;
+mod portal;
+mod stripe_rules;
 mod subscribe;
-mod support;
 mod webhook_events;
 mod webhook_signature;

@@ -4,8 +4,8 @@ use billing::{
     BillingError, GatewayStatus, PaidPlan, PaymentGateway, PriceInterval, idempotency_key,
 };
 
-use crate::fixtures::{self, Sub};
-use crate::support::*;
+use billing::test_support::fixtures::{self, Sub};
+use billing::test_support::*;
 
 const CUS: &str = "cus_TDoztraAda001";
 const SUB: &str = "sub_1SDoztra0001";
@@ -127,8 +127,17 @@ async fn an_upgrade_whose_payment_needs_authentication_is_pending_on_the_old_pla
         1,
     )
     .await;
-    let intent = fixtures::payment_intent("pi_3SDoztraUpg01", CUS, "requires_action");
+    let intent = "pi_3SDoztraUpg01";
     let invoice = fixtures::open_invoice("in_1SDoztraUpg1", CUS, SUB, PRO_MONTHLY, intent);
+    answer(
+        &server,
+        "GET",
+        &fixtures::payment_intent_path(intent),
+        200,
+        fixtures::payment_intent(intent, CUS, "requires_action"),
+        1,
+    )
+    .await;
     let pending = Sub::new(SUB, CUS, BASIC_MONTHLY)
         .pending_update(PRO_MONTHLY)
         .latest_invoice(invoice);
@@ -163,8 +172,17 @@ async fn a_declined_upgrade_is_declined() {
         1,
     )
     .await;
-    let intent = fixtures::payment_intent("pi_3SDoztraUpg02", CUS, "requires_payment_method");
+    let intent = "pi_3SDoztraUpg02";
     let invoice = fixtures::open_invoice("in_1SDoztraUpg2", CUS, SUB, PRO_MONTHLY, intent);
+    answer(
+        &server,
+        "GET",
+        &fixtures::payment_intent_path(intent),
+        200,
+        fixtures::payment_intent(intent, CUS, "requires_payment_method"),
+        1,
+    )
+    .await;
     let pending = Sub::new(SUB, CUS, BASIC_MONTHLY)
         .pending_update(PRO_MONTHLY)
         .latest_invoice(invoice);

@@ -6,8 +6,8 @@ use billing::{
 };
 use serde_json::json;
 
-use crate::fixtures::{self, Sub};
-use crate::support::*;
+use billing::test_support::fixtures::{self, Sub};
+use billing::test_support::*;
 
 const PM: &str = "pm_card_visa";
 const CUS: &str = "cus_TDoztraAda001";
@@ -124,7 +124,7 @@ async fn subscribe_creates_the_customer_attaches_the_card_and_starts_an_active_s
         form_list(&requests[3], "expand"),
         [
             "latest_invoice.confirmation_secret",
-            "latest_invoice.payments.data.payment.payment_intent"
+            "latest_invoice.payments"
         ]
     );
 
@@ -244,11 +244,20 @@ async fn a_retried_subscribe_sends_the_same_keys_and_a_new_card_gets_new_ones() 
 async fn a_card_that_needs_authentication_leaves_the_subscription_pending_with_a_client_secret() {
     let (server, gateway) = stripe().await;
     customer_and_card(&server, true).await;
-    let intent = fixtures::payment_intent("pi_3SDoztra3ds01", CUS, "requires_action");
+    let intent = "pi_3SDoztra3ds01";
     let invoice = fixtures::open_invoice("in_1SDoztra0001", CUS, SUB, PRO_MONTHLY, intent);
     let subscription = Sub::new(SUB, CUS, PRO_MONTHLY)
         .status("incomplete")
         .latest_invoice(invoice);
+    answer(
+        &server,
+        "GET",
+        &fixtures::payment_intent_path(intent),
+        200,
+        fixtures::payment_intent(intent, CUS, "requires_action"),
+        1,
+    )
+    .await;
     answer(
         &server,
         "POST",
@@ -282,19 +291,29 @@ async fn a_card_that_needs_authentication_leaves_the_subscription_pending_with_a
     );
     assert_eq!(state.plan, Some(PaidPlan::Professional));
     assert_eq!(state.stripe_subscription_id, SUB);
+    // The PaymentIntent was read in a second request, named by the invoice's payment.
+    assert_request_hygiene(&received(&server).await);
+    assert_eq!(
+        received_at(&server, "GET", &fixtures::payment_intent_path(intent))
+            .await
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn without_the_payment_intent_the_confirmation_secret_is_the_client_secret() {
     let (server, gateway) = stripe().await;
     customer_and_card(&server, true).await;
+    // An invoice whose payments name no PaymentIntent: nothing more to read.
     let mut invoice = fixtures::open_invoice(
         "in_1SDoztra0001",
         CUS,
         SUB,
         BASIC_MONTHLY,
-        json!("pi_3SDoztraNotExpanded"),
+        "pi_3SDoztraNotExpanded",
     );
+    invoice["payments"]["data"] = json!([]);
     invoice["confirmation_secret"]["client_secret"] = json!("pi_3SDoztraNotExpanded_secret_abc");
     let subscription = Sub::new(SUB, CUS, BASIC_MONTHLY)
         .status("incomplete")
@@ -318,17 +337,31 @@ async fn without_the_payment_intent_the_confirmation_secret_is_the_client_secret
         state.client_secret(),
         Some("pi_3SDoztraNotExpanded_secret_abc")
     );
+    assert!(
+        received_at(&server, "GET", "/v1/payment_intents/pi_3SDoztraNotExpanded")
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
 async fn a_card_declined_on_the_first_invoice_is_declined() {
     let (server, gateway) = stripe().await;
     customer_and_card(&server, true).await;
-    let intent = fixtures::payment_intent("pi_3SDoztraDecl01", CUS, "requires_payment_method");
+    let intent = "pi_3SDoztraDecl01";
     let invoice = fixtures::open_invoice("in_1SDoztra0001", CUS, SUB, BASIC_MONTHLY, intent);
     let subscription = Sub::new(SUB, CUS, BASIC_MONTHLY)
         .status("incomplete")
         .latest_invoice(invoice);
+    answer(
+        &server,
+        "GET",
+        &fixtures::payment_intent_path(intent),
+        200,
+        fixtures::payment_intent(intent, CUS, "requires_payment_method"),
+        1,
+    )
+    .await;
     answer(
         &server,
         "POST",

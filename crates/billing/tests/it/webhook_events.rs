@@ -6,8 +6,8 @@ use billing::webhook::{
 use billing::{GatewayStatus, PaidPlan, PriceInterval};
 use serde_json::{Value, json};
 
-use crate::fixtures::{self, Sub};
-use crate::support::*;
+use billing::test_support::fixtures::{self, Sub};
+use billing::test_support::*;
 
 const CUS: &str = "cus_TDoztraAda001";
 const SUB: &str = "sub_1SDoztra0001";

@@ -2,7 +2,7 @@
 
 use billing::webhook::{self, DEFAULT_TOLERANCE_SECS, WebhookError};
 
-use crate::support::{PREVIOUS_WEBHOOK_SECRET, WEBHOOK_SECRET};
+use billing::test_support::{PREVIOUS_WEBHOOK_SECRET, WEBHOOK_SECRET};
 
 const NOW: i64 = 1_780_000_000;
 const BODY: &[u8] = br#"{"id":"evt_1","object":"event","type":"invoice.paid","created":1780000000,"data":{"object":{}}}"#;

@@ -1,12 +1,16 @@
-//! A wiremock server standing in for api.stripe.com, and helpers to read what it received.
+//! The Stripe stand-in: a wiremock server guarded by [`StripeRules`], the settings that point a
+//! gateway at it, and helpers to mount answers and read what it received.
 
 use std::collections::HashMap;
+use std::ops::Deref;
 use std::time::Duration;
 
-use billing::{PriceTable, StripeGateway, StripeSettings};
 use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use super::rules::StripeRules;
+use crate::{PriceTable, SecretString, StripeGateway, StripeSettings};
 
 pub const SECRET_KEY: &str = "sk_test_51DoztraMockKey";
 pub const WEBHOOK_SECRET: &str = "whsec_test_current";
@@ -17,6 +21,58 @@ pub const PRO_MONTHLY: &str = "price_1DoztraProMonthly";
 pub const SUCCESS_URL: &str =
     "https://app.doztra.test/billing/success?session_id={CHECKOUT_SESSION_ID}";
 pub const CANCEL_URL: &str = "https://app.doztra.test/billing/cancel";
+pub const PORTAL_RETURN_URL: &str = "https://app.doztra.test/account/billing";
+
+/// A local Stripe: a wiremock server (it derefs to [`MockServer`]) whose first mock is the
+/// guard of [`StripeRules`].
+pub struct StripeMock {
+    server: MockServer,
+    rules: StripeRules,
+    strict: bool,
+}
+
+impl StripeMock {
+    /// A stand-in where any refused request fails the test when the mock is dropped.
+    pub async fn start() -> Self {
+        Self::with(true).await
+    }
+
+    /// A stand-in that answers refused requests as Stripe does and nothing more (for tests of
+    /// the refusals themselves).
+    pub async fn start_tolerating_refusals() -> Self {
+        Self::with(false).await
+    }
+
+    async fn with(strict: bool) -> Self {
+        let server = MockServer::start().await;
+        let rules = StripeRules::default();
+        rules.guard(strict).mount(&server).await;
+        Self {
+            server,
+            rules,
+            strict,
+        }
+    }
+
+    /// Forgets the mounted answers and the received requests, like [`MockServer::reset`], and
+    /// mounts the guard again. The idempotency keys stay remembered, as at Stripe.
+    pub async fn reset(&self) {
+        self.server.reset().await;
+        self.rules.guard(self.strict).mount(&self.server).await;
+    }
+
+    pub fn rules(&self) -> &StripeRules {
+        &self.rules
+    }
+}
+
+impl Deref for StripeMock {
+    type Target = MockServer;
+
+    fn deref(&self) -> &MockServer {
+        &self.server
+    }
+}
 
 /// Prices with a yearly basic plan but no yearly professional one.
 pub fn prices() -> PriceTable {
@@ -28,6 +84,7 @@ pub fn prices() -> PriceTable {
     }
 }
 
+/// Settings for a gateway talking to `api_base`, with short timeouts and back-off.
 pub fn settings(api_base: &str) -> StripeSettings {
     let mut settings = StripeSettings::new(
         SECRET_KEY,
@@ -36,7 +93,8 @@ pub fn settings(api_base: &str) -> StripeSettings {
         SUCCESS_URL,
         CANCEL_URL,
     );
-    settings.previous_webhook_secret = Some(billing::SecretString::new(PREVIOUS_WEBHOOK_SECRET));
+    settings.previous_webhook_secret = Some(SecretString::new(PREVIOUS_WEBHOOK_SECRET));
+    settings.portal_return_url = PORTAL_RETURN_URL.to_owned();
     settings.api_base = api_base.to_owned();
     settings.request_timeout = Duration::from_secs(5);
     settings.max_network_retries = 2;
@@ -44,9 +102,9 @@ pub fn settings(api_base: &str) -> StripeSettings {
     settings
 }
 
-/// A fresh mock Stripe and a gateway pointed at it.
-pub async fn stripe() -> (MockServer, StripeGateway) {
-    let server = MockServer::start().await;
+/// A fresh stand-in and a gateway pointed at it.
+pub async fn stripe() -> (StripeMock, StripeGateway) {
+    let server = StripeMock::start().await;
     let gateway = StripeGateway::new(&settings(&server.uri())).expect("gateway");
     (server, gateway)
 }
@@ -89,6 +147,11 @@ pub async fn received_at(server: &MockServer, verb: &str, at: &str) -> Vec<Reque
 /// The form body, decoded (`items[0][price]` -> value).
 pub fn form(request: &Request) -> HashMap<String, String> {
     form_urlencoded::parse(&request.body).into_owned().collect()
+}
+
+/// The query string, decoded.
+pub fn query(request: &Request) -> HashMap<String, String> {
+    request.url.query_pairs().into_owned().collect()
 }
 
 /// The values of an array parameter such as `expand`, sorted.
