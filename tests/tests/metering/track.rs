@@ -229,6 +229,45 @@ async fn a_free_plan_may_not_use_gpt_4_until_an_admin_moves_it_to_basic(app: Tes
     assert_counters_match_events(&app).await;
 }
 
+async fn a_retry_after_a_downgrade_is_still_answered_with_its_record(app: TestApp) {
+    let admin = app.admin("boss@example.com").await;
+    let me = app.user("downgraded@example.com").await;
+    set_subscription(&app, &admin, &me, json!({"plan": "basic"})).await;
+    let body = with_request_id(event("chat", "gpt-4", 10, 10), "long-generation");
+    let first = track_ok(&app, &me, body.clone()).await;
+    set_subscription(&app, &admin, &me, json!({"plan": "free"})).await;
+
+    // The backend retries a call that already happened: its answer is the record, not a 403.
+    let retry = track_ok(&app, &me, body).await;
+    assert_eq!(retry["duplicate"], true);
+    assert_eq!(retry["id"], first["id"]);
+    // The same id with another payload is still a conflict; a new request is refused.
+    expect_error(
+        track(
+            &app,
+            &me,
+            with_request_id(event("chat", "gpt-4", 10, 99), "long-generation"),
+        )
+        .await,
+        409,
+        "request_id_conflict",
+    )
+    .await;
+    expect_error(
+        track(
+            &app,
+            &me,
+            with_request_id(event("chat", "gpt-4", 10, 10), "new"),
+        )
+        .await,
+        403,
+        "model_not_allowed",
+    )
+    .await;
+    assert_eq!(events(&app).await, 1);
+    assert_counters_match_events(&app).await;
+}
+
 async fn a_repeated_request_id_is_recorded_once(app: TestApp) {
     let me = app.user("once@example.com").await;
     let mut payload = with_request_id(chat(300), "req-1");
@@ -287,6 +326,7 @@ db_tests!(
     invalid_usage_is_refused_and_writes_nothing,
     an_unknown_model_is_refused_with_the_known_models,
     a_free_plan_may_not_use_gpt_4_until_an_admin_moves_it_to_basic,
+    a_retry_after_a_downgrade_is_still_answered_with_its_record,
     a_repeated_request_id_is_recorded_once,
     a_request_id_reused_with_a_different_payload_is_a_conflict,
     two_users_may_use_the_same_request_id,

@@ -54,7 +54,7 @@ impl TrackItem {
             .map(|id| (self.event.user_id, id))
     }
 
-    fn outcome(&self, id: Uuid, duplicate: bool, tokens_used: u64) -> TrackOutcome {
+    pub(crate) fn outcome(&self, id: Uuid, duplicate: bool, tokens_used: u64) -> TrackOutcome {
         TrackOutcome {
             id,
             duplicate,
@@ -70,7 +70,7 @@ impl TrackItem {
 
     /// Whether a recorded event is this track (same payload) rather than a different request
     /// that reused its request id.
-    fn is_recorded_as(&self, existing: &UsageEventRow) -> bool {
+    pub(crate) fn is_recorded_as(&self, existing: &UsageEventRow) -> bool {
         existing.request_type == self.event.request_type
             && existing.model == self.event.model
             && existing.prompt_tokens == self.event.prompt_tokens

@@ -241,15 +241,6 @@ impl Metering {
             model_tier: parsed.tier,
             estimated_tokens: None,
         };
-        // The tier refusal needs no counters; decide it before any write.
-        if let QuotaDecision::Refused(refusal @ Refusal::ModelNotAllowed { .. }) =
-            decide(&limits, &Counters::default(), &quota)
-        {
-            return Err(ServiceError::Quota {
-                refusal,
-                reset_date: BillingPeriod::containing(now).reset_date(),
-            });
-        }
         let event = NewUsageEvent {
             id: Uuid::now_v7(),
             user_id,
@@ -262,14 +253,47 @@ impl Metering {
             conversation_id: parsed.conversation_id,
             created_at: now,
         };
-        self.writer
-            .write(TrackItem {
-                limits,
-                quota,
-                counts: parsed.counts,
-                event,
-            })
-            .await
+        let item = TrackItem {
+            limits,
+            quota,
+            counts: parsed.counts,
+            event,
+        };
+        // The tier refusal needs no counters: decide it before any write, unless the request
+        // is a repeat of one recorded before the plan changed (its answer is the record).
+        if let QuotaDecision::Refused(refusal @ Refusal::ModelNotAllowed { .. }) =
+            decide(&limits, &Counters::default(), &quota)
+        {
+            return self.refused_unless_recorded(&item, refusal).await;
+        }
+        self.writer.write(item).await
+    }
+
+    async fn refused_unless_recorded(
+        &self,
+        item: &TrackItem,
+        refusal: Refusal,
+    ) -> Result<TrackOutcome, ServiceError> {
+        let user_id = item.event.user_id;
+        let period = BillingPeriod::containing(item.event.created_at);
+        let recorded = match item.event.request_id.as_deref() {
+            Some(request_id) => {
+                store::find_by_request_id(&self.ctx.db, user_id, request_id).await?
+            }
+            None => None,
+        };
+        let Some(recorded) = recorded else {
+            return Err(ServiceError::Quota {
+                refusal,
+                reset_date: period.reset_date(),
+            });
+        };
+        if !item.is_recorded_as(&recorded) {
+            return Err(ServiceError::RequestIdConflict);
+        }
+        let counters = store::counters(&self.ctx.db, user_id, period.start_date()).await?;
+        let tokens_used = counters_of(counters.as_ref()).tokens_used;
+        Ok(item.outcome(recorded.id, true, tokens_used))
     }
 
     /// Answers whether a request would be accepted now, without recording anything.
