@@ -196,6 +196,12 @@ async fn start_server(
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
+    // CI runs the suites once more with group commit off (`TRACK_BATCH_WINDOW=0`).
+    for passed_through in ["TRACK_BATCH_WINDOW", "TRACK_BATCH_MAX"] {
+        if let Ok(value) = std::env::var(passed_through) {
+            vars.insert(passed_through.to_owned(), value);
+        }
+    }
     for (k, v) in extra {
         vars.insert((*k).to_owned(), (*v).to_owned());
     }
@@ -434,6 +440,36 @@ macro_rules! db_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     if let Some(app) = $crate::spawn_app($crate::Backend::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// Like [`db_tests!`], with extra settings for every server: `db_tests_with!(&[("NAME",
+/// "value"), ...]; a, b, ...)`.
+#[macro_export]
+macro_rules! db_tests_with {
+    ($settings:expr; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let settings: &[(&str, &str)] = $settings;
+                    if let Some(app) = $crate::spawn_app_with($crate::Backend::Sqlite, settings).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let settings: &[(&str, &str)] = $settings;
+                    if let Some(app) = $crate::spawn_app_with($crate::Backend::Postgres, settings).await {
                         super::$name(app).await;
                     }
                 }

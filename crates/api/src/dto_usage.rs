@@ -262,6 +262,9 @@ pub struct HistoryParams {
     pub start_date: Option<String>,
     /// Inclusive: an ISO date (whole day) or an RFC 3339 date-time.
     pub end_date: Option<String>,
+    /// The `next_cursor` of the previous page: continues after it with the same filters and
+    /// page size (keyset pagination, as fast at any depth). Not with `page`.
+    pub cursor: Option<String>,
 }
 
 /// One recorded request.
@@ -286,6 +289,8 @@ pub struct HistoryResponse {
     pub current_page: u64,
     pub records_per_page: u64,
     pub history: Vec<HistoryItem>,
+    /// Opens the next page (pass it as `cursor`); `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 impl From<HistoryPage> for HistoryResponse {
@@ -310,6 +315,7 @@ impl From<HistoryPage> for HistoryResponse {
                     conversation_id: e.conversation_id,
                 })
                 .collect(),
+            next_cursor: p.next_cursor,
         }
     }
 }

@@ -61,6 +61,8 @@ pub struct Settings {
     pub password_hash_concurrency: usize,
     /// Stripe, when `STRIPE_SECRET_KEY` is set (else paid plans answer 503).
     pub stripe: Option<billing::StripeSettings>,
+    /// Group commit of tracks (`TRACK_BATCH_WINDOW`, `TRACK_BATCH_MAX`).
+    pub track_batching: service::TrackBatching,
 }
 
 /// A setting that could not be used.
@@ -352,6 +354,21 @@ impl Settings {
                 PasswordHasher::default_concurrency(),
                 1,
             )?,
+            track_batching: service::TrackBatching {
+                window: short_duration(
+                    get("TRACK_BATCH_WINDOW"),
+                    "TRACK_BATCH_WINDOW",
+                    service::TrackBatching::default().window,
+                    Duration::from_secs(1),
+                )?,
+                max: number(
+                    get("TRACK_BATCH_MAX"),
+                    "TRACK_BATCH_MAX",
+                    service::TrackBatching::default().max,
+                    1,
+                )?
+                .min(MAX_TRACK_BATCH),
+            },
         })
     }
 
@@ -413,6 +430,40 @@ fn price(
         .checked_mul(100)
         .and_then(|w| w.checked_add(cents))
         .ok_or_else(invalid)
+}
+
+/// The largest `TRACK_BATCH_MAX` honoured (statements of a batch stay far below the databases'
+/// bind-parameter limits).
+const MAX_TRACK_BATCH: usize = 1000;
+
+/// A short duration: milliseconds (`5ms`) or seconds (`2s`, or a bare number of
+/// milliseconds); zero allowed, at most `max`.
+fn short_duration(
+    raw: Option<&str>,
+    variable: &'static str,
+    default: Duration,
+    max: Duration,
+) -> Result<Duration, SettingsError> {
+    let Some(raw) = raw else { return Ok(default) };
+    let text = raw.trim();
+    let (digits, to_duration): (&str, fn(u64) -> Duration) =
+        if let Some(ms) = text.strip_suffix("ms") {
+            (ms, Duration::from_millis)
+        } else if let Some(secs) = text.strip_suffix('s') {
+            (secs, Duration::from_secs)
+        } else {
+            (text, Duration::from_millis)
+        };
+    let value = digits.trim().parse::<u64>().map(to_duration).map_err(|_| {
+        bad(
+            variable,
+            format!("'{raw}' is not a duration like 0, 1ms or 2s"),
+        )
+    })?;
+    if value > max {
+        return Err(bad(variable, format!("'{raw}' is longer than {max:?}")));
+    }
+    Ok(value)
 }
 
 /// Seconds, or a number with a unit: `900`, `90s`, `15m`, `12h`, `30d`. Zero is refused.

@@ -86,6 +86,7 @@ pub fn build_services(
                 .as_ref()
                 .map(BillingSettings::stripe)
                 .transpose()?,
+            track_batching: settings.track_batching,
         },
     )?)
 }

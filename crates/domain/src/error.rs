@@ -71,6 +71,32 @@ pub enum DomainError {
         /// Why the value was rejected, e.g. "must not be negative".
         reason: String,
     },
+    /// A caller-chosen identifier (`request_id`, `conversation_id`) is empty, too long or holds
+    /// control characters.
+    #[error("{field} must have 1 to {max} characters without control characters.")]
+    InvalidIdentifier {
+        /// `request_id` or `conversation_id`.
+        field: &'static str,
+        /// The most characters allowed.
+        max: usize,
+    },
+    /// The payment method id is not shaped like one (`pm_...`).
+    #[error("payment_method_id must be a Stripe payment method id such as pm_1234567890.")]
+    InvalidPaymentMethod,
+    /// The billing interval is not `monthly` or `yearly`.
+    #[error("billing_period must be monthly or yearly.")]
+    UnknownBillingInterval(String),
+    /// A stored subscription status is not one of ours.
+    #[error("Unknown subscription status '{0}'.")]
+    UnknownSubscriptionStatus(String),
+    /// A number (page, page size) is outside `1..=max`.
+    #[error("{field} must be between 1 and {max}.")]
+    OutOfRange {
+        /// `page` or `limit`.
+        field: &'static str,
+        /// The largest accepted value.
+        max: u64,
+    },
     /// An entry of the model catalog configuration could not be parsed.
     #[error("Invalid model catalog entry '{entry}': {reason}.")]
     InvalidCatalogEntry {
@@ -106,6 +132,11 @@ impl DomainError {
             | Self::UnknownRequestType(_)
             | Self::InvalidTheme(_)
             | Self::InvalidTokenCount { .. }
+            | Self::InvalidIdentifier { .. }
+            | Self::InvalidPaymentMethod
+            | Self::UnknownBillingInterval(_)
+            | Self::UnknownSubscriptionStatus(_)
+            | Self::OutOfRange { .. }
             | Self::InvalidCatalogEntry { .. } => "validation_error",
         }
     }
@@ -126,7 +157,12 @@ impl DomainError {
             Self::UnknownModel { .. } => Some("model"),
             Self::UnknownRequestType(_) => Some("request_type"),
             Self::InvalidTheme(_) => Some("theme"),
-            Self::InvalidTokenCount { field, .. } => Some(field),
+            Self::InvalidTokenCount { field, .. }
+            | Self::InvalidIdentifier { field, .. }
+            | Self::OutOfRange { field, .. } => Some(field),
+            Self::InvalidPaymentMethod => Some("payment_method_id"),
+            Self::UnknownBillingInterval(_) => Some("billing_period"),
+            Self::UnknownSubscriptionStatus(_) => Some("status"),
             Self::InvalidCatalogEntry { .. } => None,
         }
     }

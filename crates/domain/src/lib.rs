@@ -5,17 +5,27 @@ pub mod account;
 pub mod catalog;
 mod common_passwords;
 pub mod error;
+pub mod ids;
+pub mod paging;
 pub mod period;
 pub mod plan;
 pub mod preferences;
 pub mod quota;
+pub mod subscription;
 pub mod usage;
 
 pub use account::{Email, Password, Role, UserName};
-pub use catalog::ModelCatalog;
+pub use catalog::{ModelCatalog, ModelName};
 pub use error::DomainError;
+pub use ids::{ConversationId, MAX_ID_CHARS, PaymentMethodId, RequestId};
+pub use paging::PageRequest;
 pub use period::BillingPeriod;
 pub use plan::{EffectiveLimits, ModelTier, Overrides, Plan, PlanLimits, effective_limits};
 pub use preferences::Theme;
 pub use quota::{QuotaDecision, QuotaRequest, Refusal, decide};
+pub use subscription::{
+    BillingInterval, PlanInForce, PlanRecord, ProviderStatus, RENEWAL_GRACE, StateDecision,
+    StateOrder, StoredProviderState, SubscriptionStatus, TIE_WINDOW_SECS, WebhookOutcome,
+    decide_payment_failure, decide_state, order_state,
+};
 pub use usage::{Counters, RequestType, TokenCounts, UsageUnit, checked_token_count};

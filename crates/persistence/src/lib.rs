@@ -6,6 +6,7 @@
 pub mod email;
 pub mod entities;
 mod error;
+pub mod ledger;
 pub mod metering;
 pub mod preferences;
 pub mod sessions;

@@ -282,6 +282,30 @@ pub async fn history_page(
         .await?)
 }
 
+/// Events matching `filter` that come after `(created_at, id)` in history order (newest first),
+/// at most `limit`: a keyset page, as cheap at any depth as the first (the
+/// `(user_id, created_at, id)` index is walked from the position, nothing is skipped).
+pub async fn history_after(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    filter: &HistoryFilter,
+    after: (DateTime<Utc>, Uuid),
+    limit: u64,
+) -> Result<Vec<UsageEventRow>, StoreError> {
+    use token_usage::Column as C;
+    let (at, id) = after;
+    let before_position = Condition::any()
+        .add(C::CreatedAt.lt(at))
+        .add(Condition::all().add(C::CreatedAt.eq(at)).add(C::Id.lt(id)));
+    Ok(history_query(user_id, filter)
+        .filter(before_position)
+        .order_by_desc(C::CreatedAt)
+        .order_by_desc(C::Id)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
 /// How many events match `filter` (an index range count; callers prefer the roll-ups when the
 /// filter is day-aligned).
 pub async fn history_count(

@@ -11,6 +11,7 @@ mod clock;
 mod config;
 mod email_flows;
 mod error;
+mod history_cursor;
 mod maintenance;
 mod metering;
 mod outbox;
@@ -35,8 +36,8 @@ pub use email_flows::{EmailConfig, EmailFlows};
 pub use error::{FieldError, ServiceError};
 pub use maintenance::{MaintenanceWorker, Pruned};
 pub use metering::{
-    CheckOutcome, CheckRequest, Metering, TokenStatistics, TokenTotals, TrackOutcome, TrackRequest,
-    UsageSummary,
+    CheckOutcome, CheckRequest, MAX_BATCHES_IN_FLIGHT, Metering, TokenStatistics, TokenTotals,
+    TrackBatching, TrackOutcome, TrackRequest, UsageSummary,
 };
 pub use outbox::OutboxWorker;
 pub use passwords::PasswordHasher;
@@ -98,6 +99,8 @@ pub struct ServiceSettings {
     pub email: EmailConfig,
     /// Stripe, when configured (`None`: paid plans answer 503 `billing_unavailable`).
     pub billing: Option<BillingSettings>,
+    /// How tracks are grouped into transactions (group commit).
+    pub track_batching: TrackBatching,
 }
 
 /// Billing as the services use it: a gateway and the webhook verifier that go together.
@@ -142,7 +145,7 @@ impl Services {
             admin: Admin::new(ctx.clone()),
             preferences: PreferencesService::new(ctx.clone()),
             catalogs: Catalogs::new(ctx.clone()),
-            metering: Metering::new(ctx.clone()),
+            metering: Metering::new(ctx.clone(), settings.track_batching),
             reports: UsageReports::new(ctx.clone()),
             email: EmailFlows::new(ctx.clone()),
             billing: Billing::new(ctx.clone()),

@@ -6,6 +6,7 @@ use persistence::metering::{self as store, GroupBy, GroupKey, HistoryFilter};
 use persistence::users;
 use uuid::Uuid;
 
+use crate::history_cursor::{FilterFingerprint, HistoryCursor};
 use crate::tokens::CurrentUser;
 use crate::{Context, ServiceError, clock};
 
@@ -21,6 +22,8 @@ pub struct HistoryQuery {
     pub model: Option<String>,
     pub start_date: Option<String>,
     pub end_date: Option<String>,
+    /// Continues after a previous page (its `next_cursor`), with the same filters.
+    pub cursor: Option<String>,
 }
 
 /// One recorded request.
@@ -45,6 +48,8 @@ pub struct HistoryPage {
     pub current_page: u64,
     pub records_per_page: u64,
     pub events: Vec<UsageEvent>,
+    /// Opens the next page (keyset: as fast at any depth); `None` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// A bound of a date filter: an ISO date (whole day) or an RFC 3339 instant.
@@ -179,6 +184,25 @@ impl UsageReports {
         query: HistoryQuery,
     ) -> Result<HistoryPage, ServiceError> {
         let (page, per_page) = page_params(query.page, query.limit, 20, MAX_HISTORY_PAGE)?;
+        let fingerprint = FilterFingerprint::of(&[
+            query.request_type.as_deref(),
+            query.model.as_deref(),
+            query.start_date.as_deref(),
+            query.end_date.as_deref(),
+            Some(&per_page.to_string()),
+        ]);
+        let cursor = query
+            .cursor
+            .as_deref()
+            .map(|text| HistoryCursor::decode(text, &fingerprint))
+            .transpose()?;
+        if cursor.is_some() && query.page.is_some() {
+            return Err(ServiceError::invalid_field(
+                "cursor",
+                "Give either cursor or page, not both.",
+            ));
+        }
+        let page = cursor.map_or(page, |c| c.page);
         let request_type = query
             .request_type
             .as_deref()
@@ -225,7 +249,26 @@ impl UsageReports {
         } else {
             store::history_count(&self.ctx.db, user_id, &filter).await?
         };
-        let rows = store::history_page(&self.ctx.db, user_id, &filter, page, per_page).await?;
+        let rows = match cursor {
+            Some(c) => {
+                store::history_after(
+                    &self.ctx.db,
+                    user_id,
+                    &filter,
+                    (c.created_at, c.id),
+                    per_page,
+                )
+                .await?
+            }
+            None => store::history_page(&self.ctx.db, user_id, &filter, page, per_page).await?,
+        };
+        let more = page.saturating_mul(per_page) < total && rows.len() as u64 == per_page;
+        let next_cursor = rows
+            .last()
+            .filter(|_| more && page < domain::PageRequest::MAX_PAGE)
+            .map(|last| {
+                HistoryCursor::after(page + 1, last.created_at, last.id, &fingerprint).encode()
+            });
         let u = |v: i64| u64::try_from(v).unwrap_or(0);
         Ok(HistoryPage {
             total_records: total,
@@ -246,6 +289,7 @@ impl UsageReports {
                     conversation_id: r.conversation_id,
                 })
                 .collect(),
+            next_cursor,
         })
     }
 

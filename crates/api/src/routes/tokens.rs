@@ -117,6 +117,7 @@ pub async fn get_usage_history(
         model: p.model,
         start_date: p.start_date,
         end_date: p.end_date,
+        cursor: p.cursor,
     };
     Ok(Json(
         state

@@ -1,5 +1,9 @@
-//! Token metering: exactly-once tracking under the plan's limits, the read-only check, and the
-//! statistics served from counters and daily roll-ups.
+//! Token metering: exactly-once tracking under the plan's limits (written in batches, see
+//! [`batcher`] and [`ledger`]), the read-only check, and the statistics served from counters
+//! and daily roll-ups.
+
+mod batcher;
+mod ledger;
 
 use std::collections::BTreeMap;
 
@@ -8,12 +12,14 @@ use domain::{
     BillingPeriod, Counters, EffectiveLimits, ModelTier, QuotaDecision, QuotaRequest, Refusal,
     RequestType, TokenCounts, checked_token_count, decide,
 };
-use persistence::metering::{
-    self as store, CountersRow, GatedIncrement, NewUsageEvent, UsageEventRow,
-};
+use persistence::ConnectionTrait;
+use persistence::metering::{self as store, CountersRow, NewUsageEvent};
 use persistence::subscriptions;
-use persistence::{ConnectionTrait, StoreError};
 use uuid::Uuid;
+
+use self::batcher::TrackWriter;
+pub use self::batcher::{MAX_BATCHES_IN_FLIGHT, TrackBatching};
+use self::ledger::TrackItem;
 
 use crate::accounts::Subscriber;
 use crate::error::Collector;
@@ -109,6 +115,7 @@ impl TokenStatistics {
 #[derive(Clone)]
 pub struct Metering {
     ctx: Context,
+    writer: TrackWriter,
 }
 
 struct ParsedTrack {
@@ -151,8 +158,9 @@ fn counters_of(row: Option<&CountersRow>) -> Counters {
 }
 
 impl Metering {
-    pub(crate) fn new(ctx: Context) -> Self {
-        Self { ctx }
+    pub(crate) fn new(ctx: Context, batching: TrackBatching) -> Self {
+        let writer = TrackWriter::new(ctx.db.clone(), batching);
+        Self { ctx, writer }
     }
 
     fn parse_track(&self, request: TrackRequest) -> Result<ParsedTrack, ServiceError> {
@@ -228,125 +236,64 @@ impl Metering {
         limits: EffectiveLimits,
     ) -> Result<TrackOutcome, ServiceError> {
         let now = clock::now();
-        let period = BillingPeriod::containing(now);
         let quota = QuotaRequest {
             request_type: parsed.request_type,
             model_tier: parsed.tier,
             estimated_tokens: None,
         };
-        // The tier refusal needs no counters; decide it before any write.
-        if let QuotaDecision::Refused(refusal @ Refusal::ModelNotAllowed { .. }) =
-            decide(&limits, &Counters::default(), &quota)
-        {
-            return Err(ServiceError::Quota {
-                refusal,
-                reset_date: period.reset_date(),
-            });
-        }
-
         let event = NewUsageEvent {
             id: Uuid::now_v7(),
             user_id,
             request_type: parsed.request_type.as_str().to_owned(),
-            model: parsed.model.clone(),
+            model: parsed.model,
             prompt_tokens: to_i64(parsed.counts.prompt()),
             completion_tokens: to_i64(parsed.counts.completion()),
             total_tokens: to_i64(parsed.counts.total()),
-            request_id: parsed.request_id.clone(),
-            conversation_id: parsed.conversation_id.clone(),
+            request_id: parsed.request_id,
+            conversation_id: parsed.conversation_id,
             created_at: now,
         };
-        let txn = persistence::begin_write(&self.ctx.db).await?;
-        // The event first: the unique (user, request id) index decides whether this is a
-        // repeat, in the same statement that records it. A repeat has changed nothing yet.
-        if !store::insert_event(&txn, &event).await? {
-            txn.rollback().await.map_err(StoreError::from)?;
-            let request_id = parsed.request_id.as_deref().unwrap_or_default();
-            let existing = store::find_by_request_id(&self.ctx.db, user_id, request_id)
-                .await?
-                .ok_or_else(|| ServiceError::internal("track", "conflicting event vanished"))?;
-            return self
-                .repeat(user_id, &parsed, &existing, &limits, period)
-                .await;
+        let item = TrackItem {
+            limits,
+            quota,
+            counts: parsed.counts,
+            event,
+        };
+        // The tier refusal needs no counters: decide it before any write, unless the request
+        // is a repeat of one recorded before the plan changed (its answer is the record).
+        if let QuotaDecision::Refused(refusal @ Refusal::ModelNotAllowed { .. }) =
+            decide(&limits, &Counters::default(), &quota)
+        {
+            return self.refused_unless_recorded(&item, refusal).await;
         }
-        let unit = parsed.request_type.unit();
-        let increment = GatedIncrement {
-            user_id,
-            period_start: period.start_date(),
-            tokens: to_i64(parsed.counts.total()),
-            unit,
-            token_limit: limits.monthly_tokens.map(to_i64),
-            unit_limit: limits.unit_limit(unit).map(to_i64),
-            now,
-        };
-        let Some(after) = store::add_within_limits(&txn, increment).await? else {
-            // Refused: the rollback takes the event back with it.
-            txn.rollback().await.map_err(StoreError::from)?;
-            return Err(self.refusal(user_id, &limits, &quota, period).await?);
-        };
-        store::add_to_summary(&txn, &event).await?;
-        txn.commit().await.map_err(StoreError::from)?;
-        Ok(outcome(
-            event.id,
-            false,
-            to_u64(after.tokens_used),
-            &limits,
-            period,
-        ))
+        self.writer.write(item).await
     }
 
-    async fn repeat(
+    async fn refused_unless_recorded(
         &self,
-        user_id: Uuid,
-        parsed: &ParsedTrack,
-        existing: &UsageEventRow,
-        limits: &EffectiveLimits,
-        period: BillingPeriod,
+        item: &TrackItem,
+        refusal: Refusal,
     ) -> Result<TrackOutcome, ServiceError> {
-        let same = existing.request_type == parsed.request_type.as_str()
-            && existing.model == parsed.model
-            && to_u64(existing.prompt_tokens) == parsed.counts.prompt()
-            && to_u64(existing.completion_tokens) == parsed.counts.completion()
-            && to_u64(existing.total_tokens) == parsed.counts.total()
-            && existing.conversation_id == parsed.conversation_id;
-        if !same {
+        let user_id = item.event.user_id;
+        let period = BillingPeriod::containing(item.event.created_at);
+        let recorded = match item.event.request_id.as_deref() {
+            Some(request_id) => {
+                store::find_by_request_id(&self.ctx.db, user_id, request_id).await?
+            }
+            None => None,
+        };
+        let Some(recorded) = recorded else {
+            return Err(ServiceError::Quota {
+                refusal,
+                reset_date: period.reset_date(),
+            });
+        };
+        if !item.is_recorded_as(&recorded) {
             return Err(ServiceError::RequestIdConflict);
         }
         let counters = store::counters(&self.ctx.db, user_id, period.start_date()).await?;
-        Ok(outcome(
-            existing.id,
-            true,
-            counters_of(counters.as_ref()).tokens_used,
-            limits,
-            period,
-        ))
-    }
-
-    /// Explains a refusal of the gate with the domain's decision on the current counters.
-    async fn refusal(
-        &self,
-        user_id: Uuid,
-        limits: &EffectiveLimits,
-        quota: &QuotaRequest,
-        period: BillingPeriod,
-    ) -> Result<ServiceError, ServiceError> {
-        let counters = counters_of(
-            store::counters(&self.ctx.db, user_id, period.start_date())
-                .await?
-                .as_ref(),
-        );
-        let refusal = match decide(limits, &counters, quota) {
-            QuotaDecision::Refused(refusal) => refusal,
-            // The gate saw a limit reached; report the token limit if the counters moved on.
-            QuotaDecision::Allowed { .. } => Refusal::TokenLimitExceeded {
-                limit: limits.monthly_tokens.unwrap_or(0),
-                used: counters.tokens_used,
-            },
-        };
-        Ok(ServiceError::Quota {
-            refusal,
-            reset_date: period.reset_date(),
-        })
+        let tokens_used = counters_of(counters.as_ref()).tokens_used;
+        Ok(item.outcome(recorded.id, true, tokens_used))
     }
 
     /// Answers whether a request would be accepted now, without recording anything.
@@ -484,22 +431,5 @@ impl Metering {
             by_model,
             daily: daily.into_iter().collect(),
         })
-    }
-}
-
-fn outcome(
-    id: Uuid,
-    duplicate: bool,
-    tokens_used: u64,
-    limits: &EffectiveLimits,
-    period: BillingPeriod,
-) -> TrackOutcome {
-    TrackOutcome {
-        id,
-        duplicate,
-        tokens_used,
-        tokens_limit: limits.monthly_tokens,
-        tokens_remaining: limits.monthly_tokens.map(|l| l.saturating_sub(tokens_used)),
-        reset_date: period.reset_date(),
     }
 }

@@ -1,0 +1,272 @@
+//! The write side of metering, one statement per step for a whole batch of tracks: lock (and
+//! create) the batch's counters rows, insert its events, take back the refused ones, add the
+//! accepted increments to the counters and to the daily roll-ups.
+//!
+//! The quota decision itself is not here: the service decides in memory, with the domain's
+//! rule, on the counters this module returns locked. Every track of a user locks that user's
+//! counters row first, so everything else the batch writes for the user (events, roll-ups) is
+//! written by one transaction at a time. Rows are always locked in `(user_id, period_start)`
+//! order, so two batches sharing users (two server instances) wait for each other instead of
+//! deadlocking.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::Counters;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, FromQueryResult,
+    QueryFilter, QueryTrait,
+};
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::entities::{token_usage, token_usage_summary, usage_statistics};
+use crate::metering::{CountersRow, NewUsageEvent, UsageEventRow};
+
+/// A counters row: one user in one billing period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CountersKey {
+    pub user_id: Uuid,
+    pub period_start: NaiveDate,
+}
+
+/// A counters row locked by [`lock_counters`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedCounters {
+    pub row: CountersRow,
+    /// The row did not exist before this statement (it starts at zero).
+    pub created: bool,
+}
+
+/// Locks the counters rows of `keys` for the rest of the transaction, creating the missing ones
+/// at zero, and returns them (one statement: an upsert whose update changes nothing but
+/// `updated_at`, which takes the row lock on PostgreSQL; SQLite's write transaction already
+/// holds the database). `keys` must be distinct; they are locked in sorted order.
+pub async fn lock_counters(
+    conn: &impl ConnectionTrait,
+    keys: &[CountersKey],
+    now: DateTime<Utc>,
+) -> Result<Vec<LockedCounters>, StoreError> {
+    use usage_statistics::Column as C;
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sorted = keys.to_vec();
+    sorted.sort_unstable();
+    // A created row carries the id generated here; an existing one keeps its own.
+    let new_ids: HashSet<Uuid> = sorted.iter().map(|_| Uuid::now_v7()).collect();
+    let rows = sorted
+        .iter()
+        .zip(&new_ids)
+        .map(|(key, id)| usage_statistics::ActiveModel {
+            id: Set(*id),
+            user_id: Set(key.user_id),
+            period_start: Set(key.period_start),
+            tokens_used: Set(0),
+            chat_messages: Set(0),
+            plagiarism_checks: Set(0),
+            prompts_generated: Set(0),
+            updated_at: Set(now),
+        });
+    let mut statement = usage_statistics::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([C::UserId, C::PeriodStart])
+                .value(C::UpdatedAt, Expr::col(("excluded", C::UpdatedAt)))
+                .to_owned(),
+        )
+        .into_query();
+    statement.returning_all();
+    conn.query_all(&statement)
+        .await?
+        .iter()
+        .map(|row| {
+            let row = CountersRow::from_query_result(row, "")?;
+            Ok(LockedCounters {
+                created: new_ids.contains(&row.id),
+                row,
+            })
+        })
+        .collect()
+}
+
+/// Deletes counters rows by id (rows a batch created for tracks it then refused, so a refusal
+/// leaves nothing behind).
+pub async fn delete_counters(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    usage_statistics::Entity::delete_many()
+        .filter(usage_statistics::Column::Id.is_in(ids.iter().copied()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Inserts the events, skipping any whose `(user_id, request_id)` is already recorded, and
+/// returns the ids of those inserted (one statement). Events are written in
+/// `(user_id, request_id)` order; the caller holds every user's counters lock, so no other
+/// transaction can be inserting the same request ids meanwhile.
+pub async fn insert_events(
+    conn: &impl ConnectionTrait,
+    events: &[NewUsageEvent],
+) -> Result<HashSet<Uuid>, StoreError> {
+    use token_usage::Column as C;
+    if events.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut sorted: Vec<&NewUsageEvent> = events.iter().collect();
+    sorted.sort_by(|a, b| (a.user_id, &a.request_id).cmp(&(b.user_id, &b.request_id)));
+    let rows = sorted.into_iter().map(|event| token_usage::ActiveModel {
+        id: Set(event.id),
+        user_id: Set(event.user_id),
+        request_type: Set(event.request_type.clone()),
+        model: Set(event.model.clone()),
+        prompt_tokens: Set(event.prompt_tokens),
+        completion_tokens: Set(event.completion_tokens),
+        total_tokens: Set(event.total_tokens),
+        request_id: Set(event.request_id.clone()),
+        conversation_id: Set(event.conversation_id.clone()),
+        created_at: Set(event.created_at),
+        usage_date: Set(event.created_at.date_naive()),
+    });
+    let mut statement = token_usage::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([C::UserId, C::RequestId])
+                .do_nothing()
+                .to_owned(),
+        )
+        .into_query();
+    statement.returning_col(C::Id);
+    let inserted = conn.query_all(&statement).await?;
+    inserted
+        .iter()
+        .map(|row| row.try_get_by_index::<Uuid>(0).map_err(StoreError::from))
+        .collect()
+}
+
+/// The recorded events of `(user_id, request_id)` pairs (the first record of each repeat).
+pub async fn events_by_request_ids(
+    conn: &impl ConnectionTrait,
+    keys: &[(Uuid, String)],
+) -> Result<Vec<UsageEventRow>, StoreError> {
+    use token_usage::Column as C;
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let users: HashSet<Uuid> = keys.iter().map(|(user, _)| *user).collect();
+    let ids: HashSet<&str> = keys.iter().map(|(_, id)| id.as_str()).collect();
+    // Users x ids is a superset of the pairs; the caller matches pairs exactly.
+    Ok(token_usage::Entity::find()
+        .filter(C::UserId.is_in(users))
+        .filter(C::RequestId.is_in(ids))
+        .all(conn)
+        .await?)
+}
+
+/// Deletes events by id (the batch's refused ones, inserted before their verdict).
+pub async fn delete_events(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    token_usage::Entity::delete_many()
+        .filter(token_usage::Column::Id.is_in(ids.iter().copied()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Adds increments to counters rows that [`lock_counters`] locked (one statement; each key at
+/// most once).
+pub async fn add_to_counters(
+    conn: &impl ConnectionTrait,
+    increments: &[(CountersKey, Counters)],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use usage_statistics::Column as C;
+    if increments.is_empty() {
+        return Ok(());
+    }
+    let rows = increments
+        .iter()
+        .map(|(key, add)| usage_statistics::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(key.user_id),
+            period_start: Set(key.period_start),
+            tokens_used: Set(to_i64(add.tokens_used)),
+            chat_messages: Set(to_i64(add.chat_messages)),
+            plagiarism_checks: Set(to_i64(add.plagiarism_checks)),
+            prompts_generated: Set(to_i64(add.prompts_generated)),
+            updated_at: Set(now),
+        });
+    let add = |col: C| Expr::col((usage_statistics::Entity, col)).add(Expr::col(("excluded", col)));
+    usage_statistics::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([C::UserId, C::PeriodStart])
+                .value(C::TokensUsed, add(C::TokensUsed))
+                .value(C::ChatMessages, add(C::ChatMessages))
+                .value(C::PlagiarismChecks, add(C::PlagiarismChecks))
+                .value(C::PromptsGenerated, add(C::PromptsGenerated))
+                .value(C::UpdatedAt, Expr::col(("excluded", C::UpdatedAt)))
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// One day's roll-up increment of a (user, request type, model).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryIncrement {
+    pub user_id: Uuid,
+    pub usage_date: NaiveDate,
+    pub request_type: String,
+    pub model: String,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+    pub request_count: i64,
+}
+
+/// Adds increments to the daily roll-ups, inserting missing rows (one statement; each key at
+/// most once).
+pub async fn add_to_summaries(
+    conn: &impl ConnectionTrait,
+    increments: &[SummaryIncrement],
+) -> Result<(), StoreError> {
+    use token_usage_summary::Column as C;
+    if increments.is_empty() {
+        return Ok(());
+    }
+    let rows = increments
+        .iter()
+        .map(|inc| token_usage_summary::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(inc.user_id),
+            usage_date: Set(inc.usage_date),
+            request_type: Set(inc.request_type.clone()),
+            model: Set(inc.model.clone()),
+            prompt_tokens: Set(inc.prompt_tokens),
+            completion_tokens: Set(inc.completion_tokens),
+            total_tokens: Set(inc.total_tokens),
+            request_count: Set(inc.request_count),
+        });
+    let add =
+        |col: C| Expr::col((token_usage_summary::Entity, col)).add(Expr::col(("excluded", col)));
+    token_usage_summary::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([C::UserId, C::UsageDate, C::RequestType, C::Model])
+                .value(C::PromptTokens, add(C::PromptTokens))
+                .value(C::CompletionTokens, add(C::CompletionTokens))
+                .value(C::TotalTokens, add(C::TotalTokens))
+                .value(C::RequestCount, add(C::RequestCount))
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}

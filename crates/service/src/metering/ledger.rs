@@ -1,0 +1,331 @@
+//! Recording a batch of tracks in one transaction and one commit (group commit), each track
+//! keeping its own outcome: accepted, refused by its own quota, or a repeat of a recorded
+//! request id (answered as a duplicate, or 409 when its payload differs).
+//!
+//! One statement per step for the whole batch: lock the batch's counters rows (in key order),
+//! insert every event (the unique `(user, request_id)` index tells the repeats), decide each
+//! new event in arrival order with [`domain::decide`] against its account's running counters
+//! (so several tracks of one account are gated in order against the same counter, exactly as
+//! one by one), delete the refused events, add the accepted increments to the counters and the
+//! daily roll-ups, commit. A failure anywhere rolls the whole batch back, so nothing is
+//! half-written; then, unless the database is away (every caller gets the 503), each track is
+//! written again alone, so a track the database refuses fails only itself.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{NaiveDate, Utc};
+use domain::{
+    BillingPeriod, Counters, EffectiveLimits, QuotaDecision, QuotaRequest, Refusal, TokenCounts,
+    decide,
+};
+use persistence::ledger::{self, CountersKey, SummaryIncrement};
+use persistence::metering::{CountersRow, NewUsageEvent, UsageEventRow};
+use persistence::{DatabaseConnection, DbErr, StoreError};
+use uuid::Uuid;
+
+use super::TrackOutcome;
+use crate::ServiceError;
+
+/// One track, parsed and past its tier check, waiting for its batch.
+#[derive(Debug, Clone)]
+pub(crate) struct TrackItem {
+    pub(crate) limits: EffectiveLimits,
+    pub(crate) quota: QuotaRequest,
+    pub(crate) counts: TokenCounts,
+    pub(crate) event: NewUsageEvent,
+}
+
+impl TrackItem {
+    fn key(&self) -> CountersKey {
+        CountersKey {
+            user_id: self.event.user_id,
+            period_start: self.period().start_date(),
+        }
+    }
+
+    fn period(&self) -> BillingPeriod {
+        BillingPeriod::containing(self.event.created_at)
+    }
+
+    fn repeat_key(&self) -> Option<(Uuid, String)> {
+        self.event
+            .request_id
+            .clone()
+            .map(|id| (self.event.user_id, id))
+    }
+
+    pub(crate) fn outcome(&self, id: Uuid, duplicate: bool, tokens_used: u64) -> TrackOutcome {
+        TrackOutcome {
+            id,
+            duplicate,
+            tokens_used,
+            tokens_limit: self.limits.monthly_tokens,
+            tokens_remaining: self
+                .limits
+                .monthly_tokens
+                .map(|limit| limit.saturating_sub(tokens_used)),
+            reset_date: self.period().reset_date(),
+        }
+    }
+
+    /// Whether a recorded event is this track (same payload) rather than a different request
+    /// that reused its request id.
+    pub(crate) fn is_recorded_as(&self, existing: &UsageEventRow) -> bool {
+        existing.request_type == self.event.request_type
+            && existing.model == self.event.model
+            && existing.prompt_tokens == self.event.prompt_tokens
+            && existing.completion_tokens == self.event.completion_tokens
+            && existing.total_tokens == self.event.total_tokens
+            && existing.conversation_id == self.event.conversation_id
+    }
+}
+
+pub(crate) type TrackResult = Result<TrackOutcome, ServiceError>;
+
+/// Records `items` and answers each, in order. Tracks that repeat a request id already in the
+/// batch wait for a following transaction, so each repeat sees its first occurrence recorded
+/// (or refused) and is answered as any later repeat would be.
+pub(crate) async fn record(db: &DatabaseConnection, items: Vec<TrackItem>) -> Vec<TrackResult> {
+    let mut results: Vec<Option<TrackResult>> = (0..items.len()).map(|_| None).collect();
+    let mut pending: Vec<(usize, TrackItem)> = items.into_iter().enumerate().collect();
+    while !pending.is_empty() {
+        let mut seen = HashSet::new();
+        let (now, later): (Vec<_>, Vec<_>) = pending
+            .into_iter()
+            .partition(|(_, item)| item.repeat_key().is_none_or(|key| seen.insert(key)));
+        let answers = match write(db, &now).await {
+            Ok(answers) => answers,
+            Err(error) => isolate(db, &now, error).await,
+        };
+        for ((index, _), answer) in now.iter().zip(answers) {
+            results[*index] = Some(answer);
+        }
+        pending = later;
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(ServiceError::internal("track", "a track was lost"))))
+        .collect()
+}
+
+/// After a batch failed: when the database is away every caller gets the 503; otherwise one
+/// track may have caused it (a value the database refuses), so each is written again alone and
+/// only the guilty one fails.
+async fn isolate(
+    db: &DatabaseConnection,
+    items: &[(usize, TrackItem)],
+    error: ServiceError,
+) -> Vec<TrackResult> {
+    tracing::error!(error = ?error, tracks = items.len(), "track batch failed");
+    if items.len() == 1 || matches!(error, ServiceError::Unavailable(_)) {
+        return items.iter().map(|_| Err(copy_for_caller(&error))).collect();
+    }
+    let mut answers = Vec::with_capacity(items.len());
+    for item in items {
+        let alone = std::slice::from_ref(item);
+        answers.push(match write(db, alone).await {
+            Ok(mut answer) => answer.pop().unwrap_or_else(|| Err(copy_for_caller(&error))),
+            Err(own) => {
+                tracing::error!(error = ?own, "track failed alone");
+                Err(own)
+            }
+        });
+    }
+    answers
+}
+
+enum Verdict {
+    Accepted { tokens_used: u64 },
+    Refused(Refusal),
+    Repeat,
+}
+
+/// One transaction for tracks whose request ids are distinct within the batch.
+async fn write(
+    db: &DatabaseConnection,
+    items: &[(usize, TrackItem)],
+) -> Result<Vec<TrackResult>, ServiceError> {
+    let now = items
+        .iter()
+        .map(|(_, item)| item.event.created_at)
+        .max()
+        .unwrap_or_else(Utc::now);
+    let keys: Vec<CountersKey> = items
+        .iter()
+        .map(|(_, item)| item.key())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let events: Vec<NewUsageEvent> = items.iter().map(|(_, item)| item.event.clone()).collect();
+
+    let txn = persistence::begin_write(db).await?;
+    let locked = ledger::lock_counters(&txn, &keys, now).await?;
+    let before: HashMap<CountersKey, Counters> =
+        locked.iter().map(|l| counters_of(&l.row)).collect();
+    let inserted = ledger::insert_events(&txn, &events).await?;
+
+    let mut running = before.clone();
+    let mut refused = Vec::new();
+    let verdicts: Vec<Verdict> = items
+        .iter()
+        .map(|(_, item)| {
+            if !inserted.contains(&item.event.id) {
+                return Verdict::Repeat;
+            }
+            let counters = running.entry(item.key()).or_default();
+            match decide(&item.limits, counters, &item.quota) {
+                QuotaDecision::Allowed { .. } => {
+                    counters.record(item.quota.request_type, item.counts);
+                    Verdict::Accepted {
+                        tokens_used: counters.tokens_used,
+                    }
+                }
+                QuotaDecision::Refused(refusal) => {
+                    refused.push(item.event.id);
+                    Verdict::Refused(refusal)
+                }
+            }
+        })
+        .collect();
+    let repeats: Vec<(Uuid, String)> = items
+        .iter()
+        .zip(&verdicts)
+        .filter(|(_, verdict)| matches!(verdict, Verdict::Repeat))
+        .filter_map(|((_, item), _)| item.repeat_key())
+        .collect();
+    let recorded = ledger::events_by_request_ids(&txn, &repeats).await?;
+
+    ledger::delete_events(&txn, &refused).await?;
+    let increments = increments(&before, &running);
+    // A row created for tracks that were all refused goes again: a refusal leaves nothing.
+    let unused: Vec<Uuid> = locked
+        .iter()
+        .filter(|l| {
+            l.created
+                && !increments
+                    .iter()
+                    .any(|(key, _)| *key == counters_of(&l.row).0)
+        })
+        .map(|l| l.row.id)
+        .collect();
+    ledger::delete_counters(&txn, &unused).await?;
+    ledger::add_to_counters(&txn, &increments, now).await?;
+    ledger::add_to_summaries(&txn, &summaries(items, &verdicts)).await?;
+    txn.commit().await.map_err(StoreError::from)?;
+
+    let recorded: HashMap<(Uuid, &str), &UsageEventRow> = recorded
+        .iter()
+        .filter_map(|row| Some(((row.user_id, row.request_id.as_deref()?), row)))
+        .collect();
+    Ok(items
+        .iter()
+        .zip(verdicts)
+        .map(|((_, item), verdict)| match verdict {
+            Verdict::Accepted { tokens_used } => {
+                Ok(item.outcome(item.event.id, false, tokens_used))
+            }
+            Verdict::Refused(refusal) => Err(ServiceError::Quota {
+                refusal,
+                reset_date: item.period().reset_date(),
+            }),
+            Verdict::Repeat => {
+                let request_id = item.event.request_id.as_deref().unwrap_or_default();
+                let existing = recorded
+                    .get(&(item.event.user_id, request_id))
+                    .ok_or_else(|| ServiceError::internal("track", "a repeated event vanished"))?;
+                if !item.is_recorded_as(existing) {
+                    return Err(ServiceError::RequestIdConflict);
+                }
+                let tokens_used = running
+                    .get(&item.key())
+                    .map_or(0, |counters| counters.tokens_used);
+                Ok(item.outcome(existing.id, true, tokens_used))
+            }
+        })
+        .collect())
+}
+
+fn counters_of(row: &CountersRow) -> (CountersKey, Counters) {
+    let count = |value: i64| u64::try_from(value).unwrap_or(0);
+    (
+        CountersKey {
+            user_id: row.user_id,
+            period_start: row.period_start,
+        },
+        Counters {
+            tokens_used: count(row.tokens_used),
+            chat_messages: count(row.chat_messages),
+            plagiarism_checks: count(row.plagiarism_checks),
+            prompts_generated: count(row.prompts_generated),
+        },
+    )
+}
+
+/// What the batch added to each counters row (rows it did not change are left out).
+fn increments(
+    before: &HashMap<CountersKey, Counters>,
+    after: &HashMap<CountersKey, Counters>,
+) -> Vec<(CountersKey, Counters)> {
+    after
+        .iter()
+        .filter_map(|(key, now)| {
+            let was = before.get(key).copied().unwrap_or_default();
+            (*now != was).then(|| {
+                (
+                    *key,
+                    Counters {
+                        tokens_used: now.tokens_used.saturating_sub(was.tokens_used),
+                        chat_messages: now.chat_messages.saturating_sub(was.chat_messages),
+                        plagiarism_checks: now
+                            .plagiarism_checks
+                            .saturating_sub(was.plagiarism_checks),
+                        prompts_generated: now
+                            .prompts_generated
+                            .saturating_sub(was.prompts_generated),
+                    },
+                )
+            })
+        })
+        .collect()
+}
+
+/// The accepted events summed per daily roll-up row.
+fn summaries(items: &[(usize, TrackItem)], verdicts: &[Verdict]) -> Vec<SummaryIncrement> {
+    let mut groups: BTreeMap<(Uuid, NaiveDate, &str, &str), SummaryIncrement> = BTreeMap::new();
+    for ((_, item), verdict) in items.iter().zip(verdicts) {
+        if !matches!(verdict, Verdict::Accepted { .. }) {
+            continue;
+        }
+        let event = &item.event;
+        let day = event.created_at.date_naive();
+        let group = groups
+            .entry((event.user_id, day, &event.request_type, &event.model))
+            .or_insert_with(|| SummaryIncrement {
+                user_id: event.user_id,
+                usage_date: day,
+                request_type: event.request_type.clone(),
+                model: event.model.clone(),
+                prompt_tokens: 0,
+                completion_tokens: 0,
+                total_tokens: 0,
+                request_count: 0,
+            });
+        group.prompt_tokens = group.prompt_tokens.saturating_add(event.prompt_tokens);
+        group.completion_tokens = group
+            .completion_tokens
+            .saturating_add(event.completion_tokens);
+        group.total_tokens = group.total_tokens.saturating_add(event.total_tokens);
+        group.request_count += 1;
+    }
+    groups.into_values().collect()
+}
+
+/// The batch's error, once per caller: unavailability stays a 503, anything else is internal.
+fn copy_for_caller(error: &ServiceError) -> ServiceError {
+    match error {
+        ServiceError::Unavailable(_) => {
+            ServiceError::Unavailable(StoreError::Unavailable(DbErr::Custom(error.to_string())))
+        }
+        other => ServiceError::internal("track batch", other.to_string()),
+    }
+}
