@@ -14,6 +14,8 @@ mod m20261128_000008_create_usage_statistics;
 mod m20261128_000009_create_email_tokens;
 mod m20261128_000010_create_email_outbox;
 mod m20261130_000011_stripe_billing;
+mod m20261204_000040_create_token_reservations;
+mod m20261204_000041_add_open_reservations;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -33,6 +35,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000009_create_email_tokens::Migration),
             Box::new(m20261128_000010_create_email_outbox::Migration),
             Box::new(m20261130_000011_stripe_billing::Migration),
+            Box::new(m20261204_000040_create_token_reservations::Migration),
+            Box::new(m20261204_000041_add_open_reservations::Migration),
         ]
     }
 }

@@ -52,6 +52,10 @@ pub struct TrackRequestBody {
         pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
     )]
     pub conversation_id: Option<String>,
+    /// The reservation this call was made under: the actual counts replace it (recorded in
+    /// full). Unknown -> 404; settled by another request -> 409; expired -> an ordinary track.
+    #[schema(format = "uuid")]
+    pub reservation_id: Option<String>,
 }
 
 /// The result of a track.
@@ -291,6 +295,9 @@ pub struct HistoryResponse {
     pub history: Vec<HistoryItem>,
     /// Opens the next page (pass it as `cursor`); `null` on the last page.
     pub next_cursor: Option<String>,
+    /// Raw events older than this are deleted (`USAGE_EVENT_RETENTION`): history reaches back
+    /// to here; statistics and analytics still cover older periods. `null` when kept forever.
+    pub retained_since: Option<String>,
 }
 
 impl From<HistoryPage> for HistoryResponse {
@@ -316,6 +323,7 @@ impl From<HistoryPage> for HistoryResponse {
                 })
                 .collect(),
             next_cursor: p.next_cursor,
+            retained_since: p.retained_since.map(timestamp),
         }
     }
 }

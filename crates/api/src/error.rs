@@ -112,7 +112,7 @@ impl From<ServiceError> for ApiError {
                 StatusCode::FORBIDDEN
             }
             E::Quota { .. } => StatusCode::PAYMENT_REQUIRED,
-            E::RequestIdConflict => StatusCode::CONFLICT,
+            E::RequestIdConflict | E::ReservationSettled => StatusCode::CONFLICT,
             E::InvalidEmailToken => StatusCode::BAD_REQUEST,
             E::BillingUnavailable | E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             E::PaymentFailed { .. } => StatusCode::PAYMENT_REQUIRED,
@@ -147,6 +147,7 @@ impl From<ServiceError> for ApiError {
             E::NotFound(_) => "not_found",
             E::Quota { refusal, .. } => refusal.code(),
             E::RequestIdConflict => "request_id_conflict",
+            E::ReservationSettled => "reservation_settled",
             E::InvalidEmailToken => "invalid_or_expired_token",
             E::Unavailable(_) => "service_unavailable",
             E::Internal { .. } => "internal_error",

@@ -4,6 +4,7 @@
 
 pub mod dto;
 pub mod dto_billing;
+pub mod dto_reservations;
 pub mod dto_usage;
 pub mod error;
 pub mod extractors;

@@ -63,6 +63,10 @@ pub struct Settings {
     pub stripe: Option<billing::StripeSettings>,
     /// Group commit of tracks (`TRACK_BATCH_WINDOW`, `TRACK_BATCH_MAX`).
     pub track_batching: service::TrackBatching,
+    /// How long an unsettled token reservation counts (`RESERVATION_TTL`).
+    pub reservation_ttl: Duration,
+    /// Raw usage events older than this are deleted (`USAGE_EVENT_RETENTION`; unset: never).
+    pub usage_event_retention: Option<Duration>,
 }
 
 /// A setting that could not be used.
@@ -369,6 +373,14 @@ impl Settings {
                 )?
                 .min(MAX_TRACK_BATCH),
             },
+            reservation_ttl: duration(
+                get("RESERVATION_TTL"),
+                "RESERVATION_TTL",
+                Duration::from_secs(600),
+            )?,
+            usage_event_retention: get("USAGE_EVENT_RETENTION")
+                .map(|raw| duration(Some(raw), "USAGE_EVENT_RETENTION", Duration::ZERO))
+                .transpose()?,
         })
     }
 

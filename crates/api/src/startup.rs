@@ -87,6 +87,8 @@ pub fn build_services(
                 .map(BillingSettings::stripe)
                 .transpose()?,
             track_batching: settings.track_batching,
+            reservation_ttl: settings.reservation_ttl,
+            usage_retention: settings.usage_event_retention,
         },
     )?)
 }

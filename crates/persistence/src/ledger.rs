@@ -68,6 +68,7 @@ pub async fn lock_counters(
             plagiarism_checks: Set(0),
             prompts_generated: Set(0),
             updated_at: Set(now),
+            open_reservations: Set(0),
         });
     let mut statement = usage_statistics::Entity::insert_many(rows)
         .on_conflict(
@@ -176,11 +177,19 @@ pub async fn delete_events(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<
     Ok(())
 }
 
-/// Adds increments to counters rows that [`lock_counters`] locked (one statement; each key at
-/// most once).
+/// What a batch adds to one counters row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CountersDelta {
+    pub usage: Counters,
+    /// Reservations opened (positive) or closed (negative).
+    pub open_reservations: i64,
+}
+
+/// Adds deltas to counters rows that [`lock_counters`] locked (one statement; each key at most
+/// once).
 pub async fn add_to_counters(
     conn: &impl ConnectionTrait,
-    increments: &[(CountersKey, Counters)],
+    increments: &[(CountersKey, CountersDelta)],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     use usage_statistics::Column as C;
@@ -189,15 +198,16 @@ pub async fn add_to_counters(
     }
     let rows = increments
         .iter()
-        .map(|(key, add)| usage_statistics::ActiveModel {
+        .map(|(key, delta)| usage_statistics::ActiveModel {
             id: Set(Uuid::now_v7()),
             user_id: Set(key.user_id),
             period_start: Set(key.period_start),
-            tokens_used: Set(to_i64(add.tokens_used)),
-            chat_messages: Set(to_i64(add.chat_messages)),
-            plagiarism_checks: Set(to_i64(add.plagiarism_checks)),
-            prompts_generated: Set(to_i64(add.prompts_generated)),
+            tokens_used: Set(to_i64(delta.usage.tokens_used)),
+            chat_messages: Set(to_i64(delta.usage.chat_messages)),
+            plagiarism_checks: Set(to_i64(delta.usage.plagiarism_checks)),
+            prompts_generated: Set(to_i64(delta.usage.prompts_generated)),
             updated_at: Set(now),
+            open_reservations: Set(delta.open_reservations),
         });
     let add = |col: C| Expr::col((usage_statistics::Entity, col)).add(Expr::col(("excluded", col)));
     usage_statistics::Entity::insert_many(rows)
@@ -207,6 +217,7 @@ pub async fn add_to_counters(
                 .value(C::ChatMessages, add(C::ChatMessages))
                 .value(C::PlagiarismChecks, add(C::PlagiarismChecks))
                 .value(C::PromptsGenerated, add(C::PromptsGenerated))
+                .value(C::OpenReservations, add(C::OpenReservations))
                 .value(C::UpdatedAt, Expr::col(("excluded", C::UpdatedAt)))
                 .to_owned(),
         )

@@ -9,6 +9,7 @@ mod error;
 pub mod ledger;
 pub mod metering;
 pub mod preferences;
+pub mod reservations;
 pub mod sessions;
 pub mod stripe_events;
 pub mod subscriptions;

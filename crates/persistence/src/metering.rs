@@ -1,14 +1,11 @@
-//! Token metering storage: usage events, daily roll-ups and per-period counters. The quota gate
-//! is one conditional upsert (`INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING`),
-//! atomic on both databases; the event insert relies on the unique (user, request id) index for
-//! exactly-once.
+//! Token metering storage, the read side: usage events, daily roll-ups and per-period counters
+//! for statistics, history and analytics. Tracks are written by [`crate::ledger`].
 
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::UsageUnit;
-use sea_orm::sea_query::{Condition, Expr, Func, OnConflict, SimpleExpr};
+use sea_orm::sea_query::{Condition, Expr, Func, SimpleExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, TryInsertResult,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -44,149 +41,6 @@ pub async fn find_by_request_id(
         .filter(token_usage::Column::RequestId.eq(request_id))
         .one(conn)
         .await?)
-}
-
-/// Inserts the event unless the user already has one with its request id; `false` means a
-/// concurrent repeat won (the caller rolls back).
-pub async fn insert_event(
-    conn: &impl ConnectionTrait,
-    event: &NewUsageEvent,
-) -> Result<bool, StoreError> {
-    let row = token_usage::ActiveModel {
-        id: Set(event.id),
-        user_id: Set(event.user_id),
-        request_type: Set(event.request_type.clone()),
-        model: Set(event.model.clone()),
-        prompt_tokens: Set(event.prompt_tokens),
-        completion_tokens: Set(event.completion_tokens),
-        total_tokens: Set(event.total_tokens),
-        request_id: Set(event.request_id.clone()),
-        conversation_id: Set(event.conversation_id.clone()),
-        created_at: Set(event.created_at),
-        usage_date: Set(event.created_at.date_naive()),
-    };
-    // Rows affected, not RETURNING: the answer must not depend on how a driver reports keys.
-    let result = token_usage::Entity::insert(row)
-        .on_conflict_do_nothing_on([token_usage::Column::UserId, token_usage::Column::RequestId])
-        .exec_without_returning(conn)
-        .await?;
-    Ok(matches!(result, TryInsertResult::Inserted(n) if n > 0))
-}
-
-/// Adds the event to its day's roll-up (insert or increment, one statement).
-pub async fn add_to_summary(
-    conn: &impl ConnectionTrait,
-    event: &NewUsageEvent,
-) -> Result<(), StoreError> {
-    use token_usage_summary::Column as C;
-    let row = token_usage_summary::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        user_id: Set(event.user_id),
-        usage_date: Set(event.created_at.date_naive()),
-        request_type: Set(event.request_type.clone()),
-        model: Set(event.model.clone()),
-        prompt_tokens: Set(event.prompt_tokens),
-        completion_tokens: Set(event.completion_tokens),
-        total_tokens: Set(event.total_tokens),
-        request_count: Set(1),
-    };
-    let add =
-        |col: C| Expr::col((token_usage_summary::Entity, col)).add(Expr::col(("excluded", col)));
-    token_usage_summary::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([C::UserId, C::UsageDate, C::RequestType, C::Model])
-                .value(C::PromptTokens, add(C::PromptTokens))
-                .value(C::CompletionTokens, add(C::CompletionTokens))
-                .value(C::TotalTokens, add(C::TotalTokens))
-                .value(C::RequestCount, add(C::RequestCount))
-                .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
-}
-
-fn unit_column(unit: UsageUnit) -> usage_statistics::Column {
-    match unit {
-        UsageUnit::ChatMessages => usage_statistics::Column::ChatMessages,
-        UsageUnit::PlagiarismChecks => usage_statistics::Column::PlagiarismChecks,
-        UsageUnit::PromptsGenerated => usage_statistics::Column::PromptsGenerated,
-    }
-}
-
-/// One request against the quota gate.
-#[derive(Debug, Clone, Copy)]
-pub struct GatedIncrement {
-    pub user_id: Uuid,
-    pub period_start: NaiveDate,
-    pub tokens: i64,
-    pub unit: UsageUnit,
-    /// `None` = unlimited.
-    pub token_limit: Option<i64>,
-    /// `None` = unlimited.
-    pub unit_limit: Option<i64>,
-    pub now: DateTime<Utc>,
-}
-
-/// The quota gate, one statement that also creates the period's counters row: adds the tokens
-/// and one unit to the period's counters only if, before this request, tokens are under the
-/// token limit and the unit counter is under its limit. Returns the counters after the
-/// increment, or `None` if a limit refused it.
-///
-/// `INSERT ... ON CONFLICT (user_id, period_start) DO UPDATE SET ... WHERE <limits>
-/// RETURNING *`: an existing row is incremented only if the condition holds on it; on
-/// PostgreSQL the conflicting row is locked and the condition evaluated on its latest version,
-/// so concurrent requests of one user are serialised and no limit is passed by more than one
-/// request. A fresh row starts from zero counters, which are under every limit of 1 or more;
-/// a limit of 0 (or less) refuses every request, so it is answered without a statement (the
-/// insert branch of an upsert has no condition).
-pub async fn add_within_limits(
-    conn: &impl ConnectionTrait,
-    inc: GatedIncrement,
-) -> Result<Option<CountersRow>, StoreError> {
-    use usage_statistics::Column as C;
-    if inc.token_limit.is_some_and(|limit| limit <= 0)
-        || inc.unit_limit.is_some_and(|limit| limit <= 0)
-    {
-        return Ok(None);
-    }
-    let unit_col = unit_column(inc.unit);
-    let one_if = |unit: UsageUnit| i64::from(inc.unit == unit);
-    let row = usage_statistics::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        user_id: Set(inc.user_id),
-        period_start: Set(inc.period_start),
-        tokens_used: Set(inc.tokens),
-        chat_messages: Set(one_if(UsageUnit::ChatMessages)),
-        plagiarism_checks: Set(one_if(UsageUnit::PlagiarismChecks)),
-        prompts_generated: Set(one_if(UsageUnit::PromptsGenerated)),
-        updated_at: Set(inc.now),
-    };
-    let current = |col: C| Expr::col((usage_statistics::Entity, col));
-    let add = |col: C| current(col).add(Expr::col(("excluded", col)));
-    let mut on_conflict = OnConflict::columns([C::UserId, C::PeriodStart]);
-    on_conflict
-        .value(C::TokensUsed, add(C::TokensUsed))
-        .value(unit_col, add(unit_col))
-        .value(C::UpdatedAt, Expr::col(("excluded", C::UpdatedAt)));
-    let mut within = Condition::all();
-    if let Some(limit) = inc.token_limit {
-        within = within.add(current(C::TokensUsed).lt(limit));
-    }
-    if let Some(limit) = inc.unit_limit {
-        within = within.add(current(unit_col).lt(limit));
-    }
-    if !within.is_empty() {
-        on_conflict.action_cond_where(within);
-    }
-    let mut insert = usage_statistics::Entity::insert(row)
-        .on_conflict(on_conflict)
-        .into_query();
-    insert.returning_all();
-    let Some(result) = conn.query_one(&insert).await? else {
-        return Ok(None);
-    };
-    Ok(Some(CountersRow::from_query_result(&result, "")?))
 }
 
 /// The period's counters, if any usage was recorded in it.
@@ -332,6 +186,44 @@ fn history_query(user_id: Uuid, filter: &HistoryFilter) -> sea_orm::Select<token
         query = query.filter(C::CreatedAt.lt(until));
     }
     query
+}
+
+/// Deletes up to `limit` events recorded before `before`, oldest first; returns how many. Event
+/// ids are UUIDv7, ordered by their creation time, so the primary key finds them without an
+/// index on time.
+pub async fn delete_events_before(
+    conn: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+    limit: u64,
+) -> Result<u64, StoreError> {
+    use token_usage::Column as C;
+    let ids: Vec<Uuid> = token_usage::Entity::find()
+        .select_only()
+        .column(C::Id)
+        .filter(C::Id.lt(first_v7_of(before)))
+        .order_by_asc(C::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let result = token_usage::Entity::delete_many()
+        .filter(C::Id.is_in(ids))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// The smallest UUIDv7 of the millisecond `at`: every v7 id made earlier sorts below it.
+fn first_v7_of(at: DateTime<Utc>) -> Uuid {
+    let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+    let mut bytes = [0u8; 16];
+    bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
+    bytes[6] = 0x70;
+    bytes[8] = 0x80;
+    Uuid::from_bytes(bytes)
 }
 
 /// Events counted from the roll-ups (exact for day-aligned ranges).

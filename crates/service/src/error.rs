@@ -76,6 +76,9 @@ pub enum ServiceError {
     InvalidEmailToken,
     #[error("This request_id was already used with a different payload.")]
     RequestIdConflict,
+    /// The reservation was already settled by another track.
+    #[error("This reservation was already settled by another request.")]
+    ReservationSettled,
     #[error("The service is temporarily unavailable.")]
     Unavailable(#[source] StoreError),
     #[error("internal error: {context}")]

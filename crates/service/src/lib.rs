@@ -36,8 +36,9 @@ pub use email_flows::{EmailConfig, EmailFlows};
 pub use error::{FieldError, ServiceError};
 pub use maintenance::{MaintenanceWorker, Pruned};
 pub use metering::{
-    CheckOutcome, CheckRequest, MAX_BATCHES_IN_FLIGHT, Metering, TokenStatistics, TokenTotals,
-    TrackBatching, TrackOutcome, TrackRequest, UsageSummary,
+    ActiveReservations, CheckOutcome, CheckRequest, MAX_BATCHES_IN_FLIGHT, Metering, Reservation,
+    ReservationRequest, TokenStatistics, TokenTotals, TrackBatching, TrackOutcome, TrackRequest,
+    UsageSummary,
 };
 pub use outbox::OutboxWorker;
 pub use passwords::PasswordHasher;
@@ -69,6 +70,8 @@ pub struct Context {
     pub(crate) gateway: Arc<dyn billing::PaymentGateway>,
     /// Webhook verification; `Some` exactly when billing is configured.
     pub(crate) webhooks: Option<Arc<billing::webhook::WebhookVerifier>>,
+    /// Raw usage events older than this are deleted (`None`: kept forever).
+    pub(crate) usage_retention: Option<chrono::TimeDelta>,
 }
 
 /// The service facade the HTTP layer (or any embedding program) holds.
@@ -85,6 +88,7 @@ pub struct Services {
     pub billing: Billing,
     /// The longest window any throttle looks back over.
     throttle_window: std::time::Duration,
+    usage_retention: Option<std::time::Duration>,
     outbox_signal: Arc<tokio::sync::Notify>,
     db: DatabaseConnection,
 }
@@ -101,6 +105,10 @@ pub struct ServiceSettings {
     pub billing: Option<BillingSettings>,
     /// How tracks are grouped into transactions (group commit).
     pub track_batching: TrackBatching,
+    /// How long an unsettled token reservation counts.
+    pub reservation_ttl: std::time::Duration,
+    /// Raw usage events older than this are deleted by the maintenance worker (`None`: never).
+    pub usage_retention: Option<std::time::Duration>,
 }
 
 /// Billing as the services use it: a gateway and the webhook verifier that go together.
@@ -137,6 +145,9 @@ impl Services {
                 None => Arc::new(billing::DisabledGateway),
             },
             webhooks: settings.billing.map(|b| Arc::new(b.webhooks)),
+            usage_retention: settings
+                .usage_retention
+                .and_then(|d| chrono::TimeDelta::from_std(d).ok()),
         };
         ctx.auth.keys()?; // refuse a key the JWT library cannot use, at start-up
         Ok(Self {
@@ -145,7 +156,11 @@ impl Services {
             admin: Admin::new(ctx.clone()),
             preferences: PreferencesService::new(ctx.clone()),
             catalogs: Catalogs::new(ctx.clone()),
-            metering: Metering::new(ctx.clone(), settings.track_batching),
+            metering: Metering::new(
+                ctx.clone(),
+                settings.track_batching,
+                settings.reservation_ttl,
+            ),
             reports: UsageReports::new(ctx.clone()),
             email: EmailFlows::new(ctx.clone()),
             billing: Billing::new(ctx.clone()),
@@ -155,6 +170,7 @@ impl Services {
                 .max(ctx.email.resend_window)
                 .max(ctx.email.reset_window),
             outbox_signal: ctx.outbox_signal.clone(),
+            usage_retention: settings.usage_retention,
             db,
         })
     }
@@ -192,7 +208,12 @@ impl Services {
     /// The worker that deletes expired rows every `interval`; run it with `tokio::spawn`.
     pub fn maintenance_worker(&self, interval: std::time::Duration) -> MaintenanceWorker {
         let throttle_window = self.throttle_window;
-        MaintenanceWorker::new(self.db.clone(), interval, throttle_window)
+        MaintenanceWorker::new(
+            self.db.clone(),
+            interval,
+            throttle_window,
+            self.usage_retention,
+        )
     }
 
     /// The pool, for operational commands (migrations, shutdown).

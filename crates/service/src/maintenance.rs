@@ -1,14 +1,17 @@
 //! Housekeeping: rows that no longer mean anything are deleted in the background, so tables
 //! that grow with traffic (sign-in attempts, refresh tokens, email tokens, Stripe events) stay
-//! small. Correctness never depends on it: every read already ignores what is expired. Several
-//! instances may run it at once; the deletes are idempotent.
+//! small; expired token reservations are closed; and raw usage events older than
+//! `USAGE_EVENT_RETENTION` (when set) are deleted in bounded batches, while counters and daily
+//! roll-ups stay, so statistics and analytics of old periods keep answering. Correctness never
+//! depends on it: every read already ignores what is expired. Several instances may run it at
+//! once; every step is idempotent.
 
 use std::time::Duration;
 
-use chrono::TimeDelta;
-use persistence::{DatabaseConnection, StoreError};
+use chrono::{DateTime, TimeDelta, Utc};
+use persistence::DatabaseConnection;
 
-use crate::clock;
+use crate::{ServiceError, clock};
 
 /// Deletes what has expired, once per interval.
 #[derive(Clone)]
@@ -17,6 +20,8 @@ pub struct MaintenanceWorker {
     interval: Duration,
     /// Sign-in and email-request attempts older than this no longer count for any throttle.
     attempts_kept: TimeDelta,
+    /// Raw usage events older than this are deleted (`None`: kept forever).
+    usage_retention: Option<TimeDelta>,
 }
 
 /// What one pass deleted.
@@ -26,7 +31,16 @@ pub struct Pruned {
     pub refresh_tokens: u64,
     pub email_tokens: u64,
     pub stripe_events: u64,
+    pub expired_reservations: u64,
+    pub usage_events: u64,
 }
+
+/// Rows deleted per statement, and statements per pass, when pruning usage events: a pass stays
+/// short (it never holds locks for long), and a backlog is worked off over several passes.
+const EVENTS_PER_BATCH: u64 = 5_000;
+const EVENT_BATCHES_PER_PASS: u64 = 40;
+/// Expired reservations closed per pass.
+const RESERVATIONS_PER_PASS: u64 = 1_000;
 
 /// Stripe redelivers for three days; a month of event ids is plenty to recognise repeats.
 const STRIPE_EVENTS_KEPT: TimeDelta = TimeDelta::days(30);
@@ -38,12 +52,14 @@ impl MaintenanceWorker {
         db: DatabaseConnection,
         interval: Duration,
         longest_window: Duration,
+        usage_retention: Option<Duration>,
     ) -> Self {
         let window = TimeDelta::from_std(longest_window).unwrap_or(TimeDelta::days(1));
         Self {
             db,
             interval,
             attempts_kept: window.max(TimeDelta::days(1)),
+            usage_retention: usage_retention.and_then(|d| TimeDelta::from_std(d).ok()),
         }
     }
 
@@ -66,9 +82,11 @@ impl MaintenanceWorker {
     }
 
     /// One pass: deletes expired rows of every kind.
-    pub async fn run_once(&self) -> Result<Pruned, StoreError> {
+    pub async fn run_once(&self) -> Result<Pruned, ServiceError> {
         let now = clock::now();
         Ok(Pruned {
+            expired_reservations: self.close_expired_reservations(now).await?,
+            usage_events: self.prune_usage_events(now).await?,
             login_attempts: persistence::throttle::prune_all(&self.db, now - self.attempts_kept)
                 .await?,
             refresh_tokens: persistence::sessions::prune_expired(&self.db, now).await?,
@@ -77,5 +95,36 @@ impl MaintenanceWorker {
             stripe_events: persistence::stripe_events::prune(&self.db, now - STRIPE_EVENTS_KEPT)
                 .await?,
         })
+    }
+
+    /// Closes reservations whose time ran out (they stopped counting at `expires_at` already;
+    /// this keeps each period's `open_reservations` small).
+    async fn close_expired_reservations(&self, now: DateTime<Utc>) -> Result<u64, ServiceError> {
+        let expired =
+            persistence::reservations::expired(&self.db, now, RESERVATIONS_PER_PASS).await?;
+        for row in &expired {
+            crate::metering::close_reservation(&self.db, row, persistence::reservations::EXPIRED)
+                .await?;
+        }
+        Ok(expired.len() as u64)
+    }
+
+    /// Deletes raw events older than the retention, in bounded batches.
+    async fn prune_usage_events(&self, now: DateTime<Utc>) -> Result<u64, ServiceError> {
+        let Some(retention) = self.usage_retention else {
+            return Ok(0);
+        };
+        let before = now - retention;
+        let mut deleted = 0;
+        for _ in 0..EVENT_BATCHES_PER_PASS {
+            let batch =
+                persistence::metering::delete_events_before(&self.db, before, EVENTS_PER_BATCH)
+                    .await?;
+            deleted += batch;
+            if batch < EVENTS_PER_BATCH {
+                break;
+            }
+        }
+        Ok(deleted)
     }
 }

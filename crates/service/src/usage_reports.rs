@@ -50,6 +50,8 @@ pub struct HistoryPage {
     pub events: Vec<UsageEvent>,
     /// Opens the next page (keyset: as fast at any depth); `None` on the last page.
     pub next_cursor: Option<String>,
+    /// How far back raw events are kept (`USAGE_EVENT_RETENTION`); `None` when kept forever.
+    pub retained_since: Option<DateTime<Utc>>,
 }
 
 /// A bound of a date filter: an ISO date (whole day) or an RFC 3339 instant.
@@ -290,6 +292,7 @@ impl UsageReports {
                 })
                 .collect(),
             next_cursor,
+            retained_since: self.ctx.usage_retention.map(|kept| clock::now() - kept),
         })
     }
 

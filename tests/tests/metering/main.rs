@@ -8,5 +8,6 @@ mod batching;
 mod concurrency;
 mod quota;
 mod reads;
+mod reservations;
 mod support;
 mod track;

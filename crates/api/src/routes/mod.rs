@@ -8,6 +8,7 @@ pub mod billing;
 pub mod catalog;
 pub mod ops;
 pub mod preferences;
+pub mod reservations;
 pub mod tokens;
 pub mod users;
 
@@ -23,7 +24,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(admin::configure)
             .configure(preferences::configure)
             .configure(catalog::configure)
-            .configure(tokens::configure),
+            .configure(tokens::configure)
+            .configure(reservations::configure),
     )
     .configure(ops::configure)
     .configure(app::configure);

@@ -47,6 +47,7 @@ pub async fn track_usage(
         total_tokens: b.total_tokens,
         request_id: b.request_id,
         conversation_id: b.conversation_id,
+        reservation_id: b.reservation_id,
     };
     Ok(Json(
         state

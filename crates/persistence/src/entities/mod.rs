@@ -6,6 +6,7 @@ pub mod login_attempt;
 pub mod refresh_token;
 pub mod stripe_event;
 pub mod subscription;
+pub mod token_reservation;
 pub mod token_usage;
 pub mod token_usage_summary;
 pub mod usage_statistics;

@@ -15,6 +15,8 @@ pub struct Model {
     pub plagiarism_checks: i64,
     pub prompts_generated: i64,
     pub updated_at: DateTimeUtc,
+    /// Reservations of the period not yet settled or released.
+    pub open_reservations: i64,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

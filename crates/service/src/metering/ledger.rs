@@ -13,13 +13,14 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
-    BillingPeriod, Counters, EffectiveLimits, QuotaDecision, QuotaRequest, Refusal, TokenCounts,
-    decide,
+    BillingPeriod, Counters, EffectiveLimits, QuotaDecision, QuotaRequest, Refusal, RequestType,
+    TokenCounts, UsageUnit, decide,
 };
-use persistence::ledger::{self, CountersKey, SummaryIncrement};
+use persistence::ledger::{self, CountersDelta, CountersKey, SummaryIncrement};
 use persistence::metering::{CountersRow, NewUsageEvent, UsageEventRow};
+use persistence::reservations::{self, ReservationRow};
 use persistence::{DatabaseConnection, DbErr, StoreError};
 use uuid::Uuid;
 
@@ -33,6 +34,8 @@ pub(crate) struct TrackItem {
     pub(crate) quota: QuotaRequest,
     pub(crate) counts: TokenCounts,
     pub(crate) event: NewUsageEvent,
+    /// The reservation this track settles, if any.
+    pub(crate) reservation_id: Option<Uuid>,
 }
 
 impl TrackItem {
@@ -54,7 +57,15 @@ impl TrackItem {
             .map(|id| (self.event.user_id, id))
     }
 
-    pub(crate) fn outcome(&self, id: Uuid, duplicate: bool, tokens_used: u64) -> TrackOutcome {
+    /// The answer, with `reserved` tokens held by the account's open reservations counted out
+    /// of what remains.
+    pub(crate) fn outcome(
+        &self,
+        id: Uuid,
+        duplicate: bool,
+        tokens_used: u64,
+        reserved: u64,
+    ) -> TrackOutcome {
         TrackOutcome {
             id,
             duplicate,
@@ -63,7 +74,7 @@ impl TrackItem {
             tokens_remaining: self
                 .limits
                 .monthly_tokens
-                .map(|limit| limit.saturating_sub(tokens_used)),
+                .map(|limit| limit.saturating_sub(tokens_used).saturating_sub(reserved)),
             reset_date: self.period().reset_date(),
         }
     }
@@ -135,8 +146,13 @@ async fn isolate(
 }
 
 enum Verdict {
-    Accepted { tokens_used: u64 },
+    Accepted {
+        tokens_used: u64,
+        reserved: u64,
+    },
     Refused(Refusal),
+    /// Not recorded, for a reason of its own (an unknown or settled reservation).
+    Failed(ServiceError),
     Repeat,
 }
 
@@ -162,31 +178,86 @@ async fn write(
     let locked = ledger::lock_counters(&txn, &keys, now).await?;
     let before: HashMap<CountersKey, Counters> =
         locked.iter().map(|l| counters_of(&l.row)).collect();
+    let mut held = reserved_holdings(&txn, locked.iter().map(|l| &l.row), now).await?;
     let inserted = ledger::insert_events(&txn, &events).await?;
+    let settling: HashSet<Uuid> = items
+        .iter()
+        .filter_map(|(_, item)| item.reservation_id)
+        .collect();
+    let reservations: HashMap<Uuid, ReservationRow> = reservations::find_many(&txn, &settling)
+        .await?
+        .into_iter()
+        .map(|row| (row.id, row))
+        .collect();
 
     let mut running = before.clone();
-    let mut refused = Vec::new();
-    let verdicts: Vec<Verdict> = items
-        .iter()
-        .map(|(_, item)| {
-            if !inserted.contains(&item.event.id) {
-                return Verdict::Repeat;
+    let mut open_deltas: HashMap<CountersKey, i64> = HashMap::new();
+    let mut settled: Vec<(Uuid, String)> = Vec::new();
+    let mut not_recorded = Vec::new();
+    let mut verdicts = Vec::with_capacity(items.len());
+    for (_, item) in items {
+        if !inserted.contains(&item.event.id) {
+            verdicts.push(Verdict::Repeat);
+            continue;
+        }
+        let key = item.key();
+        let reservation = item.reservation_id.map(|id| reservations.get(&id));
+        let verdict = match reservation {
+            Some(None) => Verdict::Failed(ServiceError::NotFound("Reservation")),
+            Some(Some(r)) if r.user_id != item.event.user_id => {
+                Verdict::Failed(ServiceError::NotFound("Reservation"))
             }
-            let counters = running.entry(item.key()).or_default();
-            match decide(&item.limits, counters, &item.quota) {
-                QuotaDecision::Allowed { .. } => {
-                    counters.record(item.quota.request_type, item.counts);
-                    Verdict::Accepted {
-                        tokens_used: counters.tokens_used,
+            Some(Some(r))
+                if r.state == reservations::SETTLED
+                    || settled.iter().any(|(id, _)| *id == r.id) =>
+            {
+                Verdict::Failed(ServiceError::ReservationSettled)
+            }
+            Some(Some(r)) if r.state == reservations::ACTIVE && r.expires_at > now => {
+                // The reservation gave way to the actual counts, recorded in full.
+                let counters = running.entry(key).or_default();
+                counters.record(item.quota.request_type, item.counts);
+                let tokens_used = counters.tokens_used;
+                let reservation_key = CountersKey {
+                    user_id: r.user_id,
+                    period_start: r.period_start,
+                };
+                if let Some(hold) = held.get_mut(&reservation_key) {
+                    *hold = hold.without(r);
+                }
+                *open_deltas.entry(reservation_key).or_default() -= 1;
+                let by = item
+                    .event
+                    .request_id
+                    .clone()
+                    .unwrap_or_else(|| item.event.id.to_string());
+                settled.push((r.id, by));
+                Verdict::Accepted {
+                    tokens_used,
+                    reserved: held.get(&key).map_or(0, |h| h.tokens_used),
+                }
+            }
+            // No reservation, or one released or expired: an ordinary track.
+            _ => {
+                let counters = running.entry(key).or_default();
+                let hold = held.get(&key).copied().unwrap_or_default();
+                match decide(&item.limits, &plus(counters, &hold), &item.quota) {
+                    QuotaDecision::Allowed { .. } => {
+                        counters.record(item.quota.request_type, item.counts);
+                        Verdict::Accepted {
+                            tokens_used: counters.tokens_used,
+                            reserved: hold.tokens_used,
+                        }
                     }
-                }
-                QuotaDecision::Refused(refusal) => {
-                    refused.push(item.event.id);
-                    Verdict::Refused(refusal)
+                    QuotaDecision::Refused(refusal) => Verdict::Refused(refusal),
                 }
             }
-        })
-        .collect();
+        };
+        if matches!(verdict, Verdict::Refused(_) | Verdict::Failed(_)) {
+            not_recorded.push(item.event.id);
+        }
+        verdicts.push(verdict);
+    }
     let repeats: Vec<(Uuid, String)> = items
         .iter()
         .zip(&verdicts)
@@ -195,21 +266,19 @@ async fn write(
         .collect();
     let recorded = ledger::events_by_request_ids(&txn, &repeats).await?;
 
-    ledger::delete_events(&txn, &refused).await?;
-    let increments = increments(&before, &running);
+    ledger::delete_events(&txn, &not_recorded).await?;
+    for (id, by) in &settled {
+        reservations::close(&txn, *id, reservations::SETTLED, Some(by), now).await?;
+    }
+    let deltas = deltas(&before, &running, &open_deltas);
     // A row created for tracks that were all refused goes again: a refusal leaves nothing.
     let unused: Vec<Uuid> = locked
         .iter()
-        .filter(|l| {
-            l.created
-                && !increments
-                    .iter()
-                    .any(|(key, _)| *key == counters_of(&l.row).0)
-        })
+        .filter(|l| l.created && !deltas.iter().any(|(key, _)| *key == counters_of(&l.row).0))
         .map(|l| l.row.id)
         .collect();
     ledger::delete_counters(&txn, &unused).await?;
-    ledger::add_to_counters(&txn, &increments, now).await?;
+    ledger::add_to_counters(&txn, &deltas, now).await?;
     ledger::add_to_summaries(&txn, &summaries(items, &verdicts)).await?;
     txn.commit().await.map_err(StoreError::from)?;
 
@@ -221,13 +290,15 @@ async fn write(
         .iter()
         .zip(verdicts)
         .map(|((_, item), verdict)| match verdict {
-            Verdict::Accepted { tokens_used } => {
-                Ok(item.outcome(item.event.id, false, tokens_used))
-            }
+            Verdict::Accepted {
+                tokens_used,
+                reserved,
+            } => Ok(item.outcome(item.event.id, false, tokens_used, reserved)),
             Verdict::Refused(refusal) => Err(ServiceError::Quota {
                 refusal,
                 reset_date: item.period().reset_date(),
             }),
+            Verdict::Failed(error) => Err(error),
             Verdict::Repeat => {
                 let request_id = item.event.request_id.as_deref().unwrap_or_default();
                 let existing = recorded
@@ -236,52 +307,132 @@ async fn write(
                 if !item.is_recorded_as(existing) {
                     return Err(ServiceError::RequestIdConflict);
                 }
-                let tokens_used = running
-                    .get(&item.key())
-                    .map_or(0, |counters| counters.tokens_used);
-                Ok(item.outcome(existing.id, true, tokens_used))
+                let key = item.key();
+                let tokens_used = running.get(&key).map_or(0, |c| c.tokens_used);
+                let reserved = held.get(&key).map_or(0, |h| h.tokens_used);
+                Ok(item.outcome(existing.id, true, tokens_used, reserved))
             }
         })
         .collect())
 }
 
+/// What the active reservations of the locked rows hold (only rows with open reservations are
+/// looked up: an account that never reserves pays nothing for the feature).
+pub(crate) async fn reserved_holdings<'a>(
+    conn: &impl persistence::ConnectionTrait,
+    rows: impl Iterator<Item = &'a CountersRow>,
+    now: DateTime<Utc>,
+) -> Result<HashMap<CountersKey, Counters>, ServiceError> {
+    let users: HashSet<Uuid> = rows
+        .filter(|row| row.open_reservations > 0)
+        .map(|row| row.user_id)
+        .collect();
+    let mut held: HashMap<CountersKey, Counters> = HashMap::new();
+    for total in reservations::reserved_totals(conn, &users, now).await? {
+        let Ok(request_type) = RequestType::parse(&total.request_type) else {
+            continue;
+        };
+        let hold = held
+            .entry(CountersKey {
+                user_id: total.user_id,
+                period_start: total.period_start,
+            })
+            .or_default();
+        let count = |value: i64| u64::try_from(value).unwrap_or(0);
+        hold.tokens_used = hold.tokens_used.saturating_add(count(total.tokens));
+        let unit = unit_mut(hold, request_type);
+        *unit = unit.saturating_add(count(total.reservations));
+    }
+    Ok(held)
+}
+
+/// Usage plus what reservations hold: what the quota rule sees.
+pub(crate) fn plus(used: &Counters, held: &Counters) -> Counters {
+    Counters {
+        tokens_used: used.tokens_used.saturating_add(held.tokens_used),
+        chat_messages: used.chat_messages.saturating_add(held.chat_messages),
+        plagiarism_checks: used
+            .plagiarism_checks
+            .saturating_add(held.plagiarism_checks),
+        prompts_generated: used
+            .prompts_generated
+            .saturating_add(held.prompts_generated),
+    }
+}
+
+fn unit_mut(counters: &mut Counters, request_type: RequestType) -> &mut u64 {
+    match request_type.unit() {
+        UsageUnit::ChatMessages => &mut counters.chat_messages,
+        UsageUnit::PlagiarismChecks => &mut counters.plagiarism_checks,
+        UsageUnit::PromptsGenerated => &mut counters.prompts_generated,
+    }
+}
+
+trait Holding {
+    fn without(self, reservation: &ReservationRow) -> Self;
+}
+
+impl Holding for Counters {
+    /// The holding once `reservation` no longer counts.
+    fn without(mut self, reservation: &ReservationRow) -> Self {
+        let tokens = u64::try_from(reservation.estimated_tokens).unwrap_or(0);
+        self.tokens_used = self.tokens_used.saturating_sub(tokens);
+        if let Ok(request_type) = RequestType::parse(&reservation.request_type) {
+            let unit = unit_mut(&mut self, request_type);
+            *unit = unit.saturating_sub(1);
+        }
+        self
+    }
+}
+
 fn counters_of(row: &CountersRow) -> (CountersKey, Counters) {
-    let count = |value: i64| u64::try_from(value).unwrap_or(0);
     (
         CountersKey {
             user_id: row.user_id,
             period_start: row.period_start,
         },
-        Counters {
-            tokens_used: count(row.tokens_used),
-            chat_messages: count(row.chat_messages),
-            plagiarism_checks: count(row.plagiarism_checks),
-            prompts_generated: count(row.prompts_generated),
-        },
+        usage_of(row),
     )
 }
 
-/// What the batch added to each counters row (rows it did not change are left out).
-fn increments(
+/// The usage a counters row holds.
+pub(crate) fn usage_of(row: &CountersRow) -> Counters {
+    let count = |value: i64| u64::try_from(value).unwrap_or(0);
+    Counters {
+        tokens_used: count(row.tokens_used),
+        chat_messages: count(row.chat_messages),
+        plagiarism_checks: count(row.plagiarism_checks),
+        prompts_generated: count(row.prompts_generated),
+    }
+}
+
+/// What the batch adds to each counters row (rows it did not change are left out).
+fn deltas(
     before: &HashMap<CountersKey, Counters>,
     after: &HashMap<CountersKey, Counters>,
-) -> Vec<(CountersKey, Counters)> {
-    after
-        .iter()
-        .filter_map(|(key, now)| {
+    open: &HashMap<CountersKey, i64>,
+) -> Vec<(CountersKey, CountersDelta)> {
+    let keys: HashSet<&CountersKey> = after.keys().chain(open.keys()).collect();
+    keys.into_iter()
+        .filter_map(|key| {
             let was = before.get(key).copied().unwrap_or_default();
-            (*now != was).then(|| {
+            let now = after.get(key).copied().unwrap_or(was);
+            let open_reservations = open.get(key).copied().unwrap_or(0);
+            (now != was || open_reservations != 0).then(|| {
                 (
                     *key,
-                    Counters {
-                        tokens_used: now.tokens_used.saturating_sub(was.tokens_used),
-                        chat_messages: now.chat_messages.saturating_sub(was.chat_messages),
-                        plagiarism_checks: now
-                            .plagiarism_checks
-                            .saturating_sub(was.plagiarism_checks),
-                        prompts_generated: now
-                            .prompts_generated
-                            .saturating_sub(was.prompts_generated),
+                    CountersDelta {
+                        usage: Counters {
+                            tokens_used: now.tokens_used.saturating_sub(was.tokens_used),
+                            chat_messages: now.chat_messages.saturating_sub(was.chat_messages),
+                            plagiarism_checks: now
+                                .plagiarism_checks
+                                .saturating_sub(was.plagiarism_checks),
+                            prompts_generated: now
+                                .prompts_generated
+                                .saturating_sub(was.prompts_generated),
+                        },
+                        open_reservations,
                     },
                 )
             })

@@ -4,8 +4,10 @@
 
 mod batcher;
 mod ledger;
+mod reservations;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
@@ -20,6 +22,8 @@ use uuid::Uuid;
 use self::batcher::TrackWriter;
 pub use self::batcher::{MAX_BATCHES_IN_FLIGHT, TrackBatching};
 use self::ledger::TrackItem;
+pub(crate) use self::reservations::close_reservation;
+pub use self::reservations::{ActiveReservations, Reservation, ReservationRequest};
 
 use crate::accounts::Subscriber;
 use crate::error::Collector;
@@ -28,6 +32,16 @@ use crate::{Context, ServiceError, clock};
 
 /// Longest accepted `request_id` / `conversation_id`.
 pub const MAX_ID_CHARS: usize = 128;
+
+/// A reservation id as received: malformed is 422 (an unknown one is 404 at track time).
+fn parse_reservation_id(raw: &str) -> Result<Uuid, ServiceError> {
+    Uuid::parse_str(raw.trim()).map_err(|_| {
+        ServiceError::invalid_field(
+            "reservation_id",
+            "reservation_id must be the id of a reservation (a UUID).",
+        )
+    })
+}
 
 /// A usage report as received.
 #[derive(Debug, Clone, Default)]
@@ -39,6 +53,8 @@ pub struct TrackRequest {
     pub total_tokens: Option<i64>,
     pub request_id: Option<String>,
     pub conversation_id: Option<String>,
+    /// The reservation this track settles (its actual counts replace the estimate).
+    pub reservation_id: Option<String>,
 }
 
 /// What a track did.
@@ -116,6 +132,8 @@ impl TokenStatistics {
 pub struct Metering {
     ctx: Context,
     writer: TrackWriter,
+    /// How long an unsettled reservation counts.
+    reservation_ttl: chrono::TimeDelta,
 }
 
 struct ParsedTrack {
@@ -125,9 +143,13 @@ struct ParsedTrack {
     counts: TokenCounts,
     request_id: Option<String>,
     conversation_id: Option<String>,
+    reservation_id: Option<Uuid>,
 }
 
-fn optional_id(field: &'static str, value: Option<String>) -> Result<Option<String>, ServiceError> {
+pub(crate) fn optional_id(
+    field: &'static str,
+    value: Option<String>,
+) -> Result<Option<String>, ServiceError> {
     let Some(value) = value else { return Ok(None) };
     let chars = value.chars().count();
     if chars == 0 || chars > MAX_ID_CHARS || value.chars().any(char::is_control) {
@@ -148,19 +170,18 @@ fn to_i64(value: u64) -> i64 {
 }
 
 fn counters_of(row: Option<&CountersRow>) -> Counters {
-    row.map(|r| Counters {
-        tokens_used: to_u64(r.tokens_used),
-        chat_messages: to_u64(r.chat_messages),
-        plagiarism_checks: to_u64(r.plagiarism_checks),
-        prompts_generated: to_u64(r.prompts_generated),
-    })
-    .unwrap_or_default()
+    row.map(ledger::usage_of).unwrap_or_default()
 }
 
 impl Metering {
-    pub(crate) fn new(ctx: Context, batching: TrackBatching) -> Self {
+    pub(crate) fn new(ctx: Context, batching: TrackBatching, reservation_ttl: Duration) -> Self {
         let writer = TrackWriter::new(ctx.db.clone(), batching);
-        Self { ctx, writer }
+        Self {
+            ctx,
+            writer,
+            reservation_ttl: chrono::TimeDelta::from_std(reservation_ttl)
+                .unwrap_or(chrono::TimeDelta::minutes(10)),
+        }
     }
 
     fn parse_track(&self, request: TrackRequest) -> Result<ParsedTrack, ServiceError> {
@@ -175,6 +196,10 @@ impl Metering {
         errors.finish()?;
         let request_id = optional_id("request_id", request.request_id)?;
         let conversation_id = optional_id("conversation_id", request.conversation_id)?;
+        let reservation_id = request
+            .reservation_id
+            .map(|raw| parse_reservation_id(&raw))
+            .transpose()?;
         match (request_type, tier, counts) {
             (Some(request_type), Some(tier), Some(counts)) => Ok(ParsedTrack {
                 request_type,
@@ -183,6 +208,7 @@ impl Metering {
                 counts,
                 request_id,
                 conversation_id,
+                reservation_id,
             }),
             _ => Err(ServiceError::internal("track", "collector lost an error")),
         }
@@ -258,6 +284,7 @@ impl Metering {
             quota,
             counts: parsed.counts,
             event,
+            reservation_id: parsed.reservation_id,
         };
         // The tier refusal needs no counters: decide it before any write, unless the request
         // is a repeat of one recorded before the plan changed (its answer is the record).
@@ -293,7 +320,7 @@ impl Metering {
         }
         let counters = store::counters(&self.ctx.db, user_id, period.start_date()).await?;
         let tokens_used = counters_of(counters.as_ref()).tokens_used;
-        Ok(item.outcome(recorded.id, true, tokens_used))
+        Ok(item.outcome(recorded.id, true, tokens_used, 0))
     }
 
     /// Answers whether a request would be accepted now, without recording anything.
@@ -347,12 +374,16 @@ impl Metering {
         (request_type, model_tier, estimated_tokens): (RequestType, ModelTier, Option<u64>),
         limits: EffectiveLimits,
     ) -> Result<CheckOutcome, ServiceError> {
-        let period = BillingPeriod::containing(clock::now());
-        let counters = counters_of(
-            store::counters(&self.ctx.db, user_id, period.start_date())
-                .await?
-                .as_ref(),
-        );
+        let now = clock::now();
+        let period = BillingPeriod::containing(now);
+        let row = store::counters(&self.ctx.db, user_id, period.start_date()).await?;
+        let held = ledger::reserved_holdings(&self.ctx.db, row.iter(), now).await?;
+        let key = persistence::ledger::CountersKey {
+            user_id,
+            period_start: period.start_date(),
+        };
+        let hold = held.get(&key).copied().unwrap_or_default();
+        let counters = ledger::plus(&counters_of(row.as_ref()), &hold);
         match decide(
             &limits,
             &counters,
