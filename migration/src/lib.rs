@@ -16,6 +16,7 @@ mod m20261128_000010_create_email_outbox;
 mod m20261130_000011_stripe_billing;
 mod m20261204_000040_create_token_reservations;
 mod m20261204_000041_add_open_reservations;
+mod m20261204_000042_key_metering_rows_by_user;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000011_stripe_billing::Migration),
             Box::new(m20261204_000040_create_token_reservations::Migration),
             Box::new(m20261204_000041_add_open_reservations::Migration),
+            Box::new(m20261204_000042_key_metering_rows_by_user::Migration),
         ]
     }
 }

@@ -91,14 +91,20 @@ pub async fn lock_counters(
         .collect()
 }
 
-/// Deletes counters rows by id (rows a batch created for tracks it then refused, so a refusal
-/// leaves nothing behind).
-pub async fn delete_counters(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<(), StoreError> {
-    if ids.is_empty() {
+/// Deletes counters rows by `(user_id, id)` (rows a batch created for tracks it then refused,
+/// so a refusal leaves nothing behind).
+pub async fn delete_counters(
+    conn: &impl ConnectionTrait,
+    keys: &[(Uuid, Uuid)],
+) -> Result<(), StoreError> {
+    use usage_statistics::Column as C;
+    if keys.is_empty() {
         return Ok(());
     }
+    let users: HashSet<Uuid> = keys.iter().map(|(user, _)| *user).collect();
     usage_statistics::Entity::delete_many()
-        .filter(usage_statistics::Column::Id.is_in(ids.iter().copied()))
+        .filter(C::UserId.is_in(users))
+        .filter(C::Id.is_in(keys.iter().map(|(_, id)| *id)))
         .exec(conn)
         .await?;
     Ok(())
@@ -165,13 +171,20 @@ pub async fn events_by_request_ids(
         .await?)
 }
 
-/// Deletes events by id (the batch's refused ones, inserted before their verdict).
-pub async fn delete_events(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<(), StoreError> {
-    if ids.is_empty() {
+/// Deletes events by `(user_id, id)` (the batch's refused ones, inserted before their verdict).
+/// Every statement on a per-user table names the users it touches (docs/SCALING.md).
+pub async fn delete_events(
+    conn: &impl ConnectionTrait,
+    keys: &[(Uuid, Uuid)],
+) -> Result<(), StoreError> {
+    use token_usage::Column as C;
+    if keys.is_empty() {
         return Ok(());
     }
+    let users: HashSet<Uuid> = keys.iter().map(|(user, _)| *user).collect();
     token_usage::Entity::delete_many()
-        .filter(token_usage::Column::Id.is_in(ids.iter().copied()))
+        .filter(C::UserId.is_in(users))
+        .filter(C::Id.is_in(keys.iter().map(|(_, id)| *id)))
         .exec(conn)
         .await?;
     Ok(())

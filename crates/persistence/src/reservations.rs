@@ -53,26 +53,40 @@ pub async fn insert(conn: &impl ConnectionTrait, row: &ReservationRow) -> Result
     Ok(result > 0)
 }
 
-/// A reservation by id.
+/// The user's reservation `id`.
 pub async fn find(
     conn: &impl ConnectionTrait,
+    user_id: Uuid,
     id: Uuid,
 ) -> Result<Option<ReservationRow>, StoreError> {
-    Ok(token_reservation::Entity::find_by_id(id).one(conn).await?)
+    use token_reservation::Column as C;
+    Ok(token_reservation::Entity::find()
+        .filter(C::UserId.eq(user_id))
+        .filter(C::Id.eq(id))
+        .one(conn)
+        .await?)
 }
 
-/// Reservations by id (those that exist).
+/// The reservations `(user_id, id)` that exist (a pair naming another user's reservation finds
+/// nothing).
 pub async fn find_many(
     conn: &impl ConnectionTrait,
-    ids: &HashSet<Uuid>,
+    keys: &HashSet<(Uuid, Uuid)>,
 ) -> Result<Vec<ReservationRow>, StoreError> {
-    if ids.is_empty() {
+    use token_reservation::Column as C;
+    if keys.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(token_reservation::Entity::find()
-        .filter(token_reservation::Column::Id.is_in(ids.iter().copied()))
+    let users: HashSet<Uuid> = keys.iter().map(|(user, _)| *user).collect();
+    let rows = token_reservation::Entity::find()
+        .filter(C::UserId.is_in(users))
+        .filter(C::Id.is_in(keys.iter().map(|(_, id)| *id)))
         .all(conn)
-        .await?)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|row| keys.contains(&(row.user_id, row.id)))
+        .collect())
 }
 
 /// The user's reservation made under `request_id`.
@@ -163,6 +177,7 @@ pub async fn reserved_totals(
 /// no longer active.
 pub async fn close(
     conn: &impl ConnectionTrait,
+    user_id: Uuid,
     id: Uuid,
     state: &str,
     settled_by: Option<&str>,
@@ -173,6 +188,7 @@ pub async fn close(
         .col_expr(C::State, Expr::value(state))
         .col_expr(C::SettledBy, Expr::value(settled_by.map(str::to_owned)))
         .col_expr(C::EndedAt, Expr::value(Some(now)))
+        .filter(C::UserId.eq(user_id))
         .filter(C::Id.eq(id))
         .filter(C::State.eq(ACTIVE))
         .exec(conn)

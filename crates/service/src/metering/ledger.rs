@@ -180,9 +180,9 @@ async fn write(
         locked.iter().map(|l| counters_of(&l.row)).collect();
     let mut held = reserved_holdings(&txn, locked.iter().map(|l| &l.row), now).await?;
     let inserted = ledger::insert_events(&txn, &events).await?;
-    let settling: HashSet<Uuid> = items
+    let settling: HashSet<(Uuid, Uuid)> = items
         .iter()
-        .filter_map(|(_, item)| item.reservation_id)
+        .filter_map(|(_, item)| Some((item.event.user_id, item.reservation_id?)))
         .collect();
     let reservations: HashMap<Uuid, ReservationRow> = reservations::find_many(&txn, &settling)
         .await?
@@ -192,7 +192,7 @@ async fn write(
 
     let mut running = before.clone();
     let mut open_deltas: HashMap<CountersKey, i64> = HashMap::new();
-    let mut settled: Vec<(Uuid, String)> = Vec::new();
+    let mut settled: Vec<((Uuid, Uuid), String)> = Vec::new();
     let mut not_recorded = Vec::new();
     let mut verdicts = Vec::with_capacity(items.len());
     for (_, item) in items {
@@ -202,6 +202,7 @@ async fn write(
         }
         let key = item.key();
         let reservation = item.reservation_id.map(|id| reservations.get(&id));
+        // Only the caller's own reservations were looked up: another user's is unknown here.
         let verdict = match reservation {
             Some(None) => Verdict::Failed(ServiceError::NotFound("Reservation")),
             Some(Some(r)) if r.user_id != item.event.user_id => {
@@ -209,7 +210,7 @@ async fn write(
             }
             Some(Some(r))
                 if r.state == reservations::SETTLED
-                    || settled.iter().any(|(id, _)| *id == r.id) =>
+                    || settled.iter().any(|((_, id), _)| *id == r.id) =>
             {
                 Verdict::Failed(ServiceError::ReservationSettled)
             }
@@ -231,7 +232,7 @@ async fn write(
                     .request_id
                     .clone()
                     .unwrap_or_else(|| item.event.id.to_string());
-                settled.push((r.id, by));
+                settled.push(((r.user_id, r.id), by));
                 Verdict::Accepted {
                     tokens_used,
                     reserved: held.get(&key).map_or(0, |h| h.tokens_used),
@@ -254,7 +255,7 @@ async fn write(
             }
         };
         if matches!(verdict, Verdict::Refused(_) | Verdict::Failed(_)) {
-            not_recorded.push(item.event.id);
+            not_recorded.push((item.event.user_id, item.event.id));
         }
         verdicts.push(verdict);
     }
@@ -267,15 +268,16 @@ async fn write(
     let recorded = ledger::events_by_request_ids(&txn, &repeats).await?;
 
     ledger::delete_events(&txn, &not_recorded).await?;
-    for (id, by) in &settled {
-        reservations::close(&txn, *id, reservations::SETTLED, Some(by), now).await?;
+    for (reservation, by) in &settled {
+        let (user_id, id) = *reservation;
+        reservations::close(&txn, user_id, id, reservations::SETTLED, Some(by), now).await?;
     }
     let deltas = deltas(&before, &running, &open_deltas);
     // A row created for tracks that were all refused goes again: a refusal leaves nothing.
-    let unused: Vec<Uuid> = locked
+    let unused: Vec<(Uuid, Uuid)> = locked
         .iter()
         .filter(|l| l.created && !deltas.iter().any(|(key, _)| *key == counters_of(&l.row).0))
-        .map(|l| l.row.id)
+        .map(|l| (l.row.user_id, l.row.id))
         .collect();
     ledger::delete_counters(&txn, &unused).await?;
     ledger::add_to_counters(&txn, &deltas, now).await?;

@@ -205,9 +205,8 @@ impl Metering {
     pub async fn release(&self, user_id: Uuid, reservation_id: &str) -> Result<(), ServiceError> {
         let id =
             Uuid::parse_str(reservation_id).map_err(|_| ServiceError::NotFound("Reservation"))?;
-        let row = store::find(&self.ctx.db, id)
+        let row = store::find(&self.ctx.db, user_id, id)
             .await?
-            .filter(|row| row.user_id == user_id)
             .ok_or(ServiceError::NotFound("Reservation"))?;
         close_reservation(&self.ctx.db, &row, store::RELEASED).await
     }
@@ -240,7 +239,7 @@ pub(crate) async fn close_reservation(
     };
     let txn = persistence::begin_write(db).await?;
     store_ledger::lock_counters(&txn, &[key], now).await?;
-    if store::close(&txn, row.id, state, None, now).await? {
+    if store::close(&txn, row.user_id, row.id, state, None, now).await? {
         let closed = CountersDelta {
             open_reservations: -1,
             ..CountersDelta::default()
@@ -250,7 +249,7 @@ pub(crate) async fn close_reservation(
         return Ok(());
     }
     txn.rollback().await.map_err(StoreError::from)?;
-    match store::find(db, row.id).await? {
+    match store::find(db, row.user_id, row.id).await? {
         Some(current) if current.state == store::SETTLED => Err(ServiceError::ReservationSettled),
         _ => Ok(()),
     }
