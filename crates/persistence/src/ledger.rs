@@ -98,13 +98,24 @@ pub async fn delete_counters(
     keys: &[(Uuid, Uuid)],
 ) -> Result<(), StoreError> {
     use usage_statistics::Column as C;
+    delete_by_user_and_id::<usage_statistics::Entity>(conn, keys, C::UserId, C::Id).await
+}
+
+/// Deletes the rows `(user_id, id)` of a per-user table; the statement names the users as well
+/// as the ids, as every statement on a per-user table does (docs/SCALING.md).
+async fn delete_by_user_and_id<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    keys: &[(Uuid, Uuid)],
+    user_column: E::Column,
+    id_column: E::Column,
+) -> Result<(), StoreError> {
     if keys.is_empty() {
         return Ok(());
     }
     let users: HashSet<Uuid> = keys.iter().map(|(user, _)| *user).collect();
-    usage_statistics::Entity::delete_many()
-        .filter(C::UserId.is_in(users))
-        .filter(C::Id.is_in(keys.iter().map(|(_, id)| *id)))
+    E::delete_many()
+        .filter(user_column.is_in(users))
+        .filter(id_column.is_in(keys.iter().map(|(_, id)| *id)))
         .exec(conn)
         .await?;
     Ok(())
@@ -172,22 +183,12 @@ pub async fn events_by_request_ids(
 }
 
 /// Deletes events by `(user_id, id)` (the batch's refused ones, inserted before their verdict).
-/// Every statement on a per-user table names the users it touches (docs/SCALING.md).
 pub async fn delete_events(
     conn: &impl ConnectionTrait,
     keys: &[(Uuid, Uuid)],
 ) -> Result<(), StoreError> {
     use token_usage::Column as C;
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let users: HashSet<Uuid> = keys.iter().map(|(user, _)| *user).collect();
-    token_usage::Entity::delete_many()
-        .filter(C::UserId.is_in(users))
-        .filter(C::Id.is_in(keys.iter().map(|(_, id)| *id)))
-        .exec(conn)
-        .await?;
-    Ok(())
+    delete_by_user_and_id::<token_usage::Entity>(conn, keys, C::UserId, C::Id).await
 }
 
 /// What a batch adds to one counters row.
