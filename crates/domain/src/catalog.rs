@@ -158,7 +158,7 @@ impl ModelCatalog {
     /// assert_eq!(catalog.best_allowed(ModelTier::Gpt4Turbo), Some("gpt-4-turbo"));
     /// ```
     pub fn best_allowed(&self, max: ModelTier) -> Option<&str> {
-        let best_tier = self.models.values().copied().filter(|t| *t <= max).max()?;
+        let best_tier = self.models.values().copied().filter(|t| t.within(max)).max()?;
         let canonical = best_tier.as_str();
         if self.models.get(canonical) == Some(&best_tier) {
             return Some(canonical);
@@ -172,7 +172,7 @@ impl ModelCatalog {
     /// Whether `model` may be used under max tier `max`; an unknown model is an
     /// [`UnknownModel`](DomainError::UnknownModel) error.
     pub fn is_allowed(&self, model: &str, max: ModelTier) -> Result<bool, DomainError> {
-        Ok(self.resolve(model)? <= max)
+        Ok(self.resolve(model)?.within(max))
     }
 }
 

@@ -36,6 +36,20 @@ impl ModelTier {
     /// Every tier, lowest first.
     pub const ALL: [ModelTier; 3] = [ModelTier::Gpt35Turbo, ModelTier::Gpt4, ModelTier::Gpt4Turbo];
 
+    /// Whether a model of this tier may be used where `max` is the highest tier allowed. The one
+    /// place tiers are compared: limits, the catalog, preferences and the quota decision all
+    /// ask it.
+    ///
+    /// ```
+    /// use doztra_domain::ModelTier;
+    ///
+    /// assert!(ModelTier::Gpt4.within(ModelTier::Gpt4Turbo));
+    /// assert!(!ModelTier::Gpt4Turbo.within(ModelTier::Gpt4));
+    /// ```
+    pub fn within(self, max: ModelTier) -> bool {
+        self <= max
+    }
+
     /// Parses a wire string (`gpt-3.5-turbo`, `gpt-4` or `gpt-4-turbo`), exactly.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         Self::ALL
@@ -206,7 +220,7 @@ impl PlanLimits {
 
     /// Whether a model of tier `tier` may be used under these limits.
     pub fn allows_tier(&self, tier: ModelTier) -> bool {
-        tier <= self.max_model_tier
+        tier.within(self.max_model_tier)
     }
 }
 

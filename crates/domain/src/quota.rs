@@ -193,7 +193,7 @@ pub fn decide(
     counters: &Counters,
     request: &QuotaRequest,
 ) -> QuotaDecision {
-    if request.model_tier > limits.max_model_tier {
+    if !limits.allows_tier(request.model_tier) {
         return QuotaDecision::Refused(Refusal::ModelNotAllowed {
             requested: request.model_tier,
             max: limits.max_model_tier,

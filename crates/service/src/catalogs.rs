@@ -87,7 +87,7 @@ impl Catalogs {
                         .ctx
                         .catalog
                         .models()
-                        .filter(|(_, tier)| *tier <= limits.max_model_tier)
+                        .filter(|(_, tier)| limits.allows_tier(*tier))
                         .map(|(name, _)| name.to_owned())
                         .collect(),
                     limits,
@@ -109,7 +109,7 @@ impl Catalogs {
             .map(|(name, tier)| ModelEntry {
                 name: name.to_owned(),
                 tier,
-                allowed: tier <= max,
+                allowed: tier.within(max),
             })
             .collect();
         Ok(ModelList {

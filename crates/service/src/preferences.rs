@@ -58,7 +58,7 @@ impl PreferencesService {
         let txn = persistence::begin_write(&self.ctx.db).await?;
         let max = current_tier(&txn, user_id).await?;
         if let Some(requested) = model_tier
-            && requested > max
+            && !requested.within(max)
         {
             return Err(ServiceError::Quota {
                 refusal: Refusal::ModelNotAllowed { requested, max },
@@ -134,7 +134,7 @@ pub(crate) async fn preferences_for(
     };
     let usable = catalog
         .tier_of(&row.default_model)
-        .is_some_and(|tier| tier <= max_tier);
+        .is_some_and(|tier| tier.within(max_tier));
     if usable {
         return Preferences::try_from(row);
     }
