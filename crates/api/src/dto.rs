@@ -347,7 +347,7 @@ impl From<Subscription> for SubscriptionResponse {
             id: s.id,
             user_id: s.user_id,
             plan: s.plan.as_str().to_owned(),
-            status: s.status,
+            status: s.status.as_str().to_owned(),
             start_date: timestamp(s.start_date),
             expires_at: s.expires_at.map(timestamp),
             is_active: s.is_active,

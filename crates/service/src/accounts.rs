@@ -229,10 +229,10 @@ impl Accounts {
 
     /// The caller's subscription as in force now.
     pub async fn subscription(&self, user_id: Uuid) -> Result<Subscription, ServiceError> {
-        subscriptions::find_by_user(&self.ctx.db, user_id)
+        let row = subscriptions::find_by_user(&self.ctx.db, user_id)
             .await?
-            .ok_or(ServiceError::NotFound("Subscription"))?
-            .try_into()
+            .ok_or(ServiceError::NotFound("Subscription"))?;
+        Subscription::at(row, clock::now())
     }
 
     /// The caller's account with subscription and preferences.
@@ -406,12 +406,12 @@ pub(crate) async fn load_profile(
     let user = users::find_by_id(conn, user_id)
         .await?
         .ok_or(ServiceError::NotFound("User"))?;
-    let subscription: Subscription = subscriptions::find_by_user(conn, user_id)
+    let row = subscriptions::find_by_user(conn, user_id)
         .await?
         .ok_or_else(|| {
             ServiceError::internal("profile", format!("user {user_id} has no subscription"))
-        })?
-        .try_into()?;
+        })?;
+    let subscription = Subscription::at(row, clock::now())?;
     let preferences = preferences_for(conn, catalog, user_id, subscription.max_model_tier).await?;
     Ok(Profile {
         account: Account::try_from(user)?,

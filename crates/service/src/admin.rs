@@ -139,7 +139,8 @@ impl Admin {
             .map(|(user, sub)| {
                 Ok((
                     Account::try_from(user)?,
-                    sub.map(Subscription::try_from).transpose()?,
+                    sub.map(|row| Subscription::at(row, clock::now()))
+                        .transpose()?,
                 ))
             })
             .collect::<Result<Vec<_>, ServiceError>>()?;

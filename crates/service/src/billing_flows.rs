@@ -105,7 +105,7 @@ impl Billing {
             .map(|raw| parse_payment_method("payment_method_id", raw))
             .transpose()?;
         let row = self.row(user.id).await?;
-        let view = Subscription::try_from(row.clone())?;
+        let view = Subscription::at(row.clone(), clock::now())?;
         let prefix = format!(
             "subscription:{}:{}",
             user.id,
@@ -526,7 +526,7 @@ impl Billing {
             .await?
             .ok_or(ServiceError::NotFound("Subscription"))?;
         txn.commit().await.map_err(StoreError::from)?;
-        updated.try_into()
+        Subscription::at(updated, now)
     }
 
     /// A live subscription moves to another paid plan (prorated), with an optional new

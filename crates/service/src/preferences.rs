@@ -87,7 +87,7 @@ async fn current_tier(
     let row = subscriptions::find_by_user(conn, user_id)
         .await?
         .ok_or(ServiceError::NotFound("User"))?;
-    Ok(Subscription::try_from(row)?.max_model_tier)
+    Ok(Subscription::at(row, clock::now())?.max_model_tier)
 }
 
 /// Defaults for a new account: light theme, notifications on, the best model the tier allows.

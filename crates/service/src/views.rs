@@ -2,7 +2,7 @@
 //! (never database rows).
 
 use chrono::{DateTime, Utc};
-use domain::{ModelTier, Overrides, Plan, Role, Theme};
+use domain::{ModelTier, Overrides, Plan, PlanRecord, Role, SubscriptionStatus, Theme};
 use persistence::preferences::PreferencesRow;
 use persistence::subscriptions::SubscriptionRow;
 use persistence::users::UserRow;
@@ -41,18 +41,15 @@ impl TryFrom<UserRow> for Account {
     }
 }
 
-/// How long a renewing Stripe subscription keeps its plan past `expires_at` while the renewal's
-/// webhook is on its way.
-const RENEWAL_GRACE: chrono::TimeDelta = chrono::TimeDelta::days(3);
-
-/// A subscription as it is in force now: a paid plan past its `expires_at` reads as `free`
-/// with status `expired`; `max_model_tier` is the effective tier.
+/// A subscription as it is in force at an instant: a paid plan past its `expires_at` reads as
+/// `free` with status `expired` (the rule is the domain's `PlanRecord::in_force_at`);
+/// `max_model_tier` is the effective tier.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
     pub id: Uuid,
     pub user_id: Uuid,
     pub plan: Plan,
-    pub status: String,
+    pub status: SubscriptionStatus,
     pub start_date: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub is_active: bool,
@@ -70,47 +67,41 @@ pub struct Subscription {
     pub updated_at: DateTime<Utc>,
 }
 
-impl TryFrom<SubscriptionRow> for Subscription {
-    type Error = ServiceError;
-    fn try_from(row: SubscriptionRow) -> Result<Self, ServiceError> {
-        let plan = Plan::parse(&row.plan).map_err(|e| ServiceError::internal("stored plan", e))?;
+impl Subscription {
+    /// The stored subscription as it is in force at `at`.
+    pub(crate) fn at(row: SubscriptionRow, at: DateTime<Utc>) -> Result<Self, ServiceError> {
+        let stored = |what: &'static str| move |e| ServiceError::internal(what, e);
+        let plan = Plan::parse(&row.plan).map_err(stored("stored plan"))?;
+        let status = SubscriptionStatus::parse(&row.status).map_err(stored("stored status"))?;
         let tier_override = row
             .max_model_tier
             .as_deref()
             .map(ModelTier::parse)
             .transpose()
-            .map_err(|e| ServiceError::internal("stored tier", e))?;
+            .map_err(stored("stored tier"))?;
         let token_limit = row.token_limit.map(|v| u64::try_from(v).unwrap_or(0));
         let overrides = Overrides {
             token_limit,
             max_model_tier: tier_override,
         };
-        // A paid plan whose paid time ran out without renewal is free, decided on every read,
-        // so no job has to downgrade anyone. A Stripe subscription that renews gets a grace
-        // period for the renewal's webhook to arrive (Stripe retries deliveries for days).
-        let grace = if row.auto_renew && row.stripe_subscription_id.is_some() {
-            RENEWAL_GRACE
-        } else {
-            chrono::TimeDelta::zero()
-        };
-        let lapsed = plan.is_paid()
-            && row
-                .expires_at
-                .is_some_and(|end| end + grace <= crate::clock::now());
-        let (plan, status, is_active) = if lapsed {
-            (Plan::Free, "expired".to_owned(), false)
-        } else {
-            (plan, row.status, row.is_active)
-        };
+        let in_force = PlanRecord {
+            plan,
+            status,
+            is_active: row.is_active,
+            expires_at: row.expires_at,
+            // The provider renews it: the renewal's webhook gets a grace period to arrive.
+            renews_at_provider: row.auto_renew && row.stripe_subscription_id.is_some(),
+        }
+        .in_force_at(at);
         Ok(Self {
             id: row.id,
             user_id: row.user_id,
-            max_model_tier: domain::effective_limits(plan, overrides).max_model_tier,
-            plan,
-            status,
+            max_model_tier: domain::effective_limits(in_force.plan, overrides).max_model_tier,
+            plan: in_force.plan,
+            status: in_force.status,
             start_date: row.start_date,
             expires_at: row.expires_at,
-            is_active,
+            is_active: in_force.is_active,
             auto_renew: row.auto_renew,
             stripe_customer_id: row.stripe_customer_id,
             stripe_subscription_id: row.stripe_subscription_id,

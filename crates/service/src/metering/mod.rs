@@ -222,7 +222,7 @@ impl Metering {
         let row = subscriptions::find_by_user(conn, user_id)
             .await?
             .ok_or(ServiceError::NotFound("User"))?;
-        Ok(Subscription::try_from(row)?.limits())
+        Ok(Subscription::at(row, clock::now())?.limits())
     }
 
     /// Records one LLM request's tokens. In one transaction: the event (its unique request id
@@ -251,7 +251,7 @@ impl Metering {
     ) -> Result<TrackOutcome, ServiceError> {
         let parsed = self.parse_track(request)?;
         let row = caller.subscription.ok_or(ServiceError::NotFound("User"))?;
-        let limits = Subscription::try_from(row)?.limits();
+        let limits = Subscription::at(row, clock::now())?.limits();
         self.record(caller.user.id, parsed, limits).await
     }
 
@@ -344,7 +344,7 @@ impl Metering {
     ) -> Result<CheckOutcome, ServiceError> {
         let parsed = self.parse_check(request)?;
         let row = caller.subscription.ok_or(ServiceError::NotFound("User"))?;
-        let limits = Subscription::try_from(row)?.limits();
+        let limits = Subscription::at(row, clock::now())?.limits();
         self.decide_check(caller.user.id, parsed, limits).await
     }
 

@@ -124,7 +124,7 @@ impl Metering {
         let parsed = self.parse_reservation(request)?;
         let user_id = caller.user.id;
         let row = caller.subscription.ok_or(ServiceError::NotFound("User"))?;
-        let limits = Subscription::try_from(row)?.limits();
+        let limits = Subscription::at(row, clock::now())?.limits();
         if let Some(existing) = self.earlier_reservation(user_id, &parsed).await? {
             return Ok((existing, false));
         }
