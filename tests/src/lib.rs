@@ -18,7 +18,10 @@ use serde_json::{Value, json};
 use service::Services;
 use uuid::Uuid;
 
+pub mod log_capture;
 pub mod smtp_sink;
+
+pub use log_capture::{LogCapture, capture_logs};
 
 pub use reqwest;
 pub use serde_json;
@@ -161,13 +164,24 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<
 }
 
 /// Server logs go to the test's captured output (shown for failing tests); `RUST_LOG`
-/// filters them (default: warnings and errors).
+/// filters them (default: warnings and errors). A second layer feeds [`capture_logs`].
 fn init_logging() {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let console = tracing_subscriber::fmt::layer()
         .with_test_writer()
+        .with_filter(filter);
+    let capture = tracing_subscriber::fmt::layer()
+        .with_writer(log_capture::CaptureWriter)
+        .with_ansi(false)
+        .with_filter(log_capture::capture_filter());
+    let _ = tracing_subscriber::registry()
+        .with(console)
+        .with(capture)
         .try_init();
 }
 

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod observe;
 pub mod openapi;
 pub mod routes;
+pub mod secure_headers;
 pub mod settings;
 pub mod startup;
 pub mod state;

@@ -61,6 +61,8 @@ pub struct Settings {
     pub password_hash_concurrency: usize,
     /// Stripe, when `STRIPE_SECRET_KEY` is set (else paid plans answer 503).
     pub stripe: Option<billing::StripeSettings>,
+    /// `Strict-Transport-Security: max-age=` this many seconds on every response; 0 sends none.
+    pub hsts_max_age: u64,
 }
 
 /// A setting that could not be used.
@@ -346,6 +348,7 @@ impl Settings {
                 PasswordHasher::default_concurrency(),
                 1,
             )?,
+            hsts_max_age: number(get("HSTS_MAX_AGE"), "HSTS_MAX_AGE", 0u64, 0)?,
         })
     }
 

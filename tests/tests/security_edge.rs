@@ -1,0 +1,230 @@
+//! Abuse at the edges of the service (issue 12): response headers, the metrics endpoint, what
+//! reaches the log, forwarded client addresses, sessions after sign-out and concurrent refreshes,
+//! and Stripe-Signature headers built to burn CPU. Each test reproduces an attack.
+
+use std::collections::BTreeSet;
+
+use doztra_tests::reqwest::{Method, Response};
+use doztra_tests::{TestApp, capture_logs, db_tests, expect_error, link_token};
+use serde_json::json;
+
+fn header<'a>(res: &'a Response, name: &str) -> Option<&'a str> {
+    res.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A random URL-safe string of 43 characters, like the service's own tokens.
+fn random_secret() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        &uuid::Uuid::new_v4().simple().to_string()[..11]
+    )
+}
+
+// ---- 12: security headers ----
+
+/// Every response, success or refusal, from any layer, carries the anti-sniffing and
+/// anti-framing headers; `/api` responses are never stored by a cache.
+async fn every_response_carries_the_security_headers(app: TestApp) {
+    let user = app.user("headers@example.com").await;
+    let responses = [
+        (
+            "/api/users/me 200",
+            app.get("/api/users/me", Some(&user.access)).await,
+        ),
+        ("/api/users/me 401", app.get("/api/users/me", None).await),
+        ("/api/nope 404", app.get("/api/nope", None).await),
+        (
+            "/api/auth/login 405",
+            app.get("/api/auth/login", None).await,
+        ),
+        (
+            "/api/auth/login 422",
+            app.post("/api/auth/login", None, json!({"email": 1})).await,
+        ),
+        (
+            "/api/openapi.json 200",
+            app.get("/api/openapi.json", None).await,
+        ),
+        ("/health 200", app.get("/health", None).await),
+        ("/nope 404", app.get("/nope", None).await),
+        ("/metrics 200", app.get("/metrics", None).await),
+        ("/docs/ 200", app.get("/docs/", None).await),
+    ];
+    for (what, res) in &responses {
+        assert_eq!(
+            header(res, "x-content-type-options"),
+            Some("nosniff"),
+            "{what}"
+        );
+        assert_eq!(header(res, "x-frame-options"), Some("DENY"), "{what}");
+        assert_eq!(
+            header(res, "strict-transport-security"),
+            None,
+            "{what}: HSTS is off by default"
+        );
+        if what.starts_with("/api") {
+            assert_eq!(header(res, "cache-control"), Some("no-store"), "{what}");
+        }
+    }
+    // The login answer holds tokens: never cached.
+    let res = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({"email": "headers@example.com", "password": doztra_tests::PASSWORD}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(header(&res, "cache-control"), Some("no-store"));
+}
+
+/// `HSTS_MAX_AGE` above zero adds `Strict-Transport-Security` to every response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hsts_is_sent_when_configured() {
+    let app = doztra_tests::spawn_app_with(
+        doztra_tests::Backend::Sqlite,
+        &[("HSTS_MAX_AGE", "31536000")],
+    )
+    .await
+    .unwrap();
+    for path in ["/health", "/api/users/me", "/nope"] {
+        let res = app.get(path, None).await;
+        assert_eq!(
+            header(&res, "strict-transport-security"),
+            Some("max-age=31536000"),
+            "{path}"
+        );
+    }
+}
+
+// ---- 7: metrics label explosion ----
+
+/// The `method` label values of the request counters.
+fn method_labels(metrics: &str) -> BTreeSet<String> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("http_requests_total{"))
+        .filter_map(|l| {
+            let start = l.find("method=\"")? + "method=\"".len();
+            let len = l[start..].find('"')?;
+            Some(l[start..start + len].to_owned())
+        })
+        .collect()
+}
+
+/// Made-up HTTP methods (any token is a valid method name) must not each become a label value:
+/// unauthenticated requests would grow the registry without bound.
+async fn made_up_http_methods_add_no_metric_labels(app: TestApp) {
+    for i in 0..50 {
+        let method = format!("X{}", uuid::Uuid::new_v4().simple()).to_uppercase();
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let path = if i % 2 == 0 {
+            "/api/users/me"
+        } else {
+            "/nowhere"
+        };
+        let res = app
+            .client
+            .request(method, app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_client_error(), "{}", res.status());
+    }
+    let text = app.get("/metrics", None).await.text().await.unwrap();
+    let labels = method_labels(&text);
+    let known: BTreeSet<String> = [
+        "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE", "other",
+    ]
+    .iter()
+    .map(|m| (*m).to_owned())
+    .collect();
+    assert!(labels.contains("other"), "{labels:?}");
+    assert!(
+        labels.is_subset(&known),
+        "unexpected method labels: {labels:?}"
+    );
+}
+
+/// With `METRICS_TOKEN` set, `/metrics` wants it as a bearer token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_token_protects_the_metrics() {
+    let token = "metrics-scraper-secret-0123456789";
+    let app =
+        doztra_tests::spawn_app_with(doztra_tests::Backend::Sqlite, &[("METRICS_TOKEN", token)])
+            .await
+            .unwrap();
+    expect_error(app.get("/metrics", None).await, 401, "not_authenticated").await;
+    expect_error(
+        app.get("/metrics", Some("metrics-scraper-secret-012345678X"))
+            .await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    expect_error(
+        app.get("/metrics", Some("short")).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    let res = app.get("/metrics", Some(token)).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("http_requests_total"));
+    // Health checks stay open.
+    assert_eq!(app.get("/health", None).await.status(), 200);
+}
+
+// ---- 8: tokens in logs ----
+
+/// The request log names the route pattern, never a raw path: a verification token in the path,
+/// or any secret in a query string, must not reach the log.
+async fn tokens_in_paths_and_queries_never_reach_the_log(app: TestApp) {
+    let user = app.user("logged@example.com").await;
+    let message = app.wait_for_emails("logged@example.com", 1).await;
+    let token = link_token(&message[0]);
+    let junk = random_secret();
+    let in_query = random_secret();
+    let in_unknown_route = random_secret();
+    let capture = capture_logs();
+    let res = app
+        .post(&format!("/api/auth/verify-email/{token}"), None, json!({}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .post(&format!("/api/auth/verify-email/{junk}"), None, json!({}))
+        .await;
+    expect_error(res, 400, "invalid_or_expired_token").await;
+    let res = app
+        .get(
+            &format!("/api/users/me?token={in_query}"),
+            Some(&user.access),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .get(
+            &format!("/api/auth/verify-email/{in_unknown_route}/x"),
+            None,
+        )
+        .await;
+    expect_error(res, 404, "not_found").await;
+    let log = capture.text();
+    assert!(
+        log.contains("/api/auth/verify-email/{token}"),
+        "the route pattern is logged:\n{log}"
+    );
+    for secret in [&token, &junk, &in_query, &in_unknown_route] {
+        assert!(
+            !log.contains(secret.as_str()),
+            "{secret} leaked into the log:\n{log}"
+        );
+    }
+}
+
+db_tests!(
+    every_response_carries_the_security_headers,
+    made_up_http_methods_add_no_metric_labels,
+    tokens_in_paths_and_queries_never_reach_the_log,
+);
