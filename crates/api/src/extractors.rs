@@ -71,7 +71,9 @@ impl FromRequest for AuthSubscriber {
     }
 }
 
-fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
+/// The bearer token of a request: 401 `not_authenticated` without an `Authorization` header,
+/// 401 `invalid_token` with one that is not `Bearer <token>`.
+pub(crate) fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Err(ServiceError::NotAuthenticated.into());
     };

@@ -15,6 +15,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::metrics;
 use crate::state::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -34,7 +35,7 @@ pub async fn observe(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
     let request_id = incoming_id(&req).unwrap_or_else(|| Uuid::now_v7().to_string());
-    let method = req.method().to_string();
+    let method = metrics::method_label(req.method());
     let state = req.app_data::<Data<AppState>>().cloned();
     let span = tracing::info_span!(
         "request",
@@ -59,7 +60,7 @@ pub async fn observe(
             if let Some(state) = &state {
                 state
                     .metrics
-                    .observe(&method, "panicked", 500, elapsed.as_secs_f64());
+                    .observe(method, "panicked", 500, elapsed.as_secs_f64());
             }
             return Err(ApiError::new(
                 actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
@@ -77,7 +78,7 @@ pub async fn observe(
     if let Some(state) = &state {
         state
             .metrics
-            .observe(&method, &route, status, elapsed.as_secs_f64());
+            .observe(method, &route, status, elapsed.as_secs_f64());
     }
     span.in_scope(|| {
         tracing::info!(status, route = %route, latency_ms = elapsed.as_secs_f64() * 1000.0, "request finished");

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
+use crate::metrics::MetricsToken;
 use domain::ModelCatalog;
 use mail::{SmtpSecurity, SmtpSettings};
 use service::{AuthConfig, EmailConfig, JwtSecret, PasswordHasher, PlanPrices, ThrottleConfig};
@@ -63,6 +64,8 @@ pub struct Settings {
     pub stripe: Option<billing::StripeSettings>,
     /// `Strict-Transport-Security: max-age=` this many seconds on every response; 0 sends none.
     pub hsts_max_age: u64,
+    /// When set, `/metrics` requires `Authorization: Bearer <METRICS_TOKEN>`.
+    pub metrics_token: Option<MetricsToken>,
 }
 
 /// A setting that could not be used.
@@ -349,6 +352,10 @@ impl Settings {
                 1,
             )?,
             hsts_max_age: number(get("HSTS_MAX_AGE"), "HSTS_MAX_AGE", 0u64, 0)?,
+            metrics_token: get("METRICS_TOKEN")
+                .map(MetricsToken::new)
+                .transpose()
+                .map_err(|p| bad("METRICS_TOKEN", p))?,
         })
     }
 
@@ -504,6 +511,8 @@ mod tests {
             ("PLAN_CURRENCY", "dollars"),
             ("EMAIL_FROM", "not an address"),
             ("APP_BASE_URL", "ftp://x"),
+            ("HSTS_MAX_AGE", "a year"),
+            ("METRICS_TOKEN", "short"),
         ] {
             let err = Settings::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value}");

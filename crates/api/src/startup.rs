@@ -125,6 +125,7 @@ impl Application {
             services: services.clone(),
             metrics: Metrics::new(),
             trust_proxy_headers: settings.trust_proxy_headers,
+            metrics_token: settings.metrics_token.clone(),
         });
         let headers = Data::new(SecureHeaders::new(settings.hsts_max_age));
         let body_limit = settings.body_limit;
