@@ -427,6 +427,38 @@ pub async fn expect_error(res: Response, status: u16, code: &str) -> Value {
     body
 }
 
+/// Like [`db_tests!`], with extra settings for every server: `db_tests_with!(module,
+/// &[("NAME", "value")], a, b)` makes `module::sqlite::a`, `module::postgres::a`, ...
+#[macro_export]
+macro_rules! db_tests_with {
+    ($module:ident, $settings:expr, $($name:ident),* $(,)?) => {
+        mod $module {
+            mod sqlite {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let app = $crate::spawn_app_with($crate::Backend::Sqlite, $settings).await;
+                        if let Some(app) = app {
+                            super::super::$name(app).await;
+                        }
+                    }
+                )*
+            }
+            mod postgres {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let app = $crate::spawn_app_with($crate::Backend::Postgres, $settings).await;
+                        if let Some(app) = app {
+                            super::super::$name(app).await;
+                        }
+                    }
+                )*
+            }
+        }
+    };
+}
+
 /// Runs each listed `async fn name(app: TestApp)` once on SQLite and once on PostgreSQL.
 #[macro_export]
 macro_rules! db_tests {

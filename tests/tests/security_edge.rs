@@ -223,6 +223,83 @@ async fn tokens_in_paths_and_queries_never_reach_the_log(app: TestApp) {
     }
 }
 
+// ---- 3: spoofable client address ----
+
+/// A failed sign-in for a fresh email, sent with `headers`; returns the status.
+async fn failed_login(app: &TestApp, headers: &[(&str, &str)]) -> u16 {
+    let mut req = app.client.post(app.url("/api/auth/login")).json(&json!({
+        "email": format!("{}@example.com", uuid::Uuid::new_v4().simple()),
+        "password": "not-the-password",
+    }));
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+/// Behind a trusted proxy, a client that writes its own `X-Forwarded-For` entry (the proxy
+/// appends the real address after it) cannot rotate that entry to dodge the per-address budget;
+/// another client behind the same proxy keeps its own budget. (The test client's peer address,
+/// 127.0.0.1, plays the proxy.)
+async fn rotating_the_left_most_forwarded_address_does_not_dodge_the_login_throttle(app: TestApp) {
+    for i in 0..3 {
+        let chain = format!("203.0.113.{i}, 198.51.100.7");
+        assert_eq!(
+            failed_login(&app, &[("x-forwarded-for", &chain)]).await,
+            401
+        );
+    }
+    let rotated = [("x-forwarded-for", "203.0.113.99, 198.51.100.7")];
+    assert_eq!(failed_login(&app, &rotated).await, 429);
+    // The same client through `Forwarded` (a proxy that writes only that header).
+    let forwarded = [("forwarded", "for=203.0.113.100, for=\"198.51.100.7:4711\"")];
+    assert_eq!(failed_login(&app, &forwarded).await, 429);
+    // Another client behind the proxy has its own budget; so does one over IPv6.
+    let other = [("x-forwarded-for", "203.0.113.1, 198.51.100.8")];
+    assert_eq!(failed_login(&app, &other).await, 401);
+    let v6 = [("x-forwarded-for", "2001:db8::7")];
+    assert_eq!(failed_login(&app, &v6).await, 401);
+    // And the proxy itself (no header) is a client of its own.
+    assert_eq!(failed_login(&app, &[]).await, 401);
+}
+
+/// Forwarded headers from a peer that is not a trusted proxy are ignored: the peer is the
+/// client, whatever it claims.
+async fn forwarded_headers_of_an_untrusted_peer_are_ignored(app: TestApp) {
+    for i in 0..3 {
+        let claim = format!("198.51.100.{i}");
+        assert_eq!(
+            failed_login(&app, &[("x-forwarded-for", &claim)]).await,
+            401
+        );
+    }
+    let claims = [
+        [("x-forwarded-for", "198.51.100.50")],
+        [("forwarded", "for=198.51.100.51")],
+    ];
+    for claim in &claims {
+        assert_eq!(failed_login(&app, claim).await, 429);
+    }
+}
+
+doztra_tests::db_tests_with!(
+    behind_a_trusted_proxy,
+    &[
+        ("TRUSTED_PROXIES", "127.0.0.1/32, 10.0.0.0/8"),
+        ("LOGIN_MAX_FAILURES_PER_IP", "3"),
+    ],
+    rotating_the_left_most_forwarded_address_does_not_dodge_the_login_throttle,
+);
+
+doztra_tests::db_tests_with!(
+    behind_an_untrusted_peer,
+    &[
+        ("TRUSTED_PROXIES", "10.0.0.0/8"),
+        ("LOGIN_MAX_FAILURES_PER_IP", "3"),
+    ],
+    forwarded_headers_of_an_untrusted_peer_are_ignored,
+);
+
 db_tests!(
     every_response_carries_the_security_headers,
     made_up_http_methods_add_no_metric_labels,

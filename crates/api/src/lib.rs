@@ -2,6 +2,7 @@
 //! mapping, OpenAPI, metrics, and the server start-up used by the `doztra-auth` binary and the
 //! black-box tests.
 
+pub mod client_address;
 pub mod dto;
 pub mod dto_usage;
 pub mod error;

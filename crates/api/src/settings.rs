@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
+use crate::client_address::TrustedProxies;
 use crate::metrics::MetricsToken;
 use domain::ModelCatalog;
 use mail::{SmtpSecurity, SmtpSettings};
@@ -43,7 +44,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub auto_migrate: bool,
     pub body_limit: usize,
-    pub trust_proxy_headers: bool,
+    /// Proxies whose `X-Forwarded-For`/`Forwarded` headers name the client (`TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
     pub model_catalog: ModelCatalog,
     pub prices: PlanPrices,
     pub email: EmailConfig,
@@ -190,6 +192,15 @@ impl Settings {
                 Duration::from_secs(900),
             )?,
         };
+        if get("TRUST_PROXY_HEADERS").is_some() {
+            // The flag believed the client-written left-most entry. Ignoring it silently would
+            // count every client behind the proxy as the proxy: refuse, and say what replaces it.
+            return Err(bad(
+                "TRUST_PROXY_HEADERS",
+                "was replaced by TRUSTED_PROXIES: remove it and list your proxies' networks \
+                 instead, e.g. TRUSTED_PROXIES=10.0.0.0/8 (empty: forwarded headers are ignored)",
+            ));
+        }
         let log_format = match get("LOG_FORMAT") {
             None if app_env == AppEnv::Production => LogFormat::Json,
             None | Some("pretty") => LogFormat::Pretty,
@@ -337,7 +348,8 @@ impl Settings {
             log_format,
             auto_migrate: boolean(get("AUTO_MIGRATE"), "AUTO_MIGRATE", is_sqlite)?,
             body_limit: number(get("BODY_LIMIT"), "BODY_LIMIT", 65_536usize, 1024)?,
-            trust_proxy_headers: boolean(get("TRUST_PROXY_HEADERS"), "TRUST_PROXY_HEADERS", false)?,
+            trusted_proxies: TrustedProxies::parse(get("TRUSTED_PROXIES").unwrap_or(""))
+                .map_err(|p| bad("TRUSTED_PROXIES", p))?,
             model_catalog,
             shutdown_timeout: duration(
                 get("SHUTDOWN_TIMEOUT"),
@@ -513,10 +525,32 @@ mod tests {
             ("APP_BASE_URL", "ftp://x"),
             ("HSTS_MAX_AGE", "a year"),
             ("METRICS_TOKEN", "short"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal"),
         ] {
             let err = Settings::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value}");
         }
+    }
+
+    #[test]
+    fn the_old_proxy_flag_refuses_to_start_and_names_its_replacement() {
+        for value in ["true", "false"] {
+            let err = Settings::from_vars(&vars(&[("TRUST_PROXY_HEADERS", value)])).unwrap_err();
+            assert_eq!(err.variable, "TRUST_PROXY_HEADERS");
+            assert!(err.to_string().contains("TRUSTED_PROXIES"), "{err}");
+        }
+        let s = Settings::from_vars(&vars(&[(
+            "TRUSTED_PROXIES",
+            "127.0.0.1/32, 10.0.0.0/8,::1",
+        )]))
+        .unwrap();
+        assert!(!s.trusted_proxies.is_empty());
+        assert!(
+            Settings::from_vars(&vars(&[]))
+                .unwrap()
+                .trusted_proxies
+                .is_empty()
+        );
     }
 
     #[test]

@@ -124,7 +124,7 @@ impl Application {
         let state = Data::new(AppState {
             services: services.clone(),
             metrics: Metrics::new(),
-            trust_proxy_headers: settings.trust_proxy_headers,
+            trusted_proxies: settings.trusted_proxies.clone(),
             metrics_token: settings.metrics_token.clone(),
         });
         let headers = Data::new(SecureHeaders::new(settings.hsts_max_age));

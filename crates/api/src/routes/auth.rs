@@ -10,7 +10,7 @@ use crate::dto::{
     RegisterRequest, ResetPasswordRequest,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::{AuthUser, JsonBody, LoginBody, client_ip};
+use crate::extractors::{AuthUser, JsonBody, LoginBody};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -91,7 +91,7 @@ pub async fn login_user(
         .login(LoginRequest {
             email: body.email,
             password: body.password,
-            client_ip: client_ip(&req, state.trust_proxy_headers),
+            client_ip: state.trusted_proxies.client_ip(&req),
         })
         .await?;
     Ok(Json(signed.into()))
@@ -179,7 +179,7 @@ pub async fn request_password_reset(
     req: HttpRequest,
     body: JsonBody<PasswordResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let ip = client_ip(&req, state.trust_proxy_headers);
+    let ip = state.trusted_proxies.client_ip(&req);
     state
         .services
         .email
