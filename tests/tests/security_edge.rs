@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use doztra_tests::reqwest::{Method, Response};
-use doztra_tests::{TestApp, capture_logs, db_tests, expect_error, link_token};
+use doztra_tests::{PASSWORD, TestApp, capture_logs, db_tests, expect_error, link_token};
 use serde_json::json;
 
 fn header<'a>(res: &'a Response, name: &str) -> Option<&'a str> {
@@ -72,7 +72,7 @@ async fn every_response_carries_the_security_headers(app: TestApp) {
         .post(
             "/api/auth/login",
             None,
-            json!({"email": "headers@example.com", "password": doztra_tests::PASSWORD}),
+            json!({"email": "headers@example.com", "password": PASSWORD}),
         )
         .await;
     assert_eq!(res.status(), 200);
@@ -282,6 +282,59 @@ async fn forwarded_headers_of_an_untrusted_peer_are_ignored(app: TestApp) {
     }
 }
 
+// ---- 10: an access token outliving its session ----
+
+/// Signing out of one session ends its access token at once (on every authenticated path,
+/// including the metering one), not at its expiry; the account's other sessions live on.
+async fn an_access_token_dies_with_its_signed_out_session(app: TestApp) {
+    app.register("leaving@example.com").await;
+    let leaving = app.login("leaving@example.com", PASSWORD).await;
+    let staying = app.login("leaving@example.com", PASSWORD).await;
+    let res = app
+        .post(
+            "/api/auth/logout",
+            Some(&leaving.access),
+            json!({"refresh_token": leaving.refresh}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    expect_error(
+        app.get("/api/users/me", Some(&leaving.access)).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    let check = json!({"request_type": "chat", "model": "gpt-3.5-turbo"});
+    expect_error(
+        app.post("/api/tokens/me/check", Some(&leaving.access), check.clone())
+            .await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    // Signing out again with the dead token is refused too (nothing left to end).
+    let res = app
+        .post(
+            "/api/auth/logout",
+            Some(&leaving.access),
+            json!({"refresh_token": leaving.refresh}),
+        )
+        .await;
+    expect_error(res, 401, "invalid_token").await;
+    assert_eq!(
+        app.get("/api/users/me", Some(&staying.access))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.post("/api/tokens/me/check", Some(&staying.access), check)
+            .await
+            .status(),
+        200
+    );
+}
+
 doztra_tests::db_tests_with!(
     behind_a_trusted_proxy,
     &[
@@ -301,6 +354,7 @@ doztra_tests::db_tests_with!(
 );
 
 db_tests!(
+    an_access_token_dies_with_its_signed_out_session,
     every_response_carries_the_security_headers,
     made_up_http_methods_add_no_metric_labels,
     tokens_in_paths_and_queries_never_reach_the_log,
