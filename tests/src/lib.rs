@@ -86,6 +86,8 @@ pub struct TestApp {
     services: Services,
     /// Where the file mailer writes this server's messages.
     pub outbox: PathBuf,
+    /// The extra settings the server was started with (a second instance gets them too).
+    extra: Vec<(String, String)>,
     /// `None` for a second instance: the first one owns (and drops) the database.
     _db: Option<TestDb>,
 }
@@ -217,6 +219,10 @@ async fn start_server(
     let services = app.services().clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
+        extra: extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
         address: format!("http://127.0.0.1:{port}"),
         port,
         client: reqwest::Client::builder()
@@ -232,9 +238,15 @@ async fn start_server(
 }
 
 impl TestApp {
-    /// A second server on the same database (another instance of the service).
+    /// A second server on the same database (another instance of the service), with the same
+    /// extra settings.
     pub async fn second_instance(&self) -> TestApp {
-        start_server(self.backend, None, self.database_url.clone(), &[]).await
+        let extra: Vec<(&str, &str)> = self
+            .extra
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        start_server(self.backend, None, self.database_url.clone(), &extra).await
     }
 
     /// The database the server uses, for assertions on what it holds.

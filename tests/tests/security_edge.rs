@@ -335,6 +335,135 @@ async fn an_access_token_dies_with_its_signed_out_session(app: TestApp) {
     );
 }
 
+// ---- 11: two tabs refreshing at once ----
+
+async fn refresh(app: &TestApp, token: &str) -> Response {
+    app.post("/api/auth/refresh", None, json!({"refresh_token": token}))
+        .await
+}
+
+/// Two tabs (here eight) refreshing the same token at once all succeed with the same new
+/// refresh token, and exactly one rotation happens; the shared token then works.
+async fn concurrent_refreshes_of_one_token_share_one_successor(app: TestApp) {
+    let session = app.user("tabs@example.com").await;
+    let attempts = (0..8).map(|_| refresh(&app, &session.refresh));
+    let results = futures_util::future::join_all(attempts).await;
+    let mut successors = BTreeSet::new();
+    for res in results {
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(
+            app.get("/api/users/me", body["access_token"].as_str())
+                .await
+                .status(),
+            200
+        );
+        successors.insert(body["refresh_token"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(successors.len(), 1, "{successors:?}");
+    let successor = successors.pop_first().unwrap();
+    assert_ne!(successor, session.refresh);
+    // One rotation: the first token and exactly one successor, which is live.
+    assert_eq!(app.count("SELECT COUNT(*) FROM refresh_tokens").await, 2);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM refresh_tokens WHERE used_at IS NULL AND revoked_at IS NULL"
+        )
+        .await,
+        1
+    );
+    let res = refresh(&app, &successor).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.count("SELECT COUNT(*) FROM refresh_tokens").await, 3);
+}
+
+/// A token two generations old is reuse even within the interval: the sign-in is revoked,
+/// its newest refresh token and its access tokens with it.
+async fn a_grandparent_refresh_token_revokes_the_sign_in(app: TestApp) {
+    let session = app.user("grandparent@example.com").await;
+    let res = refresh(&app, &session.refresh).await;
+    let child: serde_json::Value = res.json().await.unwrap();
+    let res = refresh(&app, child["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(res.status(), 200);
+    let grandchild: serde_json::Value = res.json().await.unwrap();
+    expect_error(
+        refresh(&app, &session.refresh).await,
+        401,
+        "refresh_token_reused",
+    )
+    .await;
+    expect_error(
+        refresh(&app, grandchild["refresh_token"].as_str().unwrap()).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    expect_error(
+        app.get("/api/users/me", grandchild["access_token"].as_str())
+            .await,
+        401,
+        "invalid_token",
+    )
+    .await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM refresh_tokens WHERE revoked_at IS NULL")
+            .await,
+        0
+    );
+}
+
+/// After the interval (1 s here), presenting the rotated token again is reuse: the sign-in is
+/// revoked, as under the strict rule.
+async fn reuse_after_the_interval_revokes_the_sign_in(app: TestApp) {
+    let session = app.user("late@example.com").await;
+    let res = refresh(&app, &session.refresh).await;
+    assert_eq!(res.status(), 200);
+    let child: serde_json::Value = res.json().await.unwrap();
+    // Inside the interval the same successor comes back ...
+    let again: serde_json::Value = refresh(&app, &session.refresh).await.json().await.unwrap();
+    assert_eq!(again["refresh_token"], child["refresh_token"]);
+    // ... after it, the sign-in ends.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    expect_error(
+        refresh(&app, &session.refresh).await,
+        401,
+        "refresh_token_reused",
+    )
+    .await;
+    expect_error(
+        refresh(&app, child["refresh_token"].as_str().unwrap()).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+}
+
+/// A signed-out session's rotated token gets nothing within the interval either.
+async fn a_rotated_token_of_a_signed_out_session_gets_nothing(app: TestApp) {
+    let session = app.user("gone@example.com").await;
+    let child: serde_json::Value = refresh(&app, &session.refresh).await.json().await.unwrap();
+    let res = app
+        .post(
+            "/api/auth/logout",
+            child["access_token"].as_str(),
+            json!({"refresh_token": child["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    expect_error(
+        refresh(&app, &session.refresh).await,
+        401,
+        "refresh_token_reused",
+    )
+    .await;
+}
+
+doztra_tests::db_tests_with!(
+    short_reuse_interval,
+    &[("REFRESH_TOKEN_REUSE_INTERVAL", "1s")],
+    reuse_after_the_interval_revokes_the_sign_in,
+);
+
 doztra_tests::db_tests_with!(
     behind_a_trusted_proxy,
     &[
@@ -354,6 +483,9 @@ doztra_tests::db_tests_with!(
 );
 
 db_tests!(
+    concurrent_refreshes_of_one_token_share_one_successor,
+    a_grandparent_refresh_token_revokes_the_sign_in,
+    a_rotated_token_of_a_signed_out_session_gets_nothing,
     an_access_token_dies_with_its_signed_out_session,
     every_response_carries_the_security_headers,
     made_up_http_methods_add_no_metric_labels,

@@ -172,6 +172,11 @@ impl Settings {
                 "REFRESH_TOKEN_IDLE_TTL",
                 Duration::from_secs(7 * 86_400),
             )?,
+            refresh_reuse_interval: duration_or_zero(
+                get("REFRESH_TOKEN_REUSE_INTERVAL"),
+                "REFRESH_TOKEN_REUSE_INTERVAL",
+                Duration::from_secs(10),
+            )?,
         };
         let throttle = ThrottleConfig {
             max_failures_per_email: number(
@@ -437,6 +442,19 @@ fn duration(
     variable: &'static str,
     default: Duration,
 ) -> Result<Duration, SettingsError> {
+    let value = duration_or_zero(raw, variable, default)?;
+    if value.is_zero() {
+        return Err(bad(variable, "must be greater than zero"));
+    }
+    Ok(value)
+}
+
+/// Like [`duration`], for settings where zero means "off" (`0`, `0s`).
+fn duration_or_zero(
+    raw: Option<&str>,
+    variable: &'static str,
+    default: Duration,
+) -> Result<Duration, SettingsError> {
     let Some(raw) = raw else { return Ok(default) };
     let (digits, unit) = match raw.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => raw.split_at(i),
@@ -463,9 +481,6 @@ fn duration(
     let secs = value
         .checked_mul(factor)
         .ok_or_else(|| bad(variable, "is too large"))?;
-    if secs == 0 {
-        return Err(bad(variable, "must be greater than zero"));
-    }
     Ok(Duration::from_secs(secs))
 }
 
@@ -551,6 +566,19 @@ mod tests {
                 .trusted_proxies
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn the_refresh_reuse_interval_defaults_to_ten_seconds_and_may_be_zero() {
+        let s = Settings::from_vars(&vars(&[])).unwrap();
+        assert_eq!(s.auth.refresh_reuse_interval, Duration::from_secs(10));
+        for zero in ["0", "0s"] {
+            let s = Settings::from_vars(&vars(&[("REFRESH_TOKEN_REUSE_INTERVAL", zero)])).unwrap();
+            assert!(s.auth.refresh_reuse_interval.is_zero());
+        }
+        let err =
+            Settings::from_vars(&vars(&[("REFRESH_TOKEN_REUSE_INTERVAL", "soon")])).unwrap_err();
+        assert_eq!(err.variable, "REFRESH_TOKEN_REUSE_INTERVAL");
     }
 
     #[test]
