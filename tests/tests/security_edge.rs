@@ -458,6 +458,93 @@ async fn a_rotated_token_of_a_signed_out_session_gets_nothing(app: TestApp) {
     .await;
 }
 
+// ---- 2: Stripe-Signature headers built to burn CPU ----
+
+const WEBHOOK_SECRET: &str = "whsec_edge_current";
+
+/// Billing switched on; no Stripe call is made by the refused deliveries of these tests.
+const BILLING: &[(&str, &str)] = &[
+    ("STRIPE_SECRET_KEY", "sk_test_edge"),
+    ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+    ("STRIPE_WEBHOOK_SECRET_PREVIOUS", "whsec_edge_previous"),
+    ("STRIPE_PRICE_BASIC", "price_edge_basic"),
+    ("STRIPE_PRICE_PROFESSIONAL", "price_edge_pro"),
+    ("STRIPE_SUCCESS_URL", "https://app.example.com/ok"),
+    ("STRIPE_CANCEL_URL", "https://app.example.com/cancel"),
+    ("STRIPE_API_BASE", "http://127.0.0.1:9/"),
+];
+
+async fn deliver_webhook(app: &TestApp, body: &[u8], signature: &str) -> Response {
+    app.client
+        .post(app.url("/api/billing/webhook"))
+        .header("content-type", "application/json")
+        .header("stripe-signature", signature)
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// An event of a type the service ignores (acknowledged, recorded once).
+fn harmless_event(id: &str) -> Vec<u8> {
+    let now = chrono::Utc::now().timestamp();
+    serde_json::to_vec(&json!({
+        "id": id, "object": "event", "type": "product.created", "created": now,
+        "api_version": "2026-09-30.endive", "livemode": false, "pending_webhooks": 1,
+        "data": {"object": {"id": "prod_1", "object": "product"}},
+    }))
+    .unwrap()
+}
+
+/// Each `v1` entry used to cost an HMAC over the whole body, for every secret: thousands of
+/// them in one header held a worker for seconds. Now an oversized header is refused unread
+/// (even with a good signature in it), only the first few `v1` values count, and a stale
+/// timestamp is refused before any HMAC.
+async fn hostile_signature_headers_are_refused_unread(app: TestApp) {
+    let now = chrono::Utc::now().timestamp();
+    let body = harmless_event("evt_edge_1");
+    let good = billing::webhook::sign(&body, WEBHOOK_SECRET, now);
+    let good_v1 = good.split_once(",v1=").unwrap().1.to_owned();
+    // The attack of the issue: 4,000 one-byte v1 values (24 KB), here with the good one last.
+    let flood = format!("t={now}{},v1={good_v1}", ",v1=00".repeat(4000));
+    let res = deliver_webhook(&app, &body, &flood).await;
+    expect_error(res, 400, "invalid_signature").await;
+    // Under the size limit, a good value after the first five is not read ...
+    let late = format!("t={now}{},v1={good_v1}", ",v1=00".repeat(5));
+    let res = deliver_webhook(&app, &body, &late).await;
+    expect_error(res, 400, "invalid_signature").await;
+    // ... and a stale one is refused whatever it carries.
+    let stale = billing::webhook::sign(&body, WEBHOOK_SECRET, now - 301);
+    expect_error(
+        deliver_webhook(&app, &body, &stale).await,
+        400,
+        "invalid_signature",
+    )
+    .await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM stripe_events").await, 0);
+    // Stripe's own shape still works: a good value among the first few.
+    let rolling = format!("t={now},v1={},v1={good_v1}", "00".repeat(32));
+    let res = deliver_webhook(&app, &body, &rolling).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.count("SELECT COUNT(*) FROM stripe_events").await, 1);
+}
+
+/// A present but empty (or oversized) `Stripe-Signature` header is malformed whether or not
+/// billing is configured: 400, like a missing one, not 503.
+async fn an_empty_signature_header_is_invalid_even_without_billing(app: TestApp) {
+    let body = harmless_event("evt_edge_2");
+    for signature in ["", "   ", &format!("t=1,v1={}", "0".repeat(9000))] {
+        let res = deliver_webhook(&app, &body, signature).await;
+        expect_error(res, 400, "invalid_signature").await;
+    }
+}
+
+doztra_tests::db_tests_with!(
+    with_billing,
+    crate::BILLING,
+    hostile_signature_headers_are_refused_unread
+);
+
 doztra_tests::db_tests_with!(
     short_reuse_interval,
     &[("REFRESH_TOKEN_REUSE_INTERVAL", "1s")],
@@ -483,6 +570,7 @@ doztra_tests::db_tests_with!(
 );
 
 db_tests!(
+    an_empty_signature_header_is_invalid_even_without_billing,
     concurrent_refreshes_of_one_token_share_one_successor,
     a_grandparent_refresh_token_revokes_the_sign_in,
     a_rotated_token_of_a_signed_out_session_gets_nothing,

@@ -269,8 +269,13 @@ impl Billing {
         payload: &[u8],
         signature: Option<&str>,
     ) -> Result<WebhookReceipt, ServiceError> {
-        // An unsigned delivery is malformed whether or not billing is configured.
+        // An unsigned delivery, or one whose header is empty or oversized, is malformed
+        // whether or not billing is configured.
         let header = signature.ok_or(ServiceError::InvalidSignature)?;
+        billing::webhook::screen_header(header).map_err(|e| {
+            tracing::warn!(error = %e, "webhook refused");
+            ServiceError::InvalidSignature
+        })?;
         let verifier = self
             .ctx
             .webhooks

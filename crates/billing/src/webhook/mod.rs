@@ -7,7 +7,9 @@ mod signature;
 pub use event::{
     CheckoutCompleted, EventData, InvoiceEvent, SubscriptionChange, WebhookEvent, parse_event,
 };
-pub use signature::{DEFAULT_TOLERANCE_SECS, sign, verify};
+pub use signature::{
+    DEFAULT_TOLERANCE_SECS, MAX_HEADER_BYTES, MAX_V1_SIGNATURES, screen_header, sign, verify,
+};
 
 use crate::settings::{PriceTable, SecretString, StripeSettings};
 
@@ -17,6 +19,11 @@ use crate::settings::{PriceTable, SecretString, StripeSettings};
 pub enum WebhookError {
     #[error("malformed Stripe-Signature header: {0}")]
     MalformedHeader(&'static str),
+    #[error(
+        "the Stripe-Signature header is longer than {} bytes",
+        MAX_HEADER_BYTES
+    )]
+    HeaderTooLong,
     #[error("no v1 signature matches the payload")]
     SignatureMismatch,
     #[error("the signature's timestamp {timestamp} is outside the tolerance")]
