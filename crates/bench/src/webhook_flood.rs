@@ -59,13 +59,53 @@ struct Phase {
     attack: String,
     hostile: Option<Stats>,
     health: Stats,
+    cpu: Cpu,
 }
 
-/// A hostile delivery: header and body (both shared by every request of the attack).
+/// CPU used during a phase: the server's, and everybody's on the machine but the server,
+/// PostgreSQL and the bench (other processes sharing the cores).
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    server: Duration,
+    others_share: f64,
+}
+
+/// CPU counters at one moment: (server, PostgreSQL of the bench database, this process,
+/// the whole machine).
+fn cpu_now(srv: &server::Server, database: &str) -> [Duration; 4] {
+    [
+        srv.cpu_time().unwrap_or_default(),
+        server::postgres_cpu(database),
+        server::self_cpu(),
+        server::machine_busy(),
+    ]
+}
+
+fn cpu_since(before: [Duration; 4], after: [Duration; 4], wall: Duration) -> Cpu {
+    let used: Vec<Duration> = after
+        .iter()
+        .zip(before)
+        .map(|(a, b)| a.saturating_sub(b))
+        .collect();
+    let ours = used[0] + used[1] + used[2];
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let available = wall.as_secs_f64() * cores;
+    Cpu {
+        server: used[0],
+        others_share: if available > 0.0 {
+            used[3].saturating_sub(ours).as_secs_f64() / available
+        } else {
+            0.0
+        },
+    }
+}
+
+/// A hostile delivery: header and body (both shared by every request of the attack; the body
+/// is leaked once so that sending it copies nothing in the load generator).
 #[derive(Clone)]
 struct Delivery {
     header: Arc<String>,
-    body: Arc<Vec<u8>>,
+    body: &'static [u8],
 }
 
 impl Delivery {
@@ -74,18 +114,17 @@ impl Delivery {
         let header = format!("t={}{}", unix_now(), ",v1=00".repeat(4000));
         Self {
             header: Arc::new(header),
-            body: Arc::new(br#"{"id":"evt_flood","object":"event"}"#.to_vec()),
+            body: br#"{"id":"evt_flood","object":"event"}"#,
         }
     }
 
     /// The most work the verifier still does for a stranger: a fresh timestamp, five wrong
-    /// `v1` values, padding to just under 8 KiB, and a body of `body_kib` KiB.
-    fn costliest(body_kib: usize) -> Self {
-        let mut header = format!(
-            "t={}{}",
-            unix_now(),
-            format!(",v1={}", "ab".repeat(32)).repeat(5)
-        );
+    /// `v1` values, padding to just under 8 KiB, and a body of `body_kib` KiB. With `stale`,
+    /// the timestamp is ten minutes old: the same bytes to receive, but no HMAC (the control
+    /// that tells the HMAC's cost from the transfer's).
+    fn costliest(body_kib: usize, stale: bool) -> Self {
+        let t = unix_now() - if stale { 600 } else { 0 };
+        let mut header = format!("t={t}{}", format!(",v1={}", "ab".repeat(32)).repeat(5));
         while header.len() + 6 <= 8 * 1024 {
             header.push_str(",v0=00");
         }
@@ -94,7 +133,7 @@ impl Delivery {
         body.extend_from_slice(br#""}"#);
         Self {
             header: Arc::new(header),
-            body: Arc::new(body),
+            body: Box::leak(body.into_boxed_slice()),
         }
     }
 }
@@ -121,7 +160,7 @@ fn attack_op(
                 .post(url.as_str())
                 .header("content-type", "application/json")
                 .header("stripe-signature", delivery.header.as_str())
-                .body(delivery.body.as_ref().clone())
+                .body(delivery.body)
                 .send()
                 .await
                 .map_err(|e| format!("webhook: {e}"))?;
@@ -146,6 +185,24 @@ fn health_op(
         let url = Arc::clone(&url);
         Box::pin(async move { api::get_ok(&client, &url, "").await })
     }
+}
+
+/// Probes `url` from a thread and runtime of its own, so that the attackers' tasks in this
+/// process never delay the probe: what it measures is the server (and the shared cores).
+async fn probe_health(url: String, bounds: Bounds) -> Result<Stats, String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let result = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+            .and_then(|rt| {
+                let client = api::client(1)?;
+                Ok(rt.block_on(closed_loop(1, bounds, health_op(client, url))))
+            });
+        let _ = tx.send(result);
+    });
+    rx.await.map_err(|e| format!("probe thread: {e}"))?
 }
 
 pub async fn webhook_flood(args: WebhookFloodArgs) -> Result<(), String> {
@@ -216,12 +273,15 @@ async fn phases(
     let webhook_url = format!("{}/api/billing/webhook", srv.base);
 
     let mut phases = Vec::new();
-    let idle = closed_loop(1, bounds, health_op(client.clone(), health_url.clone())).await;
+    let before = cpu_now(&srv, &db.name);
+    let idle = probe_health(health_url.clone(), bounds).await?;
+    let cpu = cpu_since(before, cpu_now(&srv, &db.name), idle.elapsed);
     eprintln!("  {:<40} {}", "GET /health, idle", idle.summary());
     phases.push(Phase {
         attack: "none (idle)".to_owned(),
         hostile: None,
         health: idle,
+        cpu,
     });
     let attacks = [
         (
@@ -230,13 +290,18 @@ async fn phases(
         ),
         (
             format!(
-                "fresh `t`, 5 wrong `v1`, header just under 8 KiB, {} KiB body",
+                "fresh `t`, 5 wrong `v1`, header just under 8 KiB, {} KiB body (2 HMACs over it)",
                 args.body_kib
             ),
-            Delivery::costliest(args.body_kib),
+            Delivery::costliest(args.body_kib, false),
+        ),
+        (
+            "control: the same with a stale `t` (no HMAC, the same bytes to receive)".to_owned(),
+            Delivery::costliest(args.body_kib, true),
         ),
     ];
     for (attack, delivery) in attacks {
+        let before = cpu_now(&srv, &db.name);
         let hostile = tokio::spawn(closed_loop(
             args.attackers,
             bounds,
@@ -248,14 +313,16 @@ async fn phases(
             bounds.duration.saturating_sub(Duration::from_millis(400)),
             u64::MAX,
         );
-        let health = closed_loop(1, probe, health_op(client.clone(), health_url.clone())).await;
+        let health = probe_health(health_url.clone(), probe).await?;
         let hostile = hostile.await.map_err(|e| e.to_string())?;
+        let cpu = cpu_since(before, cpu_now(&srv, &db.name), hostile.elapsed);
         eprintln!("  {:<40} {}", "hostile webhooks", hostile.summary());
         eprintln!("  {:<40} {}", "GET /health meanwhile", health.summary());
         phases.push(Phase {
             attack,
             hostile: Some(hostile),
             health,
+            cpu,
         });
     }
     drop(srv);
@@ -273,15 +340,29 @@ fn markdown(args: &WebhookFloodArgs, phases: &[Phase]) -> String {
     );
     let _ = writeln!(
         m,
-        "`doztra-bench webhook-flood`: the release server (billing configured, two webhook secrets) on a fresh PostgreSQL database; {} clients post hostile webhooks in a closed loop for {} s while one client probes `GET /health`. Load generator and server share the {cores} cores. Target: `/health` p99 under {TARGET_MS:.0} ms.\n",
+        "`doztra-bench webhook-flood`: the release server (billing configured, two webhook secrets) on a fresh PostgreSQL database; {} clients post hostile webhooks in a closed loop for {} s while one client (its own thread and runtime) probes `GET /health`. Load generator and server share the {cores} cores; \"other processes\" is the share of the cores used by anything else on the machine meanwhile. Server CPU per hostile request is the server's CPU time over the phase, less the probe's requests at their idle cost, divided by the hostile requests. Target: `/health` p99 under {TARGET_MS:.0} ms.\n",
         args.attackers, args.seconds
     );
+    // What one probe request costs the server, from the idle phase.
+    let probe_cost = phases
+        .iter()
+        .find(|p| p.hostile.is_none())
+        .filter(|p| p.health.ok > 0)
+        .map_or(0.0, |p| p.cpu.server.as_secs_f64() / p.health.ok as f64);
     let _ = writeln!(
         m,
-        "| attack | hostile req/s | answered | `/health` req/s | p50 ms | p99 ms | max ms | target |"
+        "| attack | hostile req/s | server CPU ms / hostile req | answered | `/health` req/s | p50 ms | p99 ms | max ms | other processes' CPU | target |"
     );
-    let _ = writeln!(m, "|---|---:|---|---:|---:|---:|---:|---|");
+    let _ = writeln!(m, "|---|---:|---:|---|---:|---:|---:|---:|---:|---|");
     for phase in phases {
+        let per_request = match &phase.hostile {
+            Some(s) if s.ok + s.errors > 0 => {
+                let probes = probe_cost * phase.health.ok as f64;
+                let hostile = (phase.cpu.server.as_secs_f64() - probes).max(0.0);
+                format!("{:.2}", hostile * 1000.0 / (s.ok + s.errors) as f64)
+            }
+            _ => "—".to_owned(),
+        };
         let (rate, answered) = match &phase.hostile {
             Some(s) => (
                 format!("{:.0}", s.throughput()),
@@ -306,12 +387,13 @@ fn markdown(args: &WebhookFloodArgs, phases: &[Phase]) -> String {
         };
         let _ = writeln!(
             m,
-            "| {} | {rate} | {answered} | {:.0} | {:.2} | {:.2} | {:.1} | {verdict} |",
+            "| {} | {rate} | {per_request} | {answered} | {:.0} | {:.2} | {:.2} | {:.1} | {:.0}% | {verdict} |",
             phase.attack,
             phase.health.throughput(),
             phase.health.p50(),
             phase.health.p99(),
-            phase.health.max_ms()
+            phase.health.max_ms(),
+            phase.cpu.others_share * 100.0
         );
     }
     m

@@ -281,8 +281,11 @@ impl Billing {
             .webhooks
             .as_ref()
             .ok_or(ServiceError::BillingUnavailable)?;
-        let event = verifier
-            .verify_and_parse(payload, header, clock::now().timestamp())
+        let event = self
+            .ctx
+            .webhook_gate
+            .verify_and_parse(verifier, payload, header, clock::now().timestamp())
+            .await?
             .map_err(|e| {
                 if e.is_signature_error() {
                     tracing::warn!(error = %e, "webhook refused");

@@ -20,6 +20,7 @@ mod stripe_sync;
 mod tokens;
 mod usage_reports;
 mod views;
+mod webhook_gate;
 
 use std::sync::Arc;
 
@@ -66,6 +67,8 @@ pub struct Context {
     pub(crate) gateway: Arc<dyn billing::PaymentGateway>,
     /// Webhook verification; `Some` exactly when billing is configured.
     pub(crate) webhooks: Option<Arc<billing::webhook::WebhookVerifier>>,
+    /// Runs webhook signature checks off the async workers, one at a time.
+    pub(crate) webhook_gate: webhook_gate::WebhookGate,
 }
 
 /// The service facade the HTTP layer (or any embedding program) holds.
@@ -132,6 +135,7 @@ impl Services {
                 None => Arc::new(billing::DisabledGateway),
             },
             webhooks: settings.billing.map(|b| Arc::new(b.webhooks)),
+            webhook_gate: webhook_gate::WebhookGate::default(),
         };
         ctx.auth.keys()?; // refuse a key the JWT library cannot use, at start-up
         Ok(Self {

@@ -50,14 +50,7 @@ pub fn verify(
     now_unix: i64,
     tolerance_secs: i64,
 ) -> Result<(), WebhookError> {
-    screen_header(header)?;
-    let parsed = SignatureHeader::parse(header)?;
-    // Before any HMAC: a stale header costs nothing however large its body.
-    if now_unix.abs_diff(parsed.timestamp) > tolerance_secs.unsigned_abs() {
-        return Err(WebhookError::Stale {
-            timestamp: parsed.timestamp,
-        });
-    }
+    let parsed = precheck(header, now_unix, tolerance_secs)?;
     let matched = secrets.iter().any(|secret| {
         let Ok(mut mac) = HmacSha256::new_from_slice(secret.as_bytes()) else {
             return false;
@@ -76,6 +69,27 @@ pub fn verify(
         return Err(WebhookError::SignatureMismatch);
     }
     Ok(())
+}
+
+/// Everything [`verify`] checks before any HMAC: the header's size and shape, and the timestamp
+/// tolerance. A header refused here costs nothing however large its body.
+pub fn check_header(header: &str, now_unix: i64, tolerance_secs: i64) -> Result<(), WebhookError> {
+    precheck(header, now_unix, tolerance_secs).map(|_| ())
+}
+
+fn precheck(
+    header: &str,
+    now_unix: i64,
+    tolerance_secs: i64,
+) -> Result<SignatureHeader<'_>, WebhookError> {
+    screen_header(header)?;
+    let parsed = SignatureHeader::parse(header)?;
+    if now_unix.abs_diff(parsed.timestamp) > tolerance_secs.unsigned_abs() {
+        return Err(WebhookError::Stale {
+            timestamp: parsed.timestamp,
+        });
+    }
+    Ok(parsed)
 }
 
 /// Signs `payload` the way Stripe does, for tests and local tooling: returns the header value

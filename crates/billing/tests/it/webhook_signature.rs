@@ -270,3 +270,27 @@ fn empty_and_oversized_headers_are_screened_without_secrets() {
         Ok(())
     );
 }
+
+#[test]
+fn the_checks_before_any_hmac_need_no_payload() {
+    let good = webhook::sign(BODY, WEBHOOK_SECRET, NOW);
+    let tolerance = DEFAULT_TOLERANCE_SECS;
+    assert_eq!(webhook::check_header(&good, NOW, tolerance), Ok(()));
+    // Wrong signatures pass this stage: only verify() can tell.
+    assert_eq!(
+        webhook::check_header(&with_wrong_v1s(3), NOW, tolerance),
+        Ok(())
+    );
+    assert_eq!(
+        webhook::check_header(&good, NOW + tolerance + 1, tolerance),
+        Err(WebhookError::Stale { timestamp: NOW })
+    );
+    assert!(matches!(
+        webhook::check_header("garbage", NOW, tolerance),
+        Err(WebhookError::MalformedHeader(_))
+    ));
+    assert_eq!(
+        webhook::check_header(&"x".repeat(webhook::MAX_HEADER_BYTES + 1), NOW, tolerance),
+        Err(WebhookError::HeaderTooLong)
+    );
+}
