@@ -19,8 +19,11 @@ use service::Services;
 use uuid::Uuid;
 
 pub mod examples;
+pub mod log_capture;
 pub mod smtp_sink;
 pub mod tools;
+
+pub use log_capture::{LogCapture, capture_logs};
 
 pub use reqwest;
 pub use serde_json;
@@ -85,6 +88,8 @@ pub struct TestApp {
     services: Services,
     /// Where the file mailer writes this server's messages.
     pub outbox: PathBuf,
+    /// The extra settings the server was started with (a second instance gets them too).
+    extra: Vec<(String, String)>,
     /// `None` for a second instance: the first one owns (and drops) the database.
     _db: Option<TestDb>,
 }
@@ -163,13 +168,24 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<
 }
 
 /// Server logs go to the test's captured output (shown for failing tests); `RUST_LOG`
-/// filters them (default: warnings and errors).
+/// filters them (default: warnings and errors). A second layer feeds [`capture_logs`].
 fn init_logging() {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let console = tracing_subscriber::fmt::layer()
         .with_test_writer()
+        .with_filter(filter);
+    let capture = tracing_subscriber::fmt::layer()
+        .with_writer(log_capture::CaptureWriter)
+        .with_ansi(false)
+        .with_filter(log_capture::capture_filter());
+    let _ = tracing_subscriber::registry()
+        .with(console)
+        .with(capture)
         .try_init();
 }
 
@@ -211,6 +227,10 @@ async fn start_server(
     let services = app.services().clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
+        extra: extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
         address: format!("http://127.0.0.1:{port}"),
         port,
         client: reqwest::Client::builder()
@@ -226,9 +246,15 @@ async fn start_server(
 }
 
 impl TestApp {
-    /// A second server on the same database (another instance of the service).
+    /// A second server on the same database (another instance of the service), with the same
+    /// extra settings.
     pub async fn second_instance(&self) -> TestApp {
-        start_server(self.backend, None, self.database_url.clone(), &[]).await
+        let extra: Vec<(&str, &str)> = self
+            .extra
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        start_server(self.backend, None, self.database_url.clone(), &extra).await
     }
 
     /// The database the server uses, for assertions on what it holds.
@@ -421,6 +447,63 @@ pub async fn expect_error(res: Response, status: u16, code: &str) -> Value {
     body
 }
 
+/// Like [`db_tests!`], with extra settings for every server: `db_tests_with!(module,
+/// &[("NAME", "value")], a, b)` makes `module::sqlite::a`, `module::postgres::a`, ...; and
+/// `db_tests_with!(&[("NAME", "value")]; a, b)` makes `sqlite::a`, `postgres::a` in place.
+#[macro_export]
+macro_rules! db_tests_with {
+    ($module:ident, $settings:expr, $($name:ident),* $(,)?) => {
+        mod $module {
+            mod sqlite {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let app = $crate::spawn_app_with($crate::Backend::Sqlite, $settings).await;
+                        if let Some(app) = app {
+                            super::super::$name(app).await;
+                        }
+                    }
+                )*
+            }
+            mod postgres {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $name() {
+                        let app = $crate::spawn_app_with($crate::Backend::Postgres, $settings).await;
+                        if let Some(app) = app {
+                            super::super::$name(app).await;
+                        }
+                    }
+                )*
+            }
+        }
+    };
+    ($settings:expr; $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let settings: &[(&str, &str)] = $settings;
+                    if let Some(app) = $crate::spawn_app_with($crate::Backend::Sqlite, settings).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let settings: &[(&str, &str)] = $settings;
+                    if let Some(app) = $crate::spawn_app_with($crate::Backend::Postgres, settings).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
 /// Runs each listed `async fn name(app: TestApp)` once on SQLite and once on PostgreSQL.
 #[macro_export]
 macro_rules! db_tests {
@@ -440,36 +523,6 @@ macro_rules! db_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     if let Some(app) = $crate::spawn_app($crate::Backend::Postgres).await {
-                        super::$name(app).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-/// Like [`db_tests!`], with extra settings for every server: `db_tests_with!(&[("NAME",
-/// "value"), ...]; a, b, ...)`.
-#[macro_export]
-macro_rules! db_tests_with {
-    ($settings:expr; $($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let settings: &[(&str, &str)] = $settings;
-                    if let Some(app) = $crate::spawn_app_with($crate::Backend::Sqlite, settings).await {
-                        super::$name(app).await;
-                    }
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let settings: &[(&str, &str)] = $settings;
-                    if let Some(app) = $crate::spawn_app_with($crate::Backend::Postgres, settings).await {
                         super::$name(app).await;
                     }
                 }

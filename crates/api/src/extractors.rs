@@ -1,5 +1,5 @@
-//! Request extractors: the authenticated caller, the client address, and the login body in
-//! either of its two encodings.
+//! Request extractors: the authenticated caller and the login body in either of its two
+//! encodings.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -71,7 +71,9 @@ impl FromRequest for AuthSubscriber {
     }
 }
 
-fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
+/// The bearer token of a request: 401 `not_authenticated` without an `Authorization` header,
+/// 401 `invalid_token` with one that is not `Bearer <token>`.
+pub(crate) fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Err(ServiceError::NotAuthenticated.into());
     };
@@ -85,23 +87,6 @@ fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
         return Err(ServiceError::InvalidToken.into());
     }
     Ok(token.to_owned())
-}
-
-/// The client's address: the peer, or the first `X-Forwarded-For`/`Forwarded` hop when
-/// `TRUST_PROXY_HEADERS` is on (only behind a proxy that sets them).
-pub fn client_ip(req: &HttpRequest, trust_proxy_headers: bool) -> Option<String> {
-    if trust_proxy_headers {
-        req.connection_info().realip_remote_addr().map(strip_port)
-    } else {
-        req.peer_addr().map(|addr| addr.ip().to_string())
-    }
-}
-
-fn strip_port(addr: &str) -> String {
-    match addr.parse::<std::net::SocketAddr>() {
-        Ok(sock) => sock.ip().to_string(),
-        Err(_) => addr.to_owned(),
-    }
 }
 
 /// Credentials from a form (OAuth2 password grant: `username`, `password`) or JSON

@@ -2,6 +2,7 @@
 //! mapping, OpenAPI, metrics, and the server start-up used by the `doztra-auth` binary and the
 //! black-box tests.
 
+pub mod client_address;
 pub mod dto;
 pub mod dto_billing;
 pub mod dto_reservations;
@@ -13,6 +14,7 @@ pub mod metrics;
 pub mod observe;
 pub mod openapi;
 pub mod routes;
+pub mod secure_headers;
 pub mod settings;
 pub mod startup;
 pub mod state;

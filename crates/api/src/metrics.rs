@@ -1,7 +1,11 @@
 //! Prometheus metrics: request counts and latency histograms by method, route pattern and
-//! status (the pattern, not the raw path, so ids do not explode the label space).
+//! status. Every label has a bounded set of values whatever clients send: the route *pattern*
+//! (not the raw path, so ids do not explode the label space), the standard methods (anything
+//! else is `other`) and the status code.
 
 use std::sync::Arc;
+
+use actix_web::http::Method;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
@@ -22,6 +26,61 @@ type HistogramFamily = Family<RequestLabels, Histogram, fn() -> Histogram>;
 fn latency_histogram() -> Histogram {
     // 1 ms .. ~16 s
     Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+/// The bearer token `/metrics` requires when `METRICS_TOKEN` is set. Never printed.
+#[derive(Clone)]
+pub struct MetricsToken(String);
+
+impl MetricsToken {
+    /// The shortest token accepted, in bytes.
+    pub const MIN_BYTES: usize = 16;
+
+    /// Accepts a token of at least [`Self::MIN_BYTES`] bytes.
+    pub fn new(token: &str) -> Result<Self, String> {
+        if token.len() < Self::MIN_BYTES {
+            return Err(format!(
+                "must be at least {} characters long (use a random string)",
+                Self::MIN_BYTES
+            ));
+        }
+        Ok(Self(token.to_owned()))
+    }
+
+    /// Whether `presented` is the token, in time that does not depend on where they differ.
+    pub fn matches(&self, presented: &str) -> bool {
+        let (expected, presented) = (self.0.as_bytes(), presented.as_bytes());
+        // The length is no secret worth hiding; the content is compared in full either way.
+        expected.len() == presented.len()
+            && expected
+                .iter()
+                .zip(presented)
+                .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+                == 0
+    }
+}
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsToken(***)")
+    }
+}
+
+/// The label of an HTTP method: the standard ones by name, any other (a client may send any
+/// token as a method) as `other`.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
 }
 
 /// The registry and the request metrics.
@@ -56,8 +115,8 @@ impl Metrics {
         }
     }
 
-    /// Records one answered request.
-    pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    /// Records one answered request (`method` from [`method_label`]).
+    pub fn observe(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
         let labels = RequestLabels {
             method: method.to_owned(),
             route: route.to_owned(),
@@ -74,5 +133,35 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_metrics_token_matches_only_itself_and_never_prints() {
+        assert!(MetricsToken::new("short").is_err());
+        let Ok(token) = MetricsToken::new("a-long-scraper-secret") else {
+            panic!("a long token is accepted");
+        };
+        assert!(token.matches("a-long-scraper-secret"));
+        assert!(!token.matches("a-long-scraper-secreT"));
+        assert!(!token.matches("a-long-scraper-secret-and-more"));
+        assert!(!token.matches(""));
+        assert!(!format!("{token:?}").contains("scraper"));
+    }
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        for raw in ["FOO", "get", "PROPFIND", "X0123456789"] {
+            let Ok(method) = Method::from_bytes(raw.as_bytes()) else {
+                panic!("{raw} is a valid method token");
+            };
+            assert_eq!(method_label(&method), "other", "{raw}");
+        }
     }
 }

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
+use crate::client_address::TrustedProxies;
+use crate::metrics::MetricsToken;
 use domain::ModelCatalog;
 use mail::{SmtpSecurity, SmtpSettings};
 use service::{AuthConfig, EmailConfig, JwtSecret, PasswordHasher, PlanPrices, ThrottleConfig};
@@ -42,7 +44,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub auto_migrate: bool,
     pub body_limit: usize,
-    pub trust_proxy_headers: bool,
+    /// Proxies whose `X-Forwarded-For`/`Forwarded` headers name the client (`TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
     pub model_catalog: ModelCatalog,
     pub prices: PlanPrices,
     pub email: EmailConfig,
@@ -67,6 +70,10 @@ pub struct Settings {
     pub reservation_ttl: Duration,
     /// Raw usage events older than this are deleted (`USAGE_EVENT_RETENTION`; unset: never).
     pub usage_event_retention: Option<Duration>,
+    /// `Strict-Transport-Security: max-age=` this many seconds on every response; 0 sends none.
+    pub hsts_max_age: u64,
+    /// When set, `/metrics` requires `Authorization: Bearer <METRICS_TOKEN>`.
+    pub metrics_token: Option<MetricsToken>,
 }
 
 /// A setting that could not be used.
@@ -175,6 +182,11 @@ impl Settings {
                 "REFRESH_TOKEN_IDLE_TTL",
                 Duration::from_secs(7 * 86_400),
             )?,
+            refresh_reuse_interval: duration_or_zero(
+                get("REFRESH_TOKEN_REUSE_INTERVAL"),
+                "REFRESH_TOKEN_REUSE_INTERVAL",
+                Duration::from_secs(10),
+            )?,
         };
         let throttle = ThrottleConfig {
             max_failures_per_email: number(
@@ -195,6 +207,15 @@ impl Settings {
                 Duration::from_secs(900),
             )?,
         };
+        if get("TRUST_PROXY_HEADERS").is_some() {
+            // The flag believed the client-written left-most entry. Ignoring it silently would
+            // count every client behind the proxy as the proxy: refuse, and say what replaces it.
+            return Err(bad(
+                "TRUST_PROXY_HEADERS",
+                "was replaced by TRUSTED_PROXIES: remove it and list your proxies' networks \
+                 instead, e.g. TRUSTED_PROXIES=10.0.0.0/8 (empty: forwarded headers are ignored)",
+            ));
+        }
         let log_format = match get("LOG_FORMAT") {
             None if app_env == AppEnv::Production => LogFormat::Json,
             None | Some("pretty") => LogFormat::Pretty,
@@ -344,7 +365,8 @@ impl Settings {
             log_format,
             auto_migrate: boolean(get("AUTO_MIGRATE"), "AUTO_MIGRATE", is_sqlite)?,
             body_limit: number(get("BODY_LIMIT"), "BODY_LIMIT", 65_536usize, 1024)?,
-            trust_proxy_headers: boolean(get("TRUST_PROXY_HEADERS"), "TRUST_PROXY_HEADERS", false)?,
+            trusted_proxies: TrustedProxies::parse(get("TRUSTED_PROXIES").unwrap_or(""))
+                .map_err(|p| bad("TRUSTED_PROXIES", p))?,
             model_catalog,
             shutdown_timeout: duration(
                 get("SHUTDOWN_TIMEOUT"),
@@ -381,6 +403,11 @@ impl Settings {
             usage_event_retention: get("USAGE_EVENT_RETENTION")
                 .map(|raw| duration(Some(raw), "USAGE_EVENT_RETENTION", Duration::ZERO))
                 .transpose()?,
+            hsts_max_age: number(get("HSTS_MAX_AGE"), "HSTS_MAX_AGE", 0u64, 0)?,
+            metrics_token: get("METRICS_TOKEN")
+                .map(MetricsToken::new)
+                .transpose()
+                .map_err(|p| bad("METRICS_TOKEN", p))?,
         })
     }
 
@@ -484,6 +511,19 @@ fn duration(
     variable: &'static str,
     default: Duration,
 ) -> Result<Duration, SettingsError> {
+    let value = duration_or_zero(raw, variable, default)?;
+    if value.is_zero() {
+        return Err(bad(variable, "must be greater than zero"));
+    }
+    Ok(value)
+}
+
+/// Like [`duration`], for settings where zero means "off" (`0`, `0s`).
+fn duration_or_zero(
+    raw: Option<&str>,
+    variable: &'static str,
+    default: Duration,
+) -> Result<Duration, SettingsError> {
     let Some(raw) = raw else { return Ok(default) };
     let (digits, unit) = match raw.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => raw.split_at(i),
@@ -510,9 +550,6 @@ fn duration(
     let secs = value
         .checked_mul(factor)
         .ok_or_else(|| bad(variable, "is too large"))?;
-    if secs == 0 {
-        return Err(bad(variable, "must be greater than zero"));
-    }
     Ok(Duration::from_secs(secs))
 }
 
@@ -570,10 +607,47 @@ mod tests {
             ("PLAN_CURRENCY", "dollars"),
             ("EMAIL_FROM", "not an address"),
             ("APP_BASE_URL", "ftp://x"),
+            ("HSTS_MAX_AGE", "a year"),
+            ("METRICS_TOKEN", "short"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal"),
         ] {
             let err = Settings::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value}");
         }
+    }
+
+    #[test]
+    fn the_old_proxy_flag_refuses_to_start_and_names_its_replacement() {
+        for value in ["true", "false"] {
+            let err = Settings::from_vars(&vars(&[("TRUST_PROXY_HEADERS", value)])).unwrap_err();
+            assert_eq!(err.variable, "TRUST_PROXY_HEADERS");
+            assert!(err.to_string().contains("TRUSTED_PROXIES"), "{err}");
+        }
+        let s = Settings::from_vars(&vars(&[(
+            "TRUSTED_PROXIES",
+            "127.0.0.1/32, 10.0.0.0/8,::1",
+        )]))
+        .unwrap();
+        assert!(!s.trusted_proxies.is_empty());
+        assert!(
+            Settings::from_vars(&vars(&[]))
+                .unwrap()
+                .trusted_proxies
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_refresh_reuse_interval_defaults_to_ten_seconds_and_may_be_zero() {
+        let s = Settings::from_vars(&vars(&[])).unwrap();
+        assert_eq!(s.auth.refresh_reuse_interval, Duration::from_secs(10));
+        for zero in ["0", "0s"] {
+            let s = Settings::from_vars(&vars(&[("REFRESH_TOKEN_REUSE_INTERVAL", zero)])).unwrap();
+            assert!(s.auth.refresh_reuse_interval.is_zero());
+        }
+        let err =
+            Settings::from_vars(&vars(&[("REFRESH_TOKEN_REUSE_INTERVAL", "soon")])).unwrap_err();
+        assert_eq!(err.variable, "REFRESH_TOKEN_REUSE_INTERVAL");
     }
 
     #[test]

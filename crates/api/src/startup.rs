@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 use crate::observe::observe;
 use crate::openapi;
 use crate::routes;
+use crate::secure_headers::{SecureHeaders, secure_headers};
 use crate::settings::Settings;
 use crate::state::AppState;
 
@@ -125,14 +126,17 @@ impl Application {
         let state = Data::new(AppState {
             services: services.clone(),
             metrics: Metrics::new(),
-            trust_proxy_headers: settings.trust_proxy_headers,
+            trusted_proxies: settings.trusted_proxies.clone(),
+            metrics_token: settings.metrics_token.clone(),
         });
+        let headers = Data::new(SecureHeaders::new(settings.hsts_max_age));
         let body_limit = settings.body_limit;
         let cors_origins = settings.cors_origins.clone();
         let openapi = openapi::document(&settings.model_catalog);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(headers.clone())
                 .app_data(
                     web::FormConfig::default()
                         .limit(body_limit)
@@ -147,6 +151,8 @@ impl Application {
                     cors(&cors_origins),
                 ))
                 .wrap(from_fn(observe))
+                // Outermost: every answer, whoever made it, gets the security headers.
+                .wrap(from_fn(secure_headers))
                 // Before the routes: the `/api` scope would otherwise claim `/api/openapi.json`.
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", openapi.clone()))
                 .configure(routes::configure)

@@ -2,11 +2,15 @@
 
 use service::Services;
 
-use crate::metrics::Metrics;
+use crate::client_address::TrustedProxies;
+use crate::metrics::{Metrics, MetricsToken};
 
 /// Shared application state.
 pub struct AppState {
     pub services: Services,
     pub metrics: Metrics,
-    pub trust_proxy_headers: bool,
+    /// Whose forwarded headers name the client (`TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
+    /// When set, `/metrics` answers only to `Authorization: Bearer <it>`.
+    pub metrics_token: Option<MetricsToken>,
 }

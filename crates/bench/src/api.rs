@@ -40,6 +40,23 @@ pub struct Account {
     pub id: Uuid,
     pub email: String,
     pub token: String,
+    /// The sign-in the token belongs to (its `sid` claim), for the direct baseline's read.
+    pub session_id: Uuid,
+}
+
+/// The `sid` claim of an access token (read, not verified: the bench made the token).
+fn session_of(token: &str) -> Result<Uuid, String> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).ok_or("access token: no payload")?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|e| format!("access token payload: {e}"))?;
+    let claims: Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("access token claims: {e}"))?;
+    claims["sid"]
+        .as_str()
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or_else(|| "access token: no sid".to_owned())
 }
 
 /// Registers an account (free plan) and returns its id and access token.
@@ -69,6 +86,7 @@ pub async fn register(client: &Client, base: &str, email: &str) -> Result<Accoun
     Ok(Account {
         id,
         email: email.to_owned(),
+        session_id: session_of(&token)?,
         token,
     })
 }

@@ -5,6 +5,7 @@
 //! cargo build --release -p doztra-api -p doztra-bench
 //! target/release/doztra-bench run            # full run, writes docs/BENCHMARKS.md
 //! target/release/doztra-bench run --quick    # a short smoke run (no file written)
+//! target/release/doztra-bench webhook-flood  # /health under hostile webhook signatures
 //! ```
 //!
 //! Every load loop is bounded in time and in requests, and targets 127.0.0.1 only.
@@ -16,6 +17,7 @@ mod load;
 mod report;
 mod run;
 mod server;
+mod webhook_flood;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +44,9 @@ enum Command {
     Register(RegisterArgs),
     /// Track load for the fault scripts; prints a JSON summary, writes acknowledged ids.
     TrackLoad(fault::TrackLoadArgs),
+    /// `GET /health` latency while clients flood the webhook with hostile Stripe-Signature
+    /// headers; writes its own section of docs/BENCHMARKS.md.
+    WebhookFlood(webhook_flood::WebhookFloodArgs),
 }
 
 #[derive(clap::Args)]
@@ -85,6 +90,7 @@ async fn main() -> ExitCode {
         Command::Run(args) => run::run(args).await,
         Command::Register(args) => register(args).await,
         Command::TrackLoad(args) => fault::track_load(args).await,
+        Command::WebhookFlood(args) => webhook_flood::webhook_flood(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

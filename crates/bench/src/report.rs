@@ -468,11 +468,17 @@ impl Report {
 /// Replaces the generated section of `path` (between the markers), creating the file if
 /// needed; the rest of the file is left as it is.
 pub fn write_into(path: &Path, generated: &str) -> Result<(), String> {
-    let section = format!("{BEGIN}\n{generated}{END}");
+    write_section(path, BEGIN, END, generated)
+}
+
+/// Replaces the section of `path` between `begin` and `end` (appended if the markers are not
+/// there yet), creating the file if needed; the rest of the file is left as it is.
+pub fn write_section(path: &Path, begin: &str, end: &str, generated: &str) -> Result<(), String> {
+    let section = format!("{begin}\n{generated}{end}");
     let existing = std::fs::read_to_string(path).unwrap_or_default();
-    let text = match (existing.find(BEGIN), existing.find(END)) {
+    let text = match (existing.find(begin), existing.find(end)) {
         (Some(b), Some(e)) if b < e => {
-            format!("{}{section}{}", &existing[..b], &existing[e + END.len()..])
+            format!("{}{section}{}", &existing[..b], &existing[e + end.len()..])
         }
         _ if existing.trim().is_empty() => format!(
             "# Benchmarks\n\nRegenerate with `cargo run --release -p doztra-bench -- run`; the section between the markers is rewritten by each run, the notes below it are written by hand.\n\n{section}\n"

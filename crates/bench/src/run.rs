@@ -286,6 +286,7 @@ fn direct_track_op(
             let tokens = 150i64;
             let track = DirectTrack {
                 user_id: account.id,
+                session_id: account.session_id,
                 request_type: api::REQUEST_TYPES[(seq % 3) as usize],
                 model: api::MODELS[((seq / 3) % 3) as usize],
                 prompt_tokens: tokens / 3,
@@ -538,7 +539,7 @@ async fn run_on(args: &RunArgs, binary: &std::path::Path, db: &TempDb) -> Result
         let op = direct_track_op(pool.clone(), Arc::clone(&accounts), format!("r{c}-"), true);
         let r = measure(&ctx, "direct: read + transaction", c, args.seconds, op).await;
         report.profile.push((
-            "direct: the service's joined read (account + subscription) + the transaction"
+            "direct: the service's joined read (account + subscription + live session) + the transaction"
                 .to_owned(),
             r.0,
             Some(r.1),

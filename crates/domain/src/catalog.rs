@@ -158,7 +158,12 @@ impl ModelCatalog {
     /// assert_eq!(catalog.best_allowed(ModelTier::Gpt4Turbo), Some("gpt-4-turbo"));
     /// ```
     pub fn best_allowed(&self, max: ModelTier) -> Option<&str> {
-        let best_tier = self.models.values().copied().filter(|t| t.within(max)).max()?;
+        let best_tier = self
+            .models
+            .values()
+            .copied()
+            .filter(|t| t.within(max))
+            .max()?;
         let canonical = best_tier.as_str();
         if self.models.get(canonical) == Some(&best_tier) {
             return Some(canonical);

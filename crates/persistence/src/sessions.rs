@@ -1,14 +1,18 @@
-//! Refresh tokens: stored only as hashes, rotated, grouped in families.
+//! Refresh tokens: stored only as hashes, rotated, grouped in families (one per sign-in); and
+//! the account behind an access token read together with whether its sign-in is still live.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, JoinType, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    FromQueryResult, IdenStatic, QueryFilter, QueryResult, QuerySelect, RelationDef, SelectA,
 };
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::entities::refresh_token;
+use crate::entities::{refresh_token, subscription, user};
+use crate::subscriptions::SubscriptionRow;
+use crate::users::UserRow;
 
 pub use refresh_token::Model as RefreshTokenRow;
 
@@ -100,6 +104,86 @@ pub async fn revoke_all_for_user(
         query = query.filter(refresh_token::Column::FamilyId.ne(family));
     }
     Ok(query.exec(conn).await?.rows_affected)
+}
+
+/// An account as an authenticated request sees it: the row, and whether the sign-in (refresh
+/// token family) its access token names is still live.
+#[derive(Debug, Clone)]
+pub struct SessionAccount {
+    pub user: UserRow,
+    /// Some token of the family is not revoked (sign-out, reuse detection and the
+    /// revocations of password change, reset, deactivation revoke them all).
+    pub session_live: bool,
+}
+
+const SESSION_LIVE: &str = "session_live";
+
+impl FromQueryResult for SessionAccount {
+    fn from_query_result(row: &QueryResult, prefix: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            user: UserRow::from_query_result(row, prefix)?,
+            session_live: row.try_get(prefix, SESSION_LIVE)?,
+        })
+    }
+}
+
+/// `EXISTS` a live token of family `session_id` belonging to the selected account: a lookup on
+/// the family index inside the account's own query (no extra round trip).
+fn session_live(session_id: Uuid) -> Expr {
+    Expr::exists(
+        Query::select()
+            .column((refresh_token::Entity, refresh_token::Column::Id))
+            .from(refresh_token::Entity)
+            .and_where(
+                Expr::col((refresh_token::Entity, refresh_token::Column::FamilyId)).eq(session_id),
+            )
+            .and_where(
+                Expr::col((refresh_token::Entity, refresh_token::Column::UserId))
+                    .equals((user::Entity, user::Column::Id)),
+            )
+            .and_where(
+                Expr::col((refresh_token::Entity, refresh_token::Column::RevokedAt)).is_null(),
+            )
+            .to_owned(),
+    )
+}
+
+/// The account `user_id` and whether its sign-in `session_id` is live, in one query.
+pub async fn find_account(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    session_id: Uuid,
+) -> Result<Option<SessionAccount>, StoreError> {
+    Ok(user::Entity::find_by_id(user_id)
+        .column_as(session_live(session_id), SESSION_LIVE)
+        .into_model::<SessionAccount>()
+        .one(conn)
+        .await?)
+}
+
+/// [`find_account`] with the account's subscription, still one query (a left join: `None`
+/// for the subscription if the account has none).
+pub async fn find_account_with_subscription(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    session_id: Uuid,
+) -> Result<Option<(SessionAccount, Option<SubscriptionRow>)>, StoreError> {
+    let subscription_of_user: RelationDef = subscription::Entity::belongs_to(user::Entity)
+        .from(subscription::Column::UserId)
+        .to(user::Column::Id)
+        .into();
+    // `select_also` prefixes the account's columns with `A_`; the extra column follows suit
+    // so that `SessionAccount` reads it under the same prefix.
+    Ok(user::Entity::find_by_id(user_id)
+        .join(JoinType::LeftJoin, subscription_of_user.rev())
+        .select_also(subscription::Entity)
+        .column_as(
+            session_live(session_id),
+            format!("{}{SESSION_LIVE}", SelectA.as_str()),
+        )
+        .into_model::<SessionAccount, SubscriptionRow>()
+        .one(conn)
+        .await?)
 }
 
 /// Deletes tokens whose family expired before `before` (housekeeping).

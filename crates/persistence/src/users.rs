@@ -1,10 +1,10 @@
 //! Accounts: the `users` table.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, Func, JoinType, Query};
+use sea_orm::sea_query::{Expr, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationDef,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -50,23 +50,6 @@ pub async fn find_by_id(
     id: Uuid,
 ) -> Result<Option<UserRow>, StoreError> {
     Ok(user::Entity::find_by_id(id).one(conn).await?)
-}
-
-/// The account with this id and its subscription, in one query (a left join: `None` for the
-/// subscription if the account has none).
-pub async fn find_with_subscription(
-    conn: &impl ConnectionTrait,
-    id: Uuid,
-) -> Result<Option<(UserRow, Option<subscription::Model>)>, StoreError> {
-    let subscription_of_user: RelationDef = subscription::Entity::belongs_to(user::Entity)
-        .from(subscription::Column::UserId)
-        .to(user::Column::Id)
-        .into();
-    Ok(user::Entity::find_by_id(id)
-        .join(JoinType::LeftJoin, subscription_of_user.rev())
-        .select_also(subscription::Entity)
-        .one(conn)
-        .await?)
 }
 
 /// The account with this (normalised) email.

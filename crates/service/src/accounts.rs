@@ -3,8 +3,9 @@
 
 use domain::{Email, ModelCatalog, Password, Plan, Role, UserName};
 use persistence::preferences;
+use persistence::sessions::SessionAccount;
 use persistence::subscriptions::{self, NewSubscription, SubscriptionRow};
-use persistence::users::{self, NewUser, UserChanges, UserRow};
+use persistence::users::{self, NewUser, UserChanges};
 use persistence::{ConnectionTrait, StoreError, sessions as session_store};
 use uuid::Uuid;
 
@@ -59,15 +60,18 @@ pub struct Subscriber {
     pub(crate) subscription: Option<SubscriptionRow>,
 }
 
-/// The account behind verified claims, as it is now: it must exist, be active, and not have
-/// revoked tokens issued before these.
-fn admit(claims: &AccessClaims, user: Option<UserRow>) -> Result<CurrentUser, ServiceError> {
-    let user = user.ok_or(ServiceError::InvalidToken)?;
+/// The account behind verified claims, as it is now: it must exist, be active, not have
+/// revoked tokens issued before these, and the sign-in they belong to must not be over.
+fn admit(
+    claims: &AccessClaims,
+    found: Option<SessionAccount>,
+) -> Result<CurrentUser, ServiceError> {
+    let SessionAccount { user, session_live } = found.ok_or(ServiceError::InvalidToken)?;
     // A disabled account says so (403) rather than looking like a stale token.
     if !user.is_active {
         return Err(ServiceError::AccountDisabled);
     }
-    if claims.issued_at < user.tokens_valid_after {
+    if claims.issued_at < user.tokens_valid_after || !session_live {
         return Err(ServiceError::InvalidToken);
     }
     let role = Role::parse(&user.role).map_err(|e| ServiceError::internal("stored role", e))?;
@@ -205,24 +209,31 @@ impl Accounts {
     }
 
     /// Resolves a bearer token to the current user: signature and claims, then the account as
-    /// it is now (it must exist, be active, and not have revoked tokens issued before).
+    /// it is now (it must exist, be active, and not have revoked tokens issued before) and its
+    /// sign-in (not signed out), read in one query.
     pub async fn authenticate(&self, bearer: &str) -> Result<CurrentUser, ServiceError> {
         let claims = tokens::verify_access(&self.ctx.auth, bearer)?;
-        let user = users::find_by_id(&self.ctx.db, claims.user_id).await?;
-        admit(&claims, user)
+        let found =
+            session_store::find_account(&self.ctx.db, claims.user_id, claims.session_id).await?;
+        admit(&claims, found)
     }
 
     /// [`authenticate`](Self::authenticate), with the caller's subscription read in the same
     /// query (one round trip instead of two on the metering path).
     pub async fn authenticate_subscriber(&self, bearer: &str) -> Result<Subscriber, ServiceError> {
         let claims = tokens::verify_access(&self.ctx.auth, bearer)?;
-        let (user, subscription) =
-            match users::find_with_subscription(&self.ctx.db, claims.user_id).await? {
-                Some((user, subscription)) => (Some(user), subscription),
-                None => (None, None),
-            };
+        let (found, subscription) = match session_store::find_account_with_subscription(
+            &self.ctx.db,
+            claims.user_id,
+            claims.session_id,
+        )
+        .await?
+        {
+            Some((found, subscription)) => (Some(found), subscription),
+            None => (None, None),
+        };
         Ok(Subscriber {
-            user: admit(&claims, user)?,
+            user: admit(&claims, found)?,
             subscription,
         })
     }

@@ -269,15 +269,23 @@ impl Billing {
         payload: &[u8],
         signature: Option<&str>,
     ) -> Result<WebhookReceipt, ServiceError> {
-        // An unsigned delivery is malformed whether or not billing is configured.
+        // An unsigned delivery, or one whose header is empty or oversized, is malformed
+        // whether or not billing is configured.
         let header = signature.ok_or(ServiceError::InvalidSignature)?;
+        billing::webhook::screen_header(header).map_err(|e| {
+            tracing::warn!(error = %e, "webhook refused");
+            ServiceError::InvalidSignature
+        })?;
         let verifier = self
             .ctx
             .webhooks
             .as_ref()
             .ok_or(ServiceError::BillingUnavailable)?;
-        let event = verifier
-            .verify_and_parse(payload, header, clock::now().timestamp())
+        let event = self
+            .ctx
+            .webhook_gate
+            .verify_and_parse(verifier, payload, header, clock::now().timestamp())
+            .await?
             .map_err(|e| {
                 if e.is_signature_error() {
                     tracing::warn!(error = %e, "webhook refused");

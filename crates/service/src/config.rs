@@ -52,6 +52,9 @@ pub struct AuthConfig {
     pub refresh_ttl: Duration,
     /// A refresh token unused for this long expires.
     pub refresh_idle_ttl: Duration,
+    /// How long after its rotation a refresh token presented again yields its successor
+    /// instead of revoking the sign-in (two tabs refreshing at once); zero is the strict rule.
+    pub refresh_reuse_interval: Duration,
 }
 
 impl AuthConfig {

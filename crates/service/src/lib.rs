@@ -22,6 +22,7 @@ mod stripe_sync;
 mod tokens;
 mod usage_reports;
 mod views;
+mod webhook_gate;
 
 use std::sync::Arc;
 
@@ -72,6 +73,8 @@ pub struct Context {
     pub(crate) webhooks: Option<Arc<billing::webhook::WebhookVerifier>>,
     /// Raw usage events older than this are deleted (`None`: kept forever).
     pub(crate) usage_retention: Option<chrono::TimeDelta>,
+    /// Runs webhook signature checks off the async workers, one at a time.
+    pub(crate) webhook_gate: webhook_gate::WebhookGate,
 }
 
 /// The service facade the HTTP layer (or any embedding program) holds.
@@ -148,6 +151,7 @@ impl Services {
             usage_retention: settings
                 .usage_retention
                 .and_then(|d| chrono::TimeDelta::from_std(d).ok()),
+            webhook_gate: webhook_gate::WebhookGate::default(),
         };
         ctx.auth.keys()?; // refuse a key the JWT library cannot use, at start-up
         Ok(Self {

@@ -139,51 +139,89 @@ impl Sessions {
         Ok(ids)
     }
 
-    /// Rotates a refresh token: the presented token is spent atomically and a new one of the
-    /// same family is returned. A spent token presented again revokes its whole family.
+    /// Rotates a refresh token: the presented token is spent atomically and its successor (of
+    /// the same family) is returned. A spent token presented again revokes its whole family,
+    /// except within `refresh_reuse_interval` of its rotation while its successor is still
+    /// unspent: then that same successor is returned again (two tabs refreshing at once both
+    /// end up holding it) and nothing rotates a second time.
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, refresh_token: &str) -> Result<SessionTokens, ServiceError> {
         let hash = tokens::hash_token(refresh_token);
+        let successor = tokens::successor_token(&self.ctx.auth, refresh_token)?;
         let now = clock::now();
         let txn = persistence::begin_write(&self.ctx.db).await?;
+        // On PostgreSQL a concurrent rotation of the same token holds the row until it commits,
+        // so a caller that finds the token spent also finds the successor it was spent for.
         let Some(spent) = store::spend(&txn, &hash, now).await? else {
-            let reused = match store::find_by_hash(&txn, &hash).await? {
-                Some(row) if row.used_at.is_some() => {
-                    let revoked = store::revoke_family(&txn, row.family_id, now).await?;
-                    tracing::warn!(user_id = %row.user_id, family_id = %row.family_id, revoked, "refresh token reuse: family revoked");
-                    true
-                }
-                _ => false,
-            };
+            let outcome = self.refresh_spent(&txn, &hash, &successor, now).await;
             txn.commit().await.map_err(StoreError::from)?;
-            return Err(if reused {
-                ServiceError::RefreshTokenReused
-            } else {
-                ServiceError::InvalidToken
+            let (user_id, family_id) = outcome?;
+            return Ok(SessionTokens {
+                access_token: tokens::issue_access(&self.ctx.auth, user_id, family_id, now)?,
+                refresh_token: successor,
+                expires_in: self.ctx.auth.access_ttl.as_secs(),
             });
         };
-        if spent.family_expires_at <= now {
-            txn.rollback().await.map_err(StoreError::from)?;
-            return Err(ServiceError::InvalidToken);
-        }
-        let user = users::find_by_id(&txn, spent.user_id)
-            .await?
-            .ok_or(ServiceError::InvalidToken)?;
-        if !user.is_active {
-            txn.rollback().await.map_err(StoreError::from)?;
-            return Err(ServiceError::AccountDisabled);
-        }
+        let user_id = match live_account(&txn, spent.user_id, spent.family_expires_at, now).await {
+            Ok(id) => id,
+            Err(refused) => {
+                txn.rollback().await.map_err(StoreError::from)?;
+                return Err(refused);
+            }
+        };
         let tokens = issue_pair(
             &self.ctx,
             &txn,
-            user.id,
-            spent.family_id,
-            spent.family_expires_at,
+            Rotation {
+                user_id,
+                family_id: spent.family_id,
+                family_expires_at: spent.family_expires_at,
+                refresh_token: successor,
+            },
             now,
         )
         .await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(tokens)
+    }
+
+    /// A token that could not be spent: unknown, revoked or expired (`invalid_token`); spent
+    /// moments ago with its successor still unspent (the successor's user and family, so the
+    /// caller gets that successor again); or spent earlier, which is reuse: the family is
+    /// revoked on `conn` (`refresh_token_reused`).
+    async fn refresh_spent(
+        &self,
+        conn: &impl ConnectionTrait,
+        hash: &str,
+        successor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Uuid, Uuid), ServiceError> {
+        let Some(row) = store::find_by_hash(conn, hash).await? else {
+            return Err(ServiceError::InvalidToken);
+        };
+        let Some(used_at) = row.used_at else {
+            return Err(ServiceError::InvalidToken);
+        };
+        let grace =
+            TimeDelta::from_std(self.ctx.auth.refresh_reuse_interval).unwrap_or(TimeDelta::zero());
+        // A zero interval is the strict rule, even for a second caller in the same millisecond.
+        if grace > TimeDelta::zero() && row.revoked_at.is_none() && now - used_at <= grace {
+            let child = store::find_by_hash(conn, &tokens::hash_token(successor)).await?;
+            if let Some(child) = child.filter(|c| {
+                c.family_id == row.family_id
+                    && c.used_at.is_none()
+                    && c.revoked_at.is_none()
+                    && c.expires_at > now
+            }) {
+                let user_id =
+                    live_account(conn, child.user_id, child.family_expires_at, now).await?;
+                tracing::info!(user_id = %user_id, family_id = %child.family_id, "refresh within the reuse interval: successor returned again");
+                return Ok((user_id, child.family_id));
+            }
+        }
+        let revoked = store::revoke_family(conn, row.family_id, now).await?;
+        tracing::warn!(user_id = %row.user_id, family_id = %row.family_id, revoked, "refresh token reuse: family revoked");
+        Err(ServiceError::RefreshTokenReused)
     }
 
     /// Signs out one sign-in: revokes the family of the given refresh token if it is the
@@ -228,6 +266,26 @@ impl Sessions {
     }
 }
 
+/// The account a refresh continues, if the sign-in has not reached its absolute expiry and the
+/// account still exists and is active.
+async fn live_account(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    family_expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Uuid, ServiceError> {
+    if family_expires_at <= now {
+        return Err(ServiceError::InvalidToken);
+    }
+    let user = users::find_by_id(conn, user_id)
+        .await?
+        .ok_or(ServiceError::InvalidToken)?;
+    if !user.is_active {
+        return Err(ServiceError::AccountDisabled);
+    }
+    Ok(user.id)
+}
+
 fn window(ctx: &Context) -> TimeDelta {
     TimeDelta::from_std(ctx.throttle.window).unwrap_or(TimeDelta::minutes(15))
 }
@@ -243,19 +301,36 @@ pub(crate) async fn start_session(
     user_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<SessionTokens, ServiceError> {
-    let family_expires_at = now + ttl(ctx.auth.refresh_ttl);
-    issue_pair(ctx, conn, user_id, Uuid::now_v7(), family_expires_at, now).await
+    let rotation = Rotation {
+        user_id,
+        family_id: Uuid::now_v7(),
+        family_expires_at: now + ttl(ctx.auth.refresh_ttl),
+        refresh_token: tokens::random_token()?,
+    };
+    issue_pair(ctx, conn, rotation, now).await
+}
+
+/// The next refresh token of a family: a random one for a new sign-in, the successor of the
+/// spent token at rotation.
+struct Rotation {
+    user_id: Uuid,
+    family_id: Uuid,
+    family_expires_at: DateTime<Utc>,
+    refresh_token: String,
 }
 
 async fn issue_pair(
     ctx: &Context,
     conn: &impl ConnectionTrait,
-    user_id: Uuid,
-    family_id: Uuid,
-    family_expires_at: DateTime<Utc>,
+    rotation: Rotation,
     now: DateTime<Utc>,
 ) -> Result<SessionTokens, ServiceError> {
-    let refresh_token = tokens::random_token()?;
+    let Rotation {
+        user_id,
+        family_id,
+        family_expires_at,
+        refresh_token,
+    } = rotation;
     store::insert(
         conn,
         NewRefreshToken {

@@ -6,6 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use domain::Role;
+use hmac::{KeyInit, Mac};
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -122,6 +123,28 @@ pub(crate) fn random_token() -> Result<String, ServiceError> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// The refresh token that replaces `parent` at rotation: `HMAC-SHA256(k, parent)`, URL-safe,
+/// where `k = HMAC-SHA256(JWT secret, SUCCESSOR_KEY_LABEL)`. Only the server can compute it,
+/// and only from the raw parent token, which the database never holds; so within the reuse
+/// interval the server can hand a second caller of the same parent the very successor the
+/// first caller got, without storing any raw token. (Every successor is as unpredictable as a
+/// random token to anyone without the secret.)
+pub(crate) fn successor_token(config: &AuthConfig, parent: &str) -> Result<String, ServiceError> {
+    let mut key = HmacSha256::new_from_slice(config.secret.expose())
+        .map_err(|e| ServiceError::internal("successor key", e.to_string()))?;
+    key.update(SUCCESSOR_KEY_LABEL);
+    let key = key.finalize().into_bytes();
+    let mut mac = HmacSha256::new_from_slice(&key)
+        .map_err(|e| ServiceError::internal("successor token", e.to_string()))?;
+    mac.update(parent.as_bytes());
+    Ok(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+}
+
+/// Separates the successor key from every other use of the JWT secret.
+const SUCCESSOR_KEY_LABEL: &[u8] = b"doztra-auth/refresh-token-successor/v1";
+
+type HmacSha256 = hmac::Hmac<Sha256>;
+
 /// The stored form of a secret token: hex SHA-256.
 pub(crate) fn hash_token(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
@@ -130,4 +153,47 @@ pub(crate) fn hash_token(token: &str) -> String {
         out.push_str(&format!("{byte:02x}"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::time::Duration;
+
+    use super::*;
+    use crate::JwtSecret;
+
+    fn config(secret: &[u8]) -> AuthConfig {
+        AuthConfig {
+            secret: JwtSecret::new(secret.to_vec()).unwrap(),
+            issuer: "i".into(),
+            audience: "a".into(),
+            access_ttl: Duration::from_secs(900),
+            refresh_ttl: Duration::from_secs(86_400),
+            refresh_idle_ttl: Duration::from_secs(3600),
+            refresh_reuse_interval: Duration::from_secs(10),
+        }
+    }
+
+    #[test]
+    fn a_successor_is_fixed_by_its_parent_and_the_secret_alone() {
+        let one = config(&[1u8; 32]);
+        let parent = random_token().unwrap();
+        let successor = successor_token(&one, &parent).unwrap();
+        assert_eq!(successor, successor_token(&one, &parent).unwrap());
+        assert_eq!(successor.len(), 43, "256 bits, URL-safe");
+        assert_ne!(successor, parent);
+        assert_ne!(
+            successor,
+            successor_token(&one, &random_token().unwrap()).unwrap()
+        );
+        assert_ne!(
+            successor,
+            successor_token(&config(&[2u8; 32]), &parent).unwrap()
+        );
+        // A chain never repeats a token.
+        let grandchild = successor_token(&one, &successor).unwrap();
+        assert_ne!(grandchild, successor);
+        assert_ne!(grandchild, parent);
+    }
 }

@@ -10,7 +10,7 @@ use crate::dto::{
     RegisterRequest, ResetPasswordRequest,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::{AuthUser, JsonBody, LoginBody, client_ip};
+use crate::extractors::{AuthUser, JsonBody, LoginBody};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -91,17 +91,20 @@ pub async fn login_user(
         .login(LoginRequest {
             email: body.email,
             password: body.password,
-            client_ip: client_ip(&req, state.trust_proxy_headers),
+            client_ip: state.trusted_proxies.client_ip(&req),
         })
         .await?;
     Ok(Json(signed.into()))
 }
 
-/// Rotates a refresh token.
+/// Rotates a refresh token. The same token presented again within
+/// `REFRESH_TOKEN_REUSE_INTERVAL` (default 10 s) of its rotation returns the same new refresh
+/// token (concurrent refreshes from two tabs both succeed; one rotation happens); later, or a
+/// token two generations old, is reuse and ends the sign-in.
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, body = RefreshResponse),
-        (status = 401, description = "invalid_token / refresh_token_reused", body = ErrorBody),
+        (status = 401, description = "invalid_token / refresh_token_reused (the sign-in is revoked)", body = ErrorBody),
     ))]
 pub async fn refresh_session(
     state: Data<AppState>,
@@ -111,7 +114,7 @@ pub async fn refresh_session(
     Ok(Json(tokens.into()))
 }
 
-/// Signs out one session (the refresh token's family).
+/// Signs out one session (the refresh token's family); its access tokens stop working at once.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = RefreshRequest,
     security(("bearer" = [])),
     responses((status = 200, body = MessageResponse), (status = 401, body = ErrorBody)))]
@@ -179,7 +182,7 @@ pub async fn request_password_reset(
     req: HttpRequest,
     body: JsonBody<PasswordResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let ip = client_ip(&req, state.trust_proxy_headers);
+    let ip = state.trusted_proxies.client_ip(&req);
     state
         .services
         .email

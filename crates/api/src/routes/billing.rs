@@ -99,7 +99,7 @@ pub async fn list_invoices(
     params(("Stripe-Signature" = String, Header, description = "t=<unix>,v1=<hex HMAC-SHA256>")),
     responses(
         (status = 200, body = WebhookResponse),
-        (status = 400, description = "invalid_signature", body = ErrorBody),
+        (status = 400, description = "invalid_signature: missing, empty, over 8 KiB, malformed, stale (±300 s) or no match among the first five v1 values", body = ErrorBody),
         (status = 422, description = "a signed payload that is not a Stripe event", body = ErrorBody),
         (status = 502, description = "payment_provider_unavailable (Stripe retries)", body = ErrorBody),
         (status = 503, description = "billing_unavailable / service_unavailable (Stripe retries)", body = ErrorBody),

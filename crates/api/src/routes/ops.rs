@@ -1,11 +1,14 @@
 //! Operations: liveness, readiness, metrics.
 
-use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Data, Json};
+use actix_web::{HttpRequest, HttpResponse};
 
 use crate::dto::HealthResponse;
+use service::ServiceError;
+
 use crate::error::{ApiError, ErrorBody};
+use crate::extractors::bearer_token;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -40,12 +43,21 @@ pub async fn ready(state: Data<AppState>) -> Result<Json<HealthResponse>, ApiErr
     }))
 }
 
-/// The metrics in the OpenMetrics text format (which Prometheus scrapes natively).
+/// The metrics in the OpenMetrics text format (which Prometheus scrapes natively). With
+/// `METRICS_TOKEN` set, only for `Authorization: Bearer <METRICS_TOKEN>`.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "OpenMetrics 1.0 text", body = String,
-        content_type = "application/openmetrics-text")))]
-pub async fn metrics(state: Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+    responses(
+        (status = 200, description = "OpenMetrics 1.0 text", body = String,
+            content_type = "application/openmetrics-text"),
+        (status = 401, description = "not_authenticated / invalid_token: METRICS_TOKEN is set and was not presented", body = ErrorBody),
+    ))]
+pub async fn metrics(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if let Some(expected) = &state.metrics_token
+        && !expected.matches(&bearer_token(&req)?)
+    {
+        return Err(ServiceError::InvalidToken.into());
+    }
+    Ok(HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(state.metrics.render())
+        .body(state.metrics.render()))
 }

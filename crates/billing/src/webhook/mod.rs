@@ -7,7 +7,10 @@ mod signature;
 pub use event::{
     CheckoutCompleted, EventData, InvoiceEvent, SubscriptionChange, WebhookEvent, parse_event,
 };
-pub use signature::{DEFAULT_TOLERANCE_SECS, sign, verify};
+pub use signature::{
+    DEFAULT_TOLERANCE_SECS, MAX_HEADER_BYTES, MAX_V1_SIGNATURES, check_header, screen_header, sign,
+    verify,
+};
 
 use crate::settings::{PriceTable, SecretString, StripeSettings};
 
@@ -17,6 +20,11 @@ use crate::settings::{PriceTable, SecretString, StripeSettings};
 pub enum WebhookError {
     #[error("malformed Stripe-Signature header: {0}")]
     MalformedHeader(&'static str),
+    #[error(
+        "the Stripe-Signature header is longer than {} bytes",
+        MAX_HEADER_BYTES
+    )]
+    HeaderTooLong,
     #[error("no v1 signature matches the payload")]
     SignatureMismatch,
     #[error("the signature's timestamp {timestamp} is outside the tolerance")]
@@ -53,7 +61,14 @@ impl WebhookVerifier {
         }
     }
 
-    /// Verifies `header` over the raw `payload` at `now_unix`, then parses the event.
+    /// The checks of [`verify_and_parse`](Self::verify_and_parse) that need no HMAC (header
+    /// size and shape, timestamp tolerance): cheap enough for any thread.
+    pub fn check_header(&self, header: &str, now_unix: i64) -> Result<(), WebhookError> {
+        check_header(header, now_unix, self.tolerance_secs)
+    }
+
+    /// Verifies `header` over the raw `payload` at `now_unix`, then parses the event. This
+    /// hashes the whole payload once per secret: keep it off threads that must stay responsive.
     pub fn verify_and_parse(
         &self,
         payload: &[u8],

@@ -1,5 +1,9 @@
-//! Verifying the `Stripe-Signature` header: HMAC-SHA256 of `"{t}.{raw body}"`, any `v1` value,
-//! any of the secrets, constant-time comparison, and a timestamp tolerance.
+//! Verifying the `Stripe-Signature` header: HMAC-SHA256 of `"{t}.{raw body}"`, any of the
+//! first few `v1` values, any of the secrets, constant-time comparison, and a timestamp
+//! tolerance. The work is bounded whatever the sender writes: a header over
+//! [`MAX_HEADER_BYTES`] is refused unread, the timestamp is checked before any HMAC, the body is
+//! hashed once per secret (not once per `v1` value), and only the first [`MAX_V1_SIGNATURES`]
+//! `v1` values are compared.
 
 use hmac::{KeyInit, Mac};
 use sha2::Sha256;
@@ -9,16 +13,36 @@ use super::WebhookError;
 /// Stripe's recommended tolerance between the signature's timestamp and our clock.
 pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
 
+/// The longest `Stripe-Signature` header read (Stripe's own are about 150 bytes).
+pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+
+/// How many `v1` values are compared; later ones are ignored. Stripe sends one per active
+/// endpoint secret (two while a secret is being rolled).
+pub const MAX_V1_SIGNATURES: usize = 5;
+
 type HmacSha256 = hmac::Hmac<Sha256>;
+
+/// The checks that need no secret: a header that is empty or longer than
+/// [`MAX_HEADER_BYTES`] is refused whether or not billing is configured.
+pub fn screen_header(header: &str) -> Result<(), WebhookError> {
+    if header.len() > MAX_HEADER_BYTES {
+        return Err(WebhookError::HeaderTooLong);
+    }
+    if header.trim().is_empty() {
+        return Err(WebhookError::MalformedHeader("empty"));
+    }
+    Ok(())
+}
 
 /// Checks that `header` (the `Stripe-Signature` value) signs `payload` (the raw request body,
 /// byte for byte as received) with one of `secrets`, at a time within `tolerance_secs` of
 /// `now_unix` (either side).
 ///
 /// The header is `t=<unix>,v1=<hex>[,v1=<hex>...][,v0=...]`. Stripe sends several `v1` values
-/// while an endpoint secret is being rolled, so every one is tried against every secret;
-/// `v0` and unknown schemes are ignored. async-stripe-webhook's `construct_event` takes one
-/// secret only, which is why this is done here.
+/// while an endpoint secret is being rolled, so each of the first [`MAX_V1_SIGNATURES`] is
+/// compared with the HMAC under each secret; `v0` and unknown schemes are ignored.
+/// async-stripe-webhook's `construct_event` takes one secret only and checks only the last
+/// `v1` value, which is why this is done here.
 pub fn verify(
     payload: &[u8],
     header: &str,
@@ -26,28 +50,46 @@ pub fn verify(
     now_unix: i64,
     tolerance_secs: i64,
 ) -> Result<(), WebhookError> {
-    let parsed = SignatureHeader::parse(header)?;
+    let parsed = precheck(header, now_unix, tolerance_secs)?;
     let matched = secrets.iter().any(|secret| {
-        parsed.v1.iter().any(|signature| {
-            let Ok(mut mac) = HmacSha256::new_from_slice(secret.as_bytes()) else {
-                return false;
-            };
-            mac.update(parsed.timestamp_text.as_bytes());
-            mac.update(b".");
-            mac.update(payload);
-            // verify_slice compares in constant time; a wrong length simply fails.
-            mac.verify_slice(signature).is_ok()
-        })
+        let Ok(mut mac) = HmacSha256::new_from_slice(secret.as_bytes()) else {
+            return false;
+        };
+        mac.update(parsed.timestamp_text.as_bytes());
+        mac.update(b".");
+        mac.update(payload);
+        // The body is absorbed once; each comparison only finalises a copy. verify_slice
+        // compares in constant time, and a wrong length simply fails.
+        parsed
+            .v1
+            .iter()
+            .any(|signature| mac.clone().verify_slice(signature).is_ok())
     });
     if !matched {
         return Err(WebhookError::SignatureMismatch);
     }
+    Ok(())
+}
+
+/// Everything [`verify`] checks before any HMAC: the header's size and shape, and the timestamp
+/// tolerance. A header refused here costs nothing however large its body.
+pub fn check_header(header: &str, now_unix: i64, tolerance_secs: i64) -> Result<(), WebhookError> {
+    precheck(header, now_unix, tolerance_secs).map(|_| ())
+}
+
+fn precheck(
+    header: &str,
+    now_unix: i64,
+    tolerance_secs: i64,
+) -> Result<SignatureHeader<'_>, WebhookError> {
+    screen_header(header)?;
+    let parsed = SignatureHeader::parse(header)?;
     if now_unix.abs_diff(parsed.timestamp) > tolerance_secs.unsigned_abs() {
         return Err(WebhookError::Stale {
             timestamp: parsed.timestamp,
         });
     }
-    Ok(())
+    Ok(parsed)
 }
 
 /// Signs `payload` the way Stripe does, for tests and local tooling: returns the header value
@@ -76,7 +118,7 @@ struct SignatureHeader<'a> {
 impl<'a> SignatureHeader<'a> {
     fn parse(header: &'a str) -> Result<Self, WebhookError> {
         let mut timestamp = None;
-        let mut saw_v1 = false;
+        let mut v1_seen = 0usize;
         let mut v1 = Vec::new();
         for pair in header.split(',') {
             let Some((key, value)) = pair.trim().split_once('=') else {
@@ -93,12 +135,14 @@ impl<'a> SignatureHeader<'a> {
                     timestamp = Some((parsed, value));
                 }
                 // A value that is not hex cannot match; skip it rather than fail, so one odd
-                // value does not hide a good one.
+                // value does not hide a good one. Past the first few, values are not read.
                 "v1" => {
-                    saw_v1 = true;
-                    if let Ok(bytes) = hex::decode(value) {
+                    if v1_seen < MAX_V1_SIGNATURES
+                        && let Ok(bytes) = hex::decode(value)
+                    {
                         v1.push(bytes);
                     }
+                    v1_seen += 1;
                 }
                 _ => {}
             }
@@ -106,7 +150,7 @@ impl<'a> SignatureHeader<'a> {
         let Some((timestamp, timestamp_text)) = timestamp else {
             return Err(WebhookError::MalformedHeader("no timestamp"));
         };
-        if !saw_v1 {
+        if v1_seen == 0 {
             return Err(WebhookError::MalformedHeader("no v1 signature"));
         }
         Ok(Self {

@@ -183,3 +183,114 @@ fn no_secret_no_match() {
         Err(WebhookError::SignatureMismatch)
     );
 }
+
+// ---- bounded work (issue 12, finding 2) ----
+
+/// `count` wrong `,v1=` values (valid hex of the right length).
+fn wrong_v1s(count: usize) -> String {
+    let wrong = v1(&webhook::sign(BODY, "whsec_somebody_else", NOW)).to_owned();
+    format!(",v1={wrong}").repeat(count)
+}
+
+/// `t=NOW` followed by `count` wrong `v1` values.
+fn with_wrong_v1s(count: usize) -> String {
+    format!("t={NOW}{}", wrong_v1s(count))
+}
+
+#[test]
+fn a_header_over_8_kib_is_refused_even_with_a_good_signature() {
+    let good = webhook::sign(BODY, WEBHOOK_SECRET, NOW);
+    // Good signature first, then padding past the limit.
+    let mut header = good.clone();
+    while header.len() <= webhook::MAX_HEADER_BYTES {
+        header.push_str(",v0=00");
+    }
+    assert_eq!(verify(BODY, &header), Err(WebhookError::HeaderTooLong));
+    assert!(WebhookError::HeaderTooLong.is_signature_error());
+    // At the limit it is read.
+    let mut header = good;
+    while header.len() + 6 <= webhook::MAX_HEADER_BYTES {
+        header.push_str(",v0=00");
+    }
+    assert!(header.len() <= webhook::MAX_HEADER_BYTES);
+    assert_eq!(verify(BODY, &header), Ok(()));
+}
+
+#[test]
+fn only_the_first_few_v1_values_are_compared() {
+    let good = v1(&webhook::sign(BODY, WEBHOOK_SECRET, NOW)).to_owned();
+    let last_read = webhook::MAX_V1_SIGNATURES - 1;
+    // A good value among the first few verifies, however many follow.
+    let header = format!("{},v1={good}{}", with_wrong_v1s(last_read), wrong_v1s(50));
+    assert!(header.len() < webhook::MAX_HEADER_BYTES);
+    assert_eq!(verify(BODY, &header), Ok(()));
+    // One past them is never read.
+    let header = format!("{},v1={good}", with_wrong_v1s(webhook::MAX_V1_SIGNATURES));
+    assert_eq!(verify(BODY, &header), Err(WebhookError::SignatureMismatch));
+    // Values that are not hex count towards the few too.
+    let header = format!(
+        "t={NOW}{},v1={good}",
+        ",v1=zz".repeat(webhook::MAX_V1_SIGNATURES)
+    );
+    assert_eq!(verify(BODY, &header), Err(WebhookError::SignatureMismatch));
+}
+
+#[test]
+fn a_stale_timestamp_is_refused_before_any_signature_is_checked() {
+    // No secret could match, yet the verdict is about the timestamp: nothing was hashed.
+    let stale = NOW - DEFAULT_TOLERANCE_SECS - 1;
+    let header = format!("t={stale},v1={}", "ab".repeat(32));
+    assert_eq!(
+        webhook::verify(BODY, &header, &[], NOW, DEFAULT_TOLERANCE_SECS),
+        Err(WebhookError::Stale { timestamp: stale })
+    );
+    let header = with_wrong_v1s(3).replacen(&format!("t={NOW}"), &format!("t={stale}"), 1);
+    assert_eq!(
+        verify(BODY, &header),
+        Err(WebhookError::Stale { timestamp: stale })
+    );
+}
+
+#[test]
+fn empty_and_oversized_headers_are_screened_without_secrets() {
+    assert!(matches!(
+        webhook::screen_header(""),
+        Err(WebhookError::MalformedHeader(_))
+    ));
+    assert!(matches!(
+        webhook::screen_header("   "),
+        Err(WebhookError::MalformedHeader(_))
+    ));
+    assert_eq!(
+        webhook::screen_header(&"x".repeat(webhook::MAX_HEADER_BYTES + 1)),
+        Err(WebhookError::HeaderTooLong)
+    );
+    assert_eq!(
+        webhook::screen_header(&webhook::sign(BODY, WEBHOOK_SECRET, NOW)),
+        Ok(())
+    );
+}
+
+#[test]
+fn the_checks_before_any_hmac_need_no_payload() {
+    let good = webhook::sign(BODY, WEBHOOK_SECRET, NOW);
+    let tolerance = DEFAULT_TOLERANCE_SECS;
+    assert_eq!(webhook::check_header(&good, NOW, tolerance), Ok(()));
+    // Wrong signatures pass this stage: only verify() can tell.
+    assert_eq!(
+        webhook::check_header(&with_wrong_v1s(3), NOW, tolerance),
+        Ok(())
+    );
+    assert_eq!(
+        webhook::check_header(&good, NOW + tolerance + 1, tolerance),
+        Err(WebhookError::Stale { timestamp: NOW })
+    );
+    assert!(matches!(
+        webhook::check_header("garbage", NOW, tolerance),
+        Err(WebhookError::MalformedHeader(_))
+    ));
+    assert_eq!(
+        webhook::check_header(&"x".repeat(webhook::MAX_HEADER_BYTES + 1), NOW, tolerance),
+        Err(WebhookError::HeaderTooLong)
+    );
+}
