@@ -31,15 +31,24 @@ access="$(jq -r .access_token <<<"$body")"
 refresh="$(jq -r .refresh_token <<<"$body")"
 echo "refreshed: a new pair"
 
-# 5. Presenting the spent token again is reuse: the whole sign-in is revoked, the new refresh
-#    token included. A client must never refresh one token twice (also not in parallel).
+# 5. A second tab that refreshes with the same (now spent) token within
+#    REFRESH_TOKEN_REUSE_INTERVAL (10 s) gets the same new refresh token: no second rotation.
+body="$(call 200 POST /api/auth/refresh "" "$(jq -n --arg t "$spent" '{refresh_token: $t}')")"
+[ "$(jq -r .refresh_token <<<"$body")" = "$refresh" ] || { echo "expected the same successor" >&2; exit 1; }
+echo "two tabs refreshing at once share one successor"
+
+# 6. Rotate once more; the token from step 2 is now two generations old. Presenting it is reuse
+#    (as is the previous one after the interval): the whole sign-in is revoked, the newest
+#    refresh token included. This is what catches a stolen refresh token.
+body="$(call 200 POST /api/auth/refresh "" "$(jq -n --arg t "$refresh" '{refresh_token: $t}')")"
+refresh="$(jq -r .refresh_token <<<"$body")"
 body="$(call 401 POST /api/auth/refresh "" "$(jq -n --arg t "$spent" '{refresh_token: $t}')")"
 expect_code "$body" refresh_token_reused
 body="$(call 401 POST /api/auth/refresh "" "$(jq -n --arg t "$refresh" '{refresh_token: $t}')")"
 expect_code "$body" invalid_token
 echo "reuse detected: the session is gone, the user signs in again"
 
-# 6. Sign in again (JSON this time), then sign out: the refresh token stops working.
+# 7. Sign in again (JSON this time), then sign out: the refresh token stops working.
 body="$(call 200 POST /api/auth/login "" \
   "$(jq -n --arg e "$EMAIL" --arg p "$PASSWORD" '{email: $e, password: $p}')")"
 access="$(jq -r .access_token <<<"$body")"
@@ -49,7 +58,7 @@ body="$(call 401 POST /api/auth/refresh "" "$(jq -n --arg t "$refresh" '{refresh
 expect_code "$body" invalid_token
 echo "signed out"
 
-# 7. "Forgot password": always 202 with the same body, whether or not the account exists.
+# 8. "Forgot password": always 202 with the same body, whether or not the account exists.
 call 202 POST /api/auth/password-reset "" "$(jq -n --arg e "$EMAIL" '{email: $e}')" >/dev/null
 call 202 POST /api/auth/password-reset "" '{"email": "nobody@example.com"}' >/dev/null
 echo "password reset requested: the link goes to the address"

@@ -60,14 +60,22 @@ print("me:", expect(me, 200)["email"])
 spent = session.refresh
 session.rotate()
 
-# 5. Reuse of the spent token revokes the whole sign-in, the newest refresh token included.
+# 5. A second tab refreshing with the same spent token within REFRESH_TOKEN_REUSE_INTERVAL (10 s)
+#    gets the same successor: no second rotation, both tabs keep working.
+twin = expect(requests.post(f"{BASE_URL}/api/auth/refresh", json={"refresh_token": spent},
+                            timeout=30), 200)
+assert twin["refresh_token"] == session.refresh, "the same successor"
+
+# 6. One more rotation makes `spent` two generations old: presenting it is reuse, and the whole
+#    sign-in is revoked, the newest refresh token included.
+session.rotate()
 expect(requests.post(f"{BASE_URL}/api/auth/refresh", json={"refresh_token": spent},
                      timeout=30), 401, "refresh_token_reused")
 expect(requests.post(f"{BASE_URL}/api/auth/refresh", json={"refresh_token": session.refresh},
                      timeout=30), 401, "invalid_token")
 print("reuse detected: the user signs in again")
 
-# 6. Sign in again (JSON), then sign out: that refresh token stops working.
+# 7. Sign in again (JSON), then sign out: that refresh token stops working.
 session = Session(expect(requests.post(f"{BASE_URL}/api/auth/login", json={
     "email": EMAIL, "password": PASSWORD}, timeout=30), 200))
 expect(requests.post(f"{BASE_URL}/api/auth/logout", headers=session.headers(),
@@ -76,7 +84,7 @@ expect(requests.post(f"{BASE_URL}/api/auth/refresh", json={"refresh_token": sess
                      timeout=30), 401, "invalid_token")
 print("signed out")
 
-# 7. "Forgot password": 202 and the same body whether or not the account exists.
+# 8. "Forgot password": 202 and the same body whether or not the account exists.
 known = expect(requests.post(f"{BASE_URL}/api/auth/password-reset", json={"email": EMAIL},
                              timeout=30), 202)
 unknown = expect(requests.post(f"{BASE_URL}/api/auth/password-reset",
