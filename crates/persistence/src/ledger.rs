@@ -1,6 +1,7 @@
 //! The write side of metering, one statement per step for a whole batch of tracks: lock (and
 //! create) the batch's counters rows, insert its events, take back the refused ones, add the
-//! accepted increments to the counters and to the daily roll-ups.
+//! accepted increments to the counters (with the alert levels the batch raised) and to the daily
+//! roll-ups.
 //!
 //! The quota decision itself is not here: the service decides in memory, with the domain's
 //! rule, on the counters this module returns locked. Every track of a user locks that user's
@@ -12,7 +13,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::Counters;
+use domain::{AlertLevels, Counters};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, FromQueryResult,
@@ -68,6 +69,10 @@ pub async fn lock_counters(
             plagiarism_checks: Set(0),
             prompts_generated: Set(0),
             updated_at: Set(now),
+            tokens_alert_level: Set(0),
+            chat_messages_alert_level: Set(0),
+            plagiarism_checks_alert_level: Set(0),
+            prompts_generated_alert_level: Set(0),
         });
     let mut statement = usage_statistics::Entity::insert_many(rows)
         .on_conflict(
@@ -176,30 +181,53 @@ pub async fn delete_events(conn: &impl ConnectionTrait, ids: &[Uuid]) -> Result<
     Ok(())
 }
 
-/// Adds increments to counters rows that [`lock_counters`] locked (one statement; each key at
-/// most once).
+/// The alert levels stored on a counters row.
+pub fn alert_levels(row: &CountersRow) -> AlertLevels {
+    let level = |value: i32| u8::try_from(value.clamp(0, 100)).unwrap_or(0);
+    AlertLevels {
+        tokens: level(row.tokens_alert_level),
+        chat_messages: level(row.chat_messages_alert_level),
+        plagiarism_checks: level(row.plagiarism_checks_alert_level),
+        prompts_generated: level(row.prompts_generated_alert_level),
+    }
+}
+
+/// What a batch writes to one counters row it locked: the increments to add and the row's alert
+/// levels as they are now (written as they are: the row is locked, so nothing else moved them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountersWrite {
+    pub key: CountersKey,
+    pub add: Counters,
+    pub alert_levels: AlertLevels,
+}
+
+/// Adds increments to counters rows that [`lock_counters`] locked and sets their alert levels
+/// (one statement; each key at most once).
 pub async fn add_to_counters(
     conn: &impl ConnectionTrait,
-    increments: &[(CountersKey, Counters)],
+    writes: &[CountersWrite],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     use usage_statistics::Column as C;
-    if increments.is_empty() {
+    if writes.is_empty() {
         return Ok(());
     }
-    let rows = increments
-        .iter()
-        .map(|(key, add)| usage_statistics::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            user_id: Set(key.user_id),
-            period_start: Set(key.period_start),
-            tokens_used: Set(to_i64(add.tokens_used)),
-            chat_messages: Set(to_i64(add.chat_messages)),
-            plagiarism_checks: Set(to_i64(add.plagiarism_checks)),
-            prompts_generated: Set(to_i64(add.prompts_generated)),
-            updated_at: Set(now),
-        });
+    let rows = writes.iter().map(|w| usage_statistics::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(w.key.user_id),
+        period_start: Set(w.key.period_start),
+        tokens_used: Set(to_i64(w.add.tokens_used)),
+        chat_messages: Set(to_i64(w.add.chat_messages)),
+        plagiarism_checks: Set(to_i64(w.add.plagiarism_checks)),
+        prompts_generated: Set(to_i64(w.add.prompts_generated)),
+        updated_at: Set(now),
+        tokens_alert_level: Set(i32::from(w.alert_levels.tokens)),
+        chat_messages_alert_level: Set(i32::from(w.alert_levels.chat_messages)),
+        plagiarism_checks_alert_level: Set(i32::from(w.alert_levels.plagiarism_checks)),
+        prompts_generated_alert_level: Set(i32::from(w.alert_levels.prompts_generated)),
+    });
     let add = |col: C| Expr::col((usage_statistics::Entity, col)).add(Expr::col(("excluded", col)));
+    let excluded = |col: C| Expr::col(("excluded", col));
     usage_statistics::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([C::UserId, C::PeriodStart])
@@ -207,7 +235,17 @@ pub async fn add_to_counters(
                 .value(C::ChatMessages, add(C::ChatMessages))
                 .value(C::PlagiarismChecks, add(C::PlagiarismChecks))
                 .value(C::PromptsGenerated, add(C::PromptsGenerated))
-                .value(C::UpdatedAt, Expr::col(("excluded", C::UpdatedAt)))
+                .value(C::UpdatedAt, excluded(C::UpdatedAt))
+                .value(C::TokensAlertLevel, excluded(C::TokensAlertLevel))
+                .value(C::ChatMessagesAlertLevel, excluded(C::ChatMessagesAlertLevel))
+                .value(
+                    C::PlagiarismChecksAlertLevel,
+                    excluded(C::PlagiarismChecksAlertLevel),
+                )
+                .value(
+                    C::PromptsGeneratedAlertLevel,
+                    excluded(C::PromptsGeneratedAlertLevel),
+                )
                 .to_owned(),
         )
         .exec_without_returning(conn)

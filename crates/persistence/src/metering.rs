@@ -161,6 +161,10 @@ pub async fn add_within_limits(
         plagiarism_checks: Set(one_if(UsageUnit::PlagiarismChecks)),
         prompts_generated: Set(one_if(UsageUnit::PromptsGenerated)),
         updated_at: Set(inc.now),
+        tokens_alert_level: Set(0),
+        chat_messages_alert_level: Set(0),
+        plagiarism_checks_alert_level: Set(0),
+        prompts_generated_alert_level: Set(0),
     };
     let current = |col: C| Expr::col((usage_statistics::Entity, col));
     let add = |col: C| current(col).add(Expr::col(("excluded", col)));

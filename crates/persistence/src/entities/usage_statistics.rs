@@ -15,6 +15,11 @@ pub struct Model {
     pub plagiarism_checks: i64,
     pub prompts_generated: i64,
     pub updated_at: DateTimeUtc,
+    /// The highest alert threshold (percent) recorded this period per unit; 0 = none.
+    pub tokens_alert_level: i32,
+    pub chat_messages_alert_level: i32,
+    pub plagiarism_checks_alert_level: i32,
+    pub prompts_generated_alert_level: i32,
 }
 
 impl ActiveModelBehavior for ActiveModel {}
