@@ -228,3 +228,14 @@ pub async fn backlog(
         .map(|row| row.created_at);
     Ok((count, oldest))
 }
+
+/// Deletes finished deliveries (succeeded or failed) that finished before `before`.
+pub async fn prune(conn: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<u64, StoreError> {
+    use webhook_delivery::Column as C;
+    let result = webhook_delivery::Entity::delete_many()
+        .filter(C::Status.ne(PENDING))
+        .filter(C::FinishedAt.lt(before))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected)
+}
