@@ -2,9 +2,11 @@
 //! mapping, OpenAPI, metrics, and the server start-up used by the `doztra-auth` binary and the
 //! black-box tests.
 
+pub mod business_metrics;
 pub mod dto;
 pub mod dto_billing;
 pub mod dto_usage;
+pub mod dto_webhooks;
 pub mod error;
 pub mod extractors;
 pub mod healthcheck;
@@ -13,6 +15,7 @@ pub mod observe;
 pub mod openapi;
 pub mod routes;
 pub mod settings;
+mod settings_webhooks;
 pub mod startup;
 pub mod state;
 pub mod static_app;

@@ -63,6 +63,10 @@ pub struct Settings {
     pub stripe: Option<billing::StripeSettings>,
     /// Group commit of tracks (`TRACK_BATCH_WINDOW`, `TRACK_BATCH_MAX`).
     pub track_batching: service::TrackBatching,
+    /// `USAGE_ALERT_THRESHOLDS`.
+    pub alert_thresholds: domain::AlertThresholds,
+    /// Outgoing webhooks (`WEBHOOK_*`).
+    pub webhooks: service::WebhookConfig,
 }
 
 /// A setting that could not be used.
@@ -80,7 +84,7 @@ impl fmt::Display for SettingsError {
 
 impl std::error::Error for SettingsError {}
 
-fn bad(variable: &'static str, problem: impl Into<String>) -> SettingsError {
+pub(crate) fn bad(variable: &'static str, problem: impl Into<String>) -> SettingsError {
     SettingsError {
         variable,
         problem: problem.into(),
@@ -226,6 +230,8 @@ impl Settings {
             stripe.max_network_retries =
                 number(get("STRIPE_MAX_RETRIES"), "STRIPE_MAX_RETRIES", 2u32, 0)?;
         }
+        let (alert_thresholds, webhooks) =
+            crate::settings_webhooks::read(&|name| get(name), app_env)?;
         let model_catalog = ModelCatalog::with_extensions(get("MODEL_CATALOG").unwrap_or(""))
             .map_err(|e| bad("MODEL_CATALOG", e.to_string()))?;
         let currency = get("PLAN_CURRENCY").unwrap_or("usd").to_ascii_lowercase();
@@ -369,6 +375,8 @@ impl Settings {
                 )?
                 .min(MAX_TRACK_BATCH),
             },
+            alert_thresholds,
+            webhooks,
         })
     }
 
@@ -378,7 +386,7 @@ impl Settings {
     }
 }
 
-fn number<T>(
+pub(crate) fn number<T>(
     raw: Option<&str>,
     variable: &'static str,
     default: T,
@@ -397,7 +405,7 @@ where
     Ok(value)
 }
 
-fn boolean(
+pub(crate) fn boolean(
     raw: Option<&str>,
     variable: &'static str,
     default: bool,
@@ -467,7 +475,7 @@ fn short_duration(
 }
 
 /// Seconds, or a number with a unit: `900`, `90s`, `15m`, `12h`, `30d`. Zero is refused.
-fn duration(
+pub(crate) fn duration(
     raw: Option<&str>,
     variable: &'static str,
     default: Duration,

@@ -13,8 +13,9 @@ use actix_web::{App, HttpResponse, HttpServer, http::header};
 use mail::{FileOutbox, Mailer, SmtpMailer};
 use migration::MigratorTrait;
 use persistence::PoolSettings;
-use service::{BillingSettings, PasswordHasher, ServiceSettings, Services};
+use service::{BillingSettings, PasswordHasher, ServiceMetrics, ServiceSettings, Services};
 use utoipa_swagger_ui::SwaggerUi;
+use webhooks::{HttpSender, SenderSettings};
 
 use crate::error::{ensure_json_body, form_error, path_error, query_error};
 use crate::metrics::Metrics;
@@ -35,6 +36,8 @@ pub enum StartupError {
     Service(#[from] service::ServiceError),
     #[error("cannot set up email: {0}")]
     Mail(#[source] mail::MailError),
+    #[error("cannot set up outgoing webhooks: {0}")]
+    Webhooks(String),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: String,
@@ -66,10 +69,12 @@ pub async fn open_database(
     Ok(db)
 }
 
-/// Builds the services from settings on an open pool.
+/// Builds the services from settings on an open pool, reporting business events to `metrics`
+/// (`Arc::new(service::NoMetrics)` for none).
 pub fn build_services(
     settings: &Settings,
     db: persistence::DatabaseConnection,
+    metrics: Arc<dyn ServiceMetrics>,
 ) -> Result<Services, StartupError> {
     Ok(Services::new(
         db,
@@ -87,6 +92,9 @@ pub fn build_services(
                 .map(BillingSettings::stripe)
                 .transpose()?,
             track_batching: settings.track_batching,
+            alert_thresholds: settings.alert_thresholds.clone(),
+            webhooks: settings.webhooks.clone(),
+            metrics,
         },
     )?)
 }
@@ -95,18 +103,30 @@ impl Application {
     /// Opens the database, migrates if configured, binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let db = open_database(&settings).await?;
-        let services = build_services(&settings, db)?;
-        Self::with_services(&settings, services)
+        let metrics = Metrics::with_catalog(&settings.model_catalog);
+        let services = build_services(&settings, db, metrics.business())?;
+        Self::with_services(&settings, services, metrics)
     }
 
-    /// Binds a server around ready-made services and starts the outbox worker.
-    pub fn with_services(settings: &Settings, services: Services) -> Result<Self, StartupError> {
+    /// Binds a server around ready-made services (reporting to `metrics`) and starts the
+    /// workers: email outbox, webhook deliveries, maintenance.
+    pub fn with_services(
+        settings: &Settings,
+        services: Services,
+        metrics: Metrics,
+    ) -> Result<Self, StartupError> {
         let mailer = build_mailer(settings)?;
         tokio::spawn(
             services
                 .outbox_worker(mailer, settings.email_poll_interval)
                 .run(),
         );
+        let sender = HttpSender::new(SenderSettings {
+            allow_private: settings.webhooks.allow_private,
+            timeout: settings.webhooks.timeout,
+        })
+        .map_err(StartupError::Webhooks)?;
+        tokio::spawn(services.webhook_worker(Arc::new(sender)).run());
         tokio::spawn(
             services
                 .maintenance_worker(settings.maintenance_interval)
@@ -122,7 +142,7 @@ impl Application {
             .map_err(|source| StartupError::Bind { address, source })?;
         let state = Data::new(AppState {
             services: services.clone(),
-            metrics: Metrics::new(),
+            metrics,
             trust_proxy_headers: settings.trust_proxy_headers,
         });
         let body_limit = settings.body_limit;

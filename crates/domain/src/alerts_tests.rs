@@ -37,7 +37,9 @@ fn thresholds_parse_and_refuse_what_is_not_a_list_of_percentages() {
     for bad in [
         "", "0", "101", "80,80", "95,80", "80,,95", "eighty", "-5", "80;95", "256",
     ] {
-        let err = AlertThresholds::parse(bad).expect_err(bad);
+        let Err(err) = AlertThresholds::parse(bad) else {
+            panic!("{bad:?} is refused");
+        };
         assert_eq!(err.code(), "validation_error", "{bad}");
         assert_eq!(err.field(), None, "{bad}");
     }
@@ -120,11 +122,8 @@ fn every_unit_is_watched_on_its_own() {
         plagiarism_checks: 5,
         prompts_generated: 4, // 80 % of 5
     };
-    let fired = levels.record_crossings(
-        &AlertThresholds::default(),
-        &Plan::Free.limits(),
-        &counters,
-    );
+    let fired =
+        levels.record_crossings(&AlertThresholds::default(), &Plan::Free.limits(), &counters);
     assert_eq!(
         thresholds_of(&fired),
         [

@@ -237,7 +237,10 @@ pub async fn add_to_counters(
                 .value(C::PromptsGenerated, add(C::PromptsGenerated))
                 .value(C::UpdatedAt, excluded(C::UpdatedAt))
                 .value(C::TokensAlertLevel, excluded(C::TokensAlertLevel))
-                .value(C::ChatMessagesAlertLevel, excluded(C::ChatMessagesAlertLevel))
+                .value(
+                    C::ChatMessagesAlertLevel,
+                    excluded(C::ChatMessagesAlertLevel),
+                )
                 .value(
                     C::PlagiarismChecksAlertLevel,
                     excluded(C::PlagiarismChecksAlertLevel),

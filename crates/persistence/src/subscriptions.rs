@@ -213,14 +213,15 @@ pub async fn claim_lapsed(
                 .add(C::ExpiresAt.lte(now)),
         )
         .add(renewing.add(C::ExpiresAt.lte(now - renewing_grace)));
-    let not_announced = Condition::any()
-        .add(C::LapseAnnouncedFor.is_null())
-        .add(sea_orm::ExprTrait::ne(
-            Expr::col(C::LapseAnnouncedFor),
-            Expr::col(C::ExpiresAt),
-        ));
+    let not_announced =
+        Condition::any()
+            .add(C::LapseAnnouncedFor.is_null())
+            .add(sea_orm::ExprTrait::ne(
+                Expr::col(C::LapseAnnouncedFor),
+                Expr::col(C::ExpiresAt),
+            ));
     let rows = subscription::Entity::update_many()
-        .col_expr(C::LapseAnnouncedFor, Expr::col(C::ExpiresAt).into())
+        .col_expr(C::LapseAnnouncedFor, Expr::col(C::ExpiresAt))
         .filter(C::Plan.ne("free"))
         .filter(C::ExpiresAt.is_not_null())
         .filter(not_announced)

@@ -66,13 +66,18 @@ pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<EndpointRow>, Store
 }
 
 /// One endpoint.
-pub async fn find(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<EndpointRow>, StoreError> {
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<EndpointRow>, StoreError> {
     Ok(webhook_endpoint::Entity::find_by_id(id).one(conn).await?)
 }
 
 /// Deletes an endpoint and its deliveries; `false` when there was none.
 pub async fn delete(conn: &impl ConnectionTrait, id: Uuid) -> Result<bool, StoreError> {
-    let result = webhook_endpoint::Entity::delete_by_id(id).exec(conn).await?;
+    let result = webhook_endpoint::Entity::delete_by_id(id)
+        .exec(conn)
+        .await?;
     Ok(result.rows_affected == 1)
 }
 
@@ -99,7 +104,10 @@ pub async fn record_success(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     webhook_endpoint::Entity::update_many()
-        .col_expr(webhook_endpoint::Column::ConsecutiveFailures, Expr::value(0))
+        .col_expr(
+            webhook_endpoint::Column::ConsecutiveFailures,
+            Expr::value(0),
+        )
         .col_expr(webhook_endpoint::Column::UpdatedAt, Expr::value(now))
         .filter(webhook_endpoint::Column::Id.eq(id))
         .filter(webhook_endpoint::Column::ConsecutiveFailures.ne(0))

@@ -107,7 +107,12 @@ impl Billing {
 
     /// Queues `payment.failed` for a payment Stripe declined while the caller waited (the plan
     /// is the one being paid for). Best effort: the caller's answer is the decline either way.
-    async fn announce_decline(&self, user: &CurrentUser, plan: Option<Plan>, decline_code: Option<&str>) {
+    async fn announce_decline(
+        &self,
+        user: &CurrentUser,
+        plan: Option<Plan>,
+        decline_code: Option<&str>,
+    ) {
         let announced = async {
             let txn = persistence::begin_write(&self.ctx.db).await?;
             let mut row = subscriptions::find_by_user(&txn, user.id)
@@ -527,7 +532,8 @@ impl Billing {
             queued += subscription_events::announce_change(&txn, &row, &updated).await?;
         }
         // A declined renewal of this account's subscription, whatever it changed.
-        if matches!(event.data, EventData::InvoicePaymentFailed(_)) && outcome != "other_subscription"
+        if matches!(event.data, EventData::InvoicePaymentFailed(_))
+            && outcome != "other_subscription"
         {
             queued += subscription_events::announce_payment_failure(&txn, &row, None).await?;
         }

@@ -52,11 +52,11 @@ pub use outgoing::endpoints::{
 };
 pub use outgoing::events::EventType;
 pub use outgoing::worker::WebhookWorker;
-pub use usage_alerts::UsageAlert;
 pub use passwords::PasswordHasher;
 pub use preferences::{PreferencesService, PreferencesUpdate};
 pub use sessions::{LoginRequest, Sessions, SignedIn};
 pub use tokens::{CurrentUser, SessionTokens};
+pub use usage_alerts::UsageAlert;
 pub use usage_reports::{
     AdminUsageQuery, AdminUsageReport, Breakdown, GroupTotals, HistoryPage, HistoryQuery,
     UsageEvent, UsageReports,
@@ -256,7 +256,9 @@ impl Services {
     pub async fn operational_gauges(&self) -> Result<OperationalGauges, ServiceError> {
         let now = clock::now();
         let age = |oldest: Option<chrono::DateTime<chrono::Utc>>| {
-            oldest.map_or(0.0, |at| (now - at).num_milliseconds().max(0) as f64 / 1000.0)
+            oldest.map_or(0.0, |at| {
+                (now - at).num_milliseconds().max(0) as f64 / 1000.0
+            })
         };
         let (emails, oldest_email) = persistence::email::backlog(&self.db).await?;
         let (deliveries, oldest_delivery) =

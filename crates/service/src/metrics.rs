@@ -73,20 +73,18 @@ pub trait ServiceMetrics: Send + Sync {
     /// A track was answered (after its transaction, for a recorded one).
     fn track_answered(&self, _plan: Plan, _answer: TrackAnswer) {}
     /// Tokens recorded by an accepted track; `model` is a name of the configured catalog.
-    fn tokens_tracked(&self, _plan: Plan, _request_type: RequestType, _model: &str, _tokens: u64) {
-    }
+    fn tokens_tracked(&self, _plan: Plan, _request_type: RequestType, _model: &str, _tokens: u64) {}
     /// One track transaction committed with `size` tracks in it.
     fn track_batch(&self, _size: usize) {}
     /// A usage alert was recorded (once per user, period, unit and threshold).
     fn alert_recorded(&self, _unit: MeteredUnit, _threshold: u8) {}
     /// A usage alert reached its user by email.
     fn alert_email_sent(&self) {}
-    /// A webhook event of `event_type` (`usage.threshold_crossed`, ...) reached an endpoint.
-    fn webhook_delivered(&self, _event_type: &'static str) {}
     /// One webhook attempt ended.
     fn webhook_attempt(&self, _outcome: AttemptOutcome) {}
-    /// A webhook delivery was given up after its last attempt failed.
-    fn webhook_given_up(&self) {}
+    /// A webhook delivery of `event_type` (`usage.threshold_crossed`, ...) ended: it reached
+    /// its endpoint, or every attempt failed and it was given up.
+    fn webhook_delivery_finished(&self, _event_type: &'static str, _succeeded: bool) {}
     /// A Stripe webhook event was handled; `event_type` is Stripe's type as received (the
     /// metrics layer maps types it does not know to `other`), `outcome` one of `applied`,
     /// `duplicate`, `stale`, `other_subscription`, `unknown_customer`, `ignored`,

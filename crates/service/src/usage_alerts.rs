@@ -88,8 +88,15 @@ pub(crate) async fn record(
         };
         if recipient.notifications {
             let (subject, body) = message(recipient, found);
-            email::enqueue_kind(conn, &recipient.email, &subject, &body, Some(EMAIL_KIND), now)
-                .await?;
+            email::enqueue_kind(
+                conn,
+                &recipient.email,
+                &subject,
+                &body,
+                Some(EMAIL_KIND),
+                now,
+            )
+            .await?;
             recorded.emails += 1;
         }
         let data = json!({

@@ -120,7 +120,8 @@ fn classify_v6(ip: Ipv6Addr) -> AddressClass {
         return C::Loopback;
     }
     // ::ffff:a.b.c.d and the well-known NAT64 prefix carry an IPv4 address in their last 32 bits.
-    if in_v6(ip, [0, 0, 0, 0, 0, 0xffff, 0, 0], 96) || in_v6(ip, [0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96)
+    if in_v6(ip, [0, 0, 0, 0, 0, 0xffff, 0, 0], 96)
+        || in_v6(ip, [0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96)
     {
         return classify_v4(embedded_v4(bits));
     }

@@ -3,7 +3,9 @@ use std::net::IpAddr;
 use super::*;
 
 fn class(raw: &str) -> AddressClass {
-    let ip: IpAddr = raw.parse().unwrap_or_else(|_| panic!("{raw} is an address"));
+    let ip: IpAddr = raw
+        .parse()
+        .unwrap_or_else(|_| panic!("{raw} is an address"));
     classify(ip)
 }
 

@@ -144,7 +144,10 @@ fn classify_error(error: reqwest::Error) -> SendError {
     if error.is_timeout() {
         return SendError::Timeout;
     }
-    let detail = chain.last().cloned().unwrap_or_else(|| "unknown".to_owned());
+    let detail = chain
+        .last()
+        .cloned()
+        .unwrap_or_else(|| "unknown".to_owned());
     if error.is_connect() {
         SendError::Connect(detail)
     } else {
@@ -186,9 +189,8 @@ impl Resolve for GuardedResolver {
         let allow_private = self.allow_private;
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addresses: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if addresses.is_empty() {
                 return Err(Box::new(Refused(format!("{host} has no address"))) as _);
             }

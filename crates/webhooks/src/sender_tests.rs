@@ -68,7 +68,8 @@ fn attempt<'a>(url: &'a str, secret: &'a WebhookSecret) -> Attempt<'a> {
     }
 }
 
-const NO_CONTENT: &str = "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+const NO_CONTENT: &str =
+    "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 
 #[tokio::test]
 async fn a_loopback_literal_is_refused_without_connecting() {
@@ -116,14 +117,24 @@ async fn an_allowed_target_gets_the_signed_standard_webhooks_request() {
     let request = requests[0].to_ascii_lowercase();
     assert!(request.starts_with("post /hook http/1.1"), "{request}");
     assert!(request.contains("webhook-id: msg_test"), "{request}");
-    assert!(request.contains("webhook-timestamp: 1700000000"), "{request}");
-    let signature = secret.sign("msg_test", 1_700_000_000, r#"{"type":"usage.threshold_crossed"}"#);
+    assert!(
+        request.contains("webhook-timestamp: 1700000000"),
+        "{request}"
+    );
+    let signature = secret.sign(
+        "msg_test",
+        1_700_000_000,
+        r#"{"type":"usage.threshold_crossed"}"#,
+    );
     assert!(
         requests[0].contains(&format!("webhook-signature: {signature}")),
         "{}",
         requests[0]
     );
-    assert!(request.contains("content-type: application/json"), "{request}");
+    assert!(
+        request.contains("content-type: application/json"),
+        "{request}"
+    );
     assert!(requests[0].ends_with(r#"{"type":"usage.threshold_crossed"}"#));
 }
 

@@ -126,7 +126,11 @@ mod tests {
             "whsec_not base64!",
             "whsec_c2hvcnQ=",
         ] {
-            assert_eq!(WebhookSecret::parse(bad), Err(SecretError::Malformed), "{bad}");
+            assert_eq!(
+                WebhookSecret::parse(bad),
+                Err(SecretError::Malformed),
+                "{bad}"
+            );
         }
     }
 }

@@ -117,7 +117,10 @@ mod tests {
             ("https://127.0.0.1/", AddressClass::Loopback),
             ("https://[::1]/", AddressClass::Loopback),
             ("https://10.0.0.8/", AddressClass::Private),
-            ("https://169.254.169.254/latest/meta-data", AddressClass::LinkLocal),
+            (
+                "https://169.254.169.254/latest/meta-data",
+                AddressClass::LinkLocal,
+            ),
             ("https://0.0.0.0/", AddressClass::Unspecified),
             ("https://[::ffff:127.0.0.1]/", AddressClass::Loopback),
             ("https://2130706433/", AddressClass::Loopback),

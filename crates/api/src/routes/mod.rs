@@ -2,6 +2,7 @@
 //! `app` serves the dashboard's embedded files under `/app`.
 
 pub mod admin;
+pub mod alerts;
 pub mod app;
 pub mod auth;
 pub mod billing;
@@ -10,6 +11,7 @@ pub mod ops;
 pub mod preferences;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::web;
 
@@ -23,7 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(admin::configure)
             .configure(preferences::configure)
             .configure(catalog::configure)
-            .configure(tokens::configure),
+            .configure(tokens::configure)
+            .configure(alerts::configure),
     )
     .configure(ops::configure)
     .configure(app::configure);

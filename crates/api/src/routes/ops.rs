@@ -45,6 +45,11 @@ pub async fn ready(state: Data<AppState>) -> Result<Json<HealthResponse>, ApiErr
     responses((status = 200, description = "OpenMetrics 1.0 text", body = String,
         content_type = "application/openmetrics-text")))]
 pub async fn metrics(state: Data<AppState>) -> HttpResponse {
+    // The gauges come from the database; while it is away they keep their last values.
+    match state.services.operational_gauges().await {
+        Ok(gauges) => state.metrics.set_gauges(&gauges),
+        Err(e) => tracing::warn!(error = %e, "metrics: the gauges could not be read"),
+    }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.render())

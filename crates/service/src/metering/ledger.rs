@@ -251,7 +251,9 @@ async fn write(
     txn.commit().await.map_err(StoreError::from)?;
     ledger.metrics.track_batch(items.len());
     for crossing in &alerts.alerts {
-        ledger.metrics.alert_recorded(crossing.unit, crossing.threshold);
+        ledger
+            .metrics
+            .alert_recorded(crossing.unit, crossing.threshold);
     }
     if alerts.emails > 0 {
         ledger.outbox_signal.notify_one();

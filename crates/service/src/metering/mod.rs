@@ -229,7 +229,10 @@ impl Metering {
         let subscription = self.subscription(&self.ctx.db, user_id).await?;
         let plan = subscription.plan;
         let result = match self.parse_track(request) {
-            Ok(parsed) => self.record(user_id, parsed, plan, subscription.limits()).await,
+            Ok(parsed) => {
+                self.record(user_id, parsed, plan, subscription.limits())
+                    .await
+            }
             Err(e) => Err(e),
         };
         self.report(plan, &result);

@@ -130,7 +130,11 @@ impl Webhooks {
     }
 
     /// One endpoint.
-    pub async fn get(&self, actor: &CurrentUser, id: Uuid) -> Result<WebhookEndpoint, ServiceError> {
+    pub async fn get(
+        &self,
+        actor: &CurrentUser,
+        id: Uuid,
+    ) -> Result<WebhookEndpoint, ServiceError> {
         require_admin(actor)?;
         Ok(view(self.row(id).await?))
     }

@@ -55,11 +55,6 @@ impl EventType {
                 )
             })
     }
-
-    /// Whether usage alerts are delivered by events of this type.
-    pub fn is_usage_alert(&self) -> bool {
-        matches!(self, Self::UsageThresholdCrossed | Self::UsageLimitReached)
-    }
 }
 
 /// The time format of the API: RFC 3339, UTC, milliseconds, `Z`.

@@ -21,9 +21,8 @@ pub(crate) async fn publish(
     }
     let mut endpoints = BTreeMap::new();
     for event_type in events.iter().map(|e| e.event_type) {
-        if !endpoints.contains_key(&event_type) {
-            let listening = webhook_endpoints::subscribed(conn, event_type.as_str()).await?;
-            endpoints.insert(event_type, listening);
+        if let std::collections::btree_map::Entry::Vacant(slot) = endpoints.entry(event_type) {
+            slot.insert(webhook_endpoints::subscribed(conn, event_type.as_str()).await?);
         }
     }
     let mut deliveries = Vec::new();

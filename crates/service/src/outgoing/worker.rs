@@ -116,7 +116,9 @@ impl WebhookWorker {
                 attempts += 1;
                 match done {
                     Ok(Ok(())) => {}
-                    Ok(Err(e)) => tracing::warn!(error = %e, "webhooks: an outcome was not recorded"),
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "webhooks: an outcome was not recorded")
+                    }
                     Err(e) => tracing::error!(error = %e, "webhooks: an attempt panicked"),
                 }
             }
@@ -142,7 +144,9 @@ impl WebhookWorker {
         };
         let finished = clock::now();
         let (outcome, status_code, error) = match &sent {
-            Ok(status) if (200..300).contains(status) => (AttemptOutcome::Succeeded, Some(*status), None),
+            Ok(status) if (200..300).contains(status) => {
+                (AttemptOutcome::Succeeded, Some(*status), None)
+            }
             Ok(status) => (
                 AttemptOutcome::HttpError,
                 Some(*status),
@@ -153,7 +157,9 @@ impl WebhookWorker {
             Err(e @ SendError::Connect(_)) => {
                 (AttemptOutcome::ConnectionError, None, Some(e.to_string()))
             }
-            Err(e @ SendError::Other(_)) => (AttemptOutcome::ConnectionError, None, Some(e.to_string())),
+            Err(e @ SendError::Other(_)) => {
+                (AttemptOutcome::ConnectionError, None, Some(e.to_string()))
+            }
         };
         self.metrics.webhook_attempt(outcome);
         let Some(error) = error else {
@@ -168,7 +174,8 @@ impl WebhookWorker {
             .await?;
             endpoints::record_success(&self.db, endpoint.id, finished).await?;
             if let Ok(event_type) = EventType::parse(&row.event_type) {
-                self.metrics.webhook_delivered(event_type.as_str());
+                self.metrics
+                    .webhook_delivery_finished(event_type.as_str(), true);
             }
             tracing::info!(delivery_id = %row.id, message_id = %row.message_id, attempt = attempt_number, "webhook delivered");
             return Ok(());
@@ -189,7 +196,10 @@ impl WebhookWorker {
             tracing::warn!(delivery_id = %row.id, attempt = attempt_number, error = %error, "webhook attempt failed; will retry");
             return Ok(());
         }
-        self.metrics.webhook_given_up();
+        if let Ok(event_type) = EventType::parse(&row.event_type) {
+            self.metrics
+                .webhook_delivery_finished(event_type.as_str(), false);
+        }
         tracing::error!(delivery_id = %row.id, endpoint_id = %endpoint.id, attempts = attempt_number, error = %error, "webhook delivery given up");
         if endpoints::record_given_up(&self.db, endpoint.id, self.config.disable_after, finished)
             .await?
