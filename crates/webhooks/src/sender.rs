@@ -4,12 +4,22 @@
 //! rebinding between a check and the connection is impossible). No redirects, no proxies from
 //! the environment, a connect and a total timeout.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, USER_AGENT};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{CONTENT_TYPE, HOST, HeaderValue, USER_AGENT};
+use hyper::{Method, Request, Uri};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::rt::TokioExecutor;
 
 use crate::address;
 use crate::signature::WebhookSecret;
@@ -66,11 +76,17 @@ pub struct SenderSettings {
     pub timeout: Duration,
 }
 
-/// The HTTP sender (reqwest with rustls).
+type HttpClient = Client<HttpsConnector<HttpConnector<GuardedResolver>>, Full<Bytes>>;
+
+/// The HTTP sender (hyper with rustls). It never follows a redirect: a 3xx is an answer like
+/// any other non-2xx.
 pub struct HttpSender {
-    client: reqwest::Client,
+    client: HttpClient,
     allow_private: bool,
+    timeout: Duration,
 }
+
+const USER_AGENT_VALUE: &str = concat!("doztra-webhooks/", env!("CARGO_PKG_VERSION"));
 
 impl HttpSender {
     /// Builds the client.
@@ -84,28 +100,24 @@ impl HttpSender {
             .map_err(|e| format!("TLS configuration: {e}"))?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(
-            USER_AGENT,
-            HeaderValue::from_static(concat!("doztra-webhooks/", env!("CARGO_PKG_VERSION"))),
-        );
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .dns_resolver(Arc::new(GuardedResolver {
-                allow_private: settings.allow_private,
-            }))
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
-            .timeout(settings.timeout)
+        let mut http = HttpConnector::new_with_resolver(GuardedResolver {
+            allow_private: settings.allow_private,
+        });
+        // The scheme is checked by `EndpointUrl`; the TLS layer handles `https`.
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(settings.timeout.min(Duration::from_secs(5))));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(2)
-            .default_headers(headers)
-            .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
+            .build(https);
         Ok(Self {
             client,
             allow_private: settings.allow_private,
+            timeout: settings.timeout,
         })
     }
 }
@@ -115,39 +127,47 @@ impl WebhookSender for HttpSender {
     async fn send(&self, attempt: Attempt<'_>) -> Result<u16, SendError> {
         let url = EndpointUrl::parse(attempt.url, self.allow_private)
             .map_err(|e: UrlError| SendError::Refused(e.to_string()))?;
+        let uri: Uri = url
+            .as_str()
+            .parse()
+            .map_err(|_| SendError::Refused(UrlError::Unparsable.to_string()))?;
+        let host = match url.url().port() {
+            Some(port) => format!("{}:{port}", url.url().host_str().unwrap_or_default()),
+            None => url.url().host_str().unwrap_or_default().to_owned(),
+        };
         let signature = attempt
             .secret
             .sign(attempt.message_id, attempt.timestamp, attempt.body);
-        let response = self
-            .client
-            .post(url.url().clone())
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header(HOST, host)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE))
             .header("webhook-id", attempt.message_id)
             .header("webhook-timestamp", attempt.timestamp.to_string())
             .header("webhook-signature", signature)
-            .body(attempt.body.to_owned())
-            .send()
-            .await
-            .map_err(classify_error)?;
-        Ok(response.status().as_u16())
+            .body(Full::new(Bytes::from(attempt.body.to_owned())))
+            .map_err(|e| SendError::Other(e.to_string()))?;
+        match tokio::time::timeout(self.timeout, self.client.request(request)).await {
+            Err(_) => Err(SendError::Timeout),
+            Ok(Err(error)) => Err(classify_error(&error)),
+            // The body is not read: only the status counts, and dropping it ends the exchange.
+            Ok(Ok(response)) => Ok(response.status().as_u16()),
+        }
     }
 }
 
 /// Describes a failed request without its URL (which may carry a token in its query).
-fn classify_error(error: reqwest::Error) -> SendError {
-    let chain = error_chain(&error);
+fn classify_error(error: &hyper_util::client::legacy::Error) -> SendError {
+    let chain = error_chain(error);
     if let Some(refusal) = chain
         .iter()
         .find_map(|text| text.strip_prefix(REFUSED_PREFIX))
     {
         return SendError::Refused(refusal.to_owned());
     }
-    if error.is_timeout() {
-        return SendError::Timeout;
-    }
-    let detail = chain
-        .last()
-        .cloned()
-        .unwrap_or_else(|| "unknown".to_owned());
+    let detail = chain.last().cloned().unwrap_or_else(|| error.to_string());
     if error.is_connect() {
         SendError::Connect(detail)
     } else {
@@ -169,44 +189,45 @@ const REFUSED_PREFIX: &str = "webhook target refused: ";
 
 /// The DNS resolver of the sender: the system's resolution (through Tokio), then every
 /// address is checked; one address that may not be reached refuses the whole name.
+#[derive(Debug, Clone, Copy)]
 struct GuardedResolver {
     allow_private: bool,
 }
 
-#[derive(Debug)]
-struct Refused(String);
+type Resolving =
+    Pin<Box<dyn Future<Output = Result<std::vec::IntoIter<SocketAddr>, std::io::Error>> + Send>>;
 
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{REFUSED_PREFIX}{}", self.0)
+impl tower_service::Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = Resolving;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
     }
-}
 
-impl std::error::Error for Refused {}
-
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
+    fn call(&mut self, name: Name) -> Self::Future {
         let allow_private = self.allow_private;
         let host = name.as_str().to_owned();
         Box::pin(async move {
+            let refused = |why: String| std::io::Error::other(format!("{REFUSED_PREFIX}{why}"));
             let addresses: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if addresses.is_empty() {
-                return Err(Box::new(Refused(format!("{host} has no address"))) as _);
+                return Err(refused(format!("{host} has no address")));
             }
             if let Some(bad) = addresses
                 .iter()
                 .find(|a| !address::is_allowed(a.ip(), allow_private))
             {
                 tracing::warn!(host = %host, address = %bad.ip(), "webhook host resolves to an address it may not reach");
-                return Err(Box::new(Refused(format!(
+                return Err(refused(format!(
                     "{host} resolves to {}, a {} address",
                     bad.ip(),
                     address::classify(bad.ip())
-                ))) as _);
+                )));
             }
-            let addrs: Addrs = Box::new(addresses.into_iter());
-            Ok(addrs)
+            Ok(addresses.into_iter())
         })
     }
 }

@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use reqwest::Url;
+use url::Url;
 
 use crate::address::{self, AddressClass};
 
