@@ -18,9 +18,11 @@ use serde_json::{Value, json};
 use service::Services;
 use uuid::Uuid;
 
+pub mod alerting;
 pub mod examples;
 pub mod smtp_sink;
 pub mod tools;
+pub mod webhook_receiver;
 
 pub use reqwest;
 pub use serde_json;
