@@ -781,9 +781,8 @@ pub(crate) async fn record_sign_up(
         .ok_or(ServiceError::NotFound("Subscription"))?;
     let mut changes = stripe_sync::changes_for(&row, state, now.timestamp());
     changes.payment_method_id = Some(Some(sign_up.payment_method.clone()));
-    if let Some(updated) = subscriptions::update(conn, user_id, changes, now).await? {
-        subscription_events::announce_change(conn, &row, &updated).await?;
-    }
+    // A new account's first state, not a change: no `subscription.updated`.
+    subscriptions::update(conn, user_id, changes, now).await?;
     Ok(())
 }
 
