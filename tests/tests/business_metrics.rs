@@ -38,6 +38,9 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         })
 }
 
+/// A sample's name, labels and value.
+type Expected = (&'static str, Vec<(&'static str, &'static str)>, f64);
+
 async fn scrape(app: &TestApp) -> String {
     let res = app.get("/metrics", None).await;
     assert_eq!(res.status(), 200);
@@ -90,7 +93,7 @@ async fn the_metrics_count_a_scripted_run(app: TestApp) {
     assert_eq!(settled_deliveries(&app, &admin, &endpoint).await.len(), 3);
     receiver.wait_for(3).await;
 
-    let mut expected: Vec<(&str, Vec<(&str, &str)>, f64)> = [
+    let mut expected: Vec<Expected> = [
         ("accepted", "none", 3.0),
         ("duplicate", "none", 1.0),
         ("conflict", "none", 1.0),
