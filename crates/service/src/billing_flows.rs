@@ -531,9 +531,10 @@ impl Billing {
         {
             queued += subscription_events::announce_change(&txn, &row, &updated).await?;
         }
-        // A declined renewal of this account's subscription, whatever it changed.
+        // A declined renewal of this account's subscription, whatever it changed (not one
+        // older than the stored state: a later payment may have gone through since).
         if matches!(event.data, EventData::InvoicePaymentFailed(_))
-            && outcome != "other_subscription"
+            && matches!(outcome, "applied" | "ignored")
         {
             queued += subscription_events::announce_payment_failure(&txn, &row, None).await?;
         }
