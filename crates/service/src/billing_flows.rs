@@ -99,39 +99,15 @@ impl Billing {
         let wanted = update.plan.as_deref().and_then(|raw| Plan::parse(raw).ok());
         let result = self.change_subscription(user, update).await;
         if let Err(ServiceError::PaymentFailed { decline_code, .. }) = &result {
-            self.announce_decline(user, wanted, decline_code.as_deref())
-                .await;
+            subscription_events::announce_decline(
+                &self.ctx,
+                user.id,
+                wanted,
+                decline_code.as_deref(),
+            )
+            .await;
         }
         result
-    }
-
-    /// Queues `payment.failed` for a payment Stripe declined while the caller waited (the plan
-    /// is the one being paid for). Best effort: the caller's answer is the decline either way.
-    async fn announce_decline(
-        &self,
-        user: &CurrentUser,
-        plan: Option<Plan>,
-        decline_code: Option<&str>,
-    ) {
-        let announced = async {
-            let txn = persistence::begin_write(&self.ctx.db).await?;
-            let mut row = subscriptions::find_by_user(&txn, user.id)
-                .await?
-                .ok_or(ServiceError::NotFound("Subscription"))?;
-            if let Some(plan) = plan {
-                row.plan = plan.as_str().to_owned();
-                row.expires_at = None;
-            }
-            let queued =
-                subscription_events::announce_payment_failure(&txn, &row, decline_code).await?;
-            txn.commit().await.map_err(StoreError::from)?;
-            Ok::<usize, ServiceError>(queued)
-        };
-        match announced.await {
-            Ok(queued) if queued > 0 => self.ctx.webhook_signal.notify_one(),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "payment.failed could not be queued"),
-        }
     }
 
     async fn change_subscription(

@@ -16,7 +16,8 @@ use serde_json::json;
 use crate::outgoing::events::{EventType, OutgoingEvent, timestamp};
 use crate::outgoing::publish::publish;
 use crate::views::Subscription;
-use crate::{ServiceError, clock};
+use crate::{Context, ServiceError, clock};
+use uuid::Uuid;
 
 /// How long a renewing Stripe subscription keeps its plan past `expires_at` (the same grace
 /// the subscription view applies).
@@ -68,6 +69,35 @@ pub(crate) async fn announce_payment_failure(
         }),
     };
     Ok(publish(conn, &[failed]).await?)
+}
+
+/// Queues `payment.failed` for a payment Stripe declined while the customer waited (`plan`: the
+/// plan being paid for, if one was asked). Best effort, in its own transaction: the caller's
+/// answer is the decline either way, and a failure here is only logged.
+pub(crate) async fn announce_decline(
+    ctx: &Context,
+    user_id: Uuid,
+    plan: Option<Plan>,
+    decline_code: Option<&str>,
+) {
+    let announced = async {
+        let txn = persistence::begin_write(&ctx.db).await?;
+        let mut row = subscriptions::find_by_user(&txn, user_id)
+            .await?
+            .ok_or(ServiceError::NotFound("Subscription"))?;
+        if let Some(plan) = plan {
+            row.plan = plan.as_str().to_owned();
+            row.expires_at = None;
+        }
+        let queued = announce_payment_failure(&txn, &row, decline_code).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok::<usize, ServiceError>(queued)
+    };
+    match announced.await {
+        Ok(queued) if queued > 0 => ctx.webhook_signal.notify_one(),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "payment.failed could not be queued"),
+    }
 }
 
 /// Announces every paid plan that ran out since the last pass, once each (several instances

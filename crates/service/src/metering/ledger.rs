@@ -107,7 +107,7 @@ pub(crate) type TrackResult = Result<TrackOutcome, ServiceError>;
 /// Records `items` and answers each, in order. Tracks that repeat a request id already in the
 /// batch wait for a following transaction, so each repeat sees its first occurrence recorded
 /// (or refused) and is answered as any later repeat would be.
-pub(crate) async fn record(ledger: &Ledger, items: Vec<TrackItem>) -> Vec<TrackResult> {
+pub(crate) async fn record(book: &Ledger, items: Vec<TrackItem>) -> Vec<TrackResult> {
     let mut results: Vec<Option<TrackResult>> = (0..items.len()).map(|_| None).collect();
     let mut pending: Vec<(usize, TrackItem)> = items.into_iter().enumerate().collect();
     while !pending.is_empty() {
@@ -115,9 +115,9 @@ pub(crate) async fn record(ledger: &Ledger, items: Vec<TrackItem>) -> Vec<TrackR
         let (now, later): (Vec<_>, Vec<_>) = pending
             .into_iter()
             .partition(|(_, item)| item.repeat_key().is_none_or(|key| seen.insert(key)));
-        let answers = match write(ledger, &now).await {
+        let answers = match write(book, &now).await {
             Ok(answers) => answers,
-            Err(error) => isolate(ledger, &now, error).await,
+            Err(error) => isolate(book, &now, error).await,
         };
         for ((index, _), answer) in now.iter().zip(answers) {
             results[*index] = Some(answer);
@@ -134,7 +134,7 @@ pub(crate) async fn record(ledger: &Ledger, items: Vec<TrackItem>) -> Vec<TrackR
 /// track may have caused it (a value the database refuses), so each is written again alone and
 /// only the guilty one fails.
 async fn isolate(
-    ledger: &Ledger,
+    book: &Ledger,
     items: &[(usize, TrackItem)],
     error: ServiceError,
 ) -> Vec<TrackResult> {
@@ -145,7 +145,7 @@ async fn isolate(
     let mut answers = Vec::with_capacity(items.len());
     for item in items {
         let alone = std::slice::from_ref(item);
-        answers.push(match write(ledger, alone).await {
+        answers.push(match write(book, alone).await {
             Ok(mut answer) => answer.pop().unwrap_or_else(|| Err(copy_for_caller(&error))),
             Err(own) => {
                 tracing::error!(error = ?own, "track failed alone");
@@ -164,7 +164,7 @@ enum Verdict {
 
 /// One transaction for tracks whose request ids are distinct within the batch.
 async fn write(
-    ledger: &Ledger,
+    book: &Ledger,
     items: &[(usize, TrackItem)],
 ) -> Result<Vec<TrackResult>, ServiceError> {
     let now = items
@@ -180,7 +180,7 @@ async fn write(
         .collect();
     let events: Vec<NewUsageEvent> = items.iter().map(|(_, item)| item.event.clone()).collect();
 
-    let txn = persistence::begin_write(&ledger.db).await?;
+    let txn = persistence::begin_write(&book.db).await?;
     let locked = ledger::lock_counters(&txn, &keys, now).await?;
     let before: HashMap<CountersKey, Counters> =
         locked.iter().map(|l| counters_of(&l.row)).collect();
@@ -216,7 +216,7 @@ async fn write(
             // A refused track adds nothing, but a limit lowered below what was already used
             // (an admin override, a downgrade) is reached all the same: it is announced now.
             let found = levels.entry(item.key()).or_default().record_crossings(
-                &ledger.thresholds,
+                &book.thresholds,
                 &item.limits,
                 counters,
             );
@@ -249,17 +249,16 @@ async fn write(
     ledger::add_to_summaries(&txn, &summaries(items, &verdicts)).await?;
     let alerts = usage_alerts::record(&txn, &crossings, now).await?;
     txn.commit().await.map_err(StoreError::from)?;
-    ledger.metrics.track_batch(items.len());
+    book.metrics.track_batch(items.len());
     for crossing in &alerts.alerts {
-        ledger
-            .metrics
+        book.metrics
             .alert_recorded(crossing.unit, crossing.threshold);
     }
     if alerts.emails > 0 {
-        ledger.outbox_signal.notify_one();
+        book.outbox_signal.notify_one();
     }
     if alerts.deliveries > 0 {
-        ledger.webhook_signal.notify_one();
+        book.webhook_signal.notify_one();
     }
 
     let recorded: HashMap<(Uuid, &str), &UsageEventRow> = recorded
