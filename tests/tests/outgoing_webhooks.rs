@@ -244,9 +244,11 @@ async fn a_plan_that_runs_out_is_announced_once(app: TestApp) {
     )
     .await
     .unwrap();
+    // The server's own maintenance pass may be running too: whoever claims it, once.
     let worker = app.services().maintenance_worker(Duration::from_secs(3600));
-    assert_eq!(worker.run_once().await.unwrap().lapses_announced, 1);
-    assert_eq!(worker.run_once().await.unwrap().lapses_announced, 0, "once");
+    let first = worker.run_once().await.unwrap().lapses_announced;
+    let second = worker.run_once().await.unwrap().lapses_announced;
+    assert!(first <= 1 && second == 0, "{first} then {second}");
     let received = receiver.wait_for(1).await;
     let data = &received[0].json()["data"];
     assert_eq!(data["plan"], "free");
