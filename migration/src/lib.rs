@@ -14,9 +14,16 @@ mod m20261128_000008_create_usage_statistics;
 mod m20261128_000009_create_email_tokens;
 mod m20261128_000010_create_email_outbox;
 mod m20261130_000011_stripe_billing;
+mod m20261204_000030_add_usage_alert_levels;
+mod m20261204_000031_create_usage_alerts;
+mod m20261204_000032_create_webhook_endpoints;
+mod m20261204_000033_create_webhook_deliveries;
+mod m20261204_000034_add_email_outbox_kind;
+mod m20261204_000035_add_subscription_lapse_announced;
 mod m20261204_000040_create_token_reservations;
 mod m20261204_000041_add_open_reservations;
 mod m20261204_000042_key_metering_rows_by_user;
+mod m20261204_000043_key_usage_alerts_by_user;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -36,9 +43,16 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000009_create_email_tokens::Migration),
             Box::new(m20261128_000010_create_email_outbox::Migration),
             Box::new(m20261130_000011_stripe_billing::Migration),
+            Box::new(m20261204_000030_add_usage_alert_levels::Migration),
+            Box::new(m20261204_000031_create_usage_alerts::Migration),
+            Box::new(m20261204_000032_create_webhook_endpoints::Migration),
+            Box::new(m20261204_000033_create_webhook_deliveries::Migration),
+            Box::new(m20261204_000034_add_email_outbox_kind::Migration),
+            Box::new(m20261204_000035_add_subscription_lapse_announced::Migration),
             Box::new(m20261204_000040_create_token_reservations::Migration),
             Box::new(m20261204_000041_add_open_reservations::Migration),
             Box::new(m20261204_000042_key_metering_rows_by_user::Migration),
+            Box::new(m20261204_000043_key_usage_alerts_by_user::Migration),
         ]
     }
 }

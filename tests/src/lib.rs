@@ -18,10 +18,12 @@ use serde_json::{Value, json};
 use service::Services;
 use uuid::Uuid;
 
+pub mod alerting;
 pub mod examples;
 pub mod log_capture;
 pub mod smtp_sink;
 pub mod tools;
+pub mod webhook_receiver;
 
 pub use log_capture::{LogCapture, capture_logs};
 

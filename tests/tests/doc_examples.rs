@@ -97,10 +97,79 @@ async fn the_email_link_page_examples_run(app: TestApp) {
     }
 }
 
+/// The webhook receiver example refuses a forged request, then verifies and handles a real
+/// usage alert (it exits after one message).
+async fn the_webhook_receiver_example_verifies_and_handles_an_alert(app: TestApp) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let admin = app.admin("admin@example.com").await;
+    let (_, secret) = doztra_tests::alerting::register_endpoint(
+        &app,
+        &admin,
+        &format!("http://127.0.0.1:{port}/hooks/doztra"),
+        &["usage.threshold_crossed"],
+    )
+    .await;
+    let receiver = tokio::task::spawn_blocking(move || {
+        let port = port.to_string();
+        examples::run(
+            "webhook_receiver.py",
+            &[
+                ("WEBHOOK_SECRET", &secret),
+                ("PORT", &port),
+                ("EXIT_AFTER", "1"),
+            ],
+        )
+    });
+    let url = format!("http://127.0.0.1:{port}/hooks/doztra");
+    let mut forged = None;
+    for _ in 0..200 {
+        if let Ok(res) = app
+            .client
+            .post(&url)
+            .header("webhook-id", "msg_forged")
+            .header(
+                "webhook-timestamp",
+                chrono::Utc::now().timestamp().to_string(),
+            )
+            .header("webhook-signature", "v1,Zm9yZ2Vk")
+            .body(r#"{"type":"usage.limit_reached","timestamp":"","data":{}}"#)
+            .send()
+            .await
+        {
+            forged = Some(res.status().as_u16());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(forged, Some(400), "a forged request is refused");
+    let user = app.user("writer@example.com").await;
+    doztra_tests::alerting::set_token_limit(&app, &admin, &user, Some(100)).await;
+    assert_eq!(
+        doztra_tests::alerting::track(&app, &user, 85, "a").await.0,
+        200
+    );
+    let output = receiver.await.unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        printed.contains(&format!(
+            "usage.threshold_crossed tokens 80 {}",
+            user.user_id
+        )),
+        "{printed}"
+    );
+    assert!(!printed.contains("usage.limit_reached"), "{printed}");
+    assert!(printed.trim_end().ends_with("OK"), "{printed}");
+}
+
 db_tests!(
     the_web_app_examples_run,
     the_ai_backend_examples_run,
     the_email_link_page_examples_run,
+    the_webhook_receiver_example_verifies_and_handles_an_alert,
 );
 
 #[test]

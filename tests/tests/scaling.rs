@@ -6,11 +6,12 @@ use doztra_tests::{Backend, TestApp, db_tests};
 use sea_orm::{ConnectionTrait, Statement};
 
 /// The tables a distributed deployment shards by `user_id`.
-const PER_USER_TABLES: [&str; 4] = [
+const PER_USER_TABLES: [&str; 5] = [
     "token_usage",
     "token_usage_summary",
     "usage_statistics",
     "token_reservations",
+    "usage_alerts",
 ];
 
 async fn every_unique_key_of_a_per_user_table_includes_user_id(app: TestApp) {

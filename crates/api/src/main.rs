@@ -131,7 +131,8 @@ async fn create_admin(settings: Settings, email: &str, name: &str) -> Result<(),
         }
     };
     let db = open_database(&settings).await.map_err(|e| e.to_string())?;
-    let services = build_services(&settings, db).map_err(|e| e.to_string())?;
+    let services = build_services(&settings, db, std::sync::Arc::new(service::NoMetrics))
+        .map_err(|e| e.to_string())?;
     let profile = services
         .admin
         .bootstrap_admin(email, name, &password)

@@ -1,11 +1,13 @@
 //! Prometheus metrics: request counts and latency histograms by method, route pattern and
-//! status. Every label has a bounded set of values whatever clients send: the route *pattern*
-//! (not the raw path, so ids do not explode the label space), the standard methods (anything
-//! else is `other`) and the status code.
+//! status, and the business metrics of [`crate::business_metrics`] in the same registry. Every
+//! label has a bounded set of values whatever clients send: the route *pattern* (not the raw
+//! path, so ids do not explode the label space), the standard methods (anything else is
+//! `other`) and the status code.
 
 use std::sync::Arc;
 
 use actix_web::http::Method;
+use domain::ModelCatalog;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
@@ -13,6 +15,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::business_metrics::BusinessMetrics;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -89,6 +93,7 @@ pub struct Metrics {
     registry: Arc<Registry>,
     requests: Family<RequestLabels, Counter>,
     latency: HistogramFamily,
+    business: Arc<BusinessMetrics>,
 }
 
 impl Default for Metrics {
@@ -98,7 +103,13 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// The metrics of a server with the built-in model catalog.
     pub fn new() -> Self {
+        Self::with_catalog(&ModelCatalog::default())
+    }
+
+    /// The metrics of a server whose model label takes the names of `catalog`.
+    pub fn with_catalog(catalog: &ModelCatalog) -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
@@ -108,11 +119,23 @@ impl Metrics {
             "Time from request to response, in seconds",
             latency.clone(),
         );
+        let business = Arc::new(BusinessMetrics::register(&mut registry, catalog));
         Self {
             registry: Arc::new(registry),
             requests,
             latency,
+            business,
         }
+    }
+
+    /// The business metrics, for the services to report into.
+    pub fn business(&self) -> Arc<BusinessMetrics> {
+        self.business.clone()
+    }
+
+    /// Sets the gauges read at a scrape (outbox backlogs, database pool).
+    pub fn set_gauges(&self, gauges: &service::OperationalGauges) {
+        self.business.set_gauges(gauges);
     }
 
     /// Records one answered request (`method` from [`method_label`]).

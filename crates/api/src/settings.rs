@@ -74,6 +74,10 @@ pub struct Settings {
     pub hsts_max_age: u64,
     /// When set, `/metrics` requires `Authorization: Bearer <METRICS_TOKEN>`.
     pub metrics_token: Option<MetricsToken>,
+    /// `USAGE_ALERT_THRESHOLDS`.
+    pub alert_thresholds: domain::AlertThresholds,
+    /// Outgoing webhooks (`WEBHOOK_*`).
+    pub webhooks: service::WebhookConfig,
 }
 
 /// A setting that could not be used.
@@ -91,7 +95,7 @@ impl fmt::Display for SettingsError {
 
 impl std::error::Error for SettingsError {}
 
-fn bad(variable: &'static str, problem: impl Into<String>) -> SettingsError {
+pub(crate) fn bad(variable: &'static str, problem: impl Into<String>) -> SettingsError {
     SettingsError {
         variable,
         problem: problem.into(),
@@ -251,6 +255,8 @@ impl Settings {
             stripe.max_network_retries =
                 number(get("STRIPE_MAX_RETRIES"), "STRIPE_MAX_RETRIES", 2u32, 0)?;
         }
+        let (alert_thresholds, webhooks) =
+            crate::settings_webhooks::read(&|name| get(name), app_env)?;
         let model_catalog = ModelCatalog::with_extensions(get("MODEL_CATALOG").unwrap_or(""))
             .map_err(|e| bad("MODEL_CATALOG", e.to_string()))?;
         let currency = get("PLAN_CURRENCY").unwrap_or("usd").to_ascii_lowercase();
@@ -408,6 +414,8 @@ impl Settings {
                 .map(MetricsToken::new)
                 .transpose()
                 .map_err(|p| bad("METRICS_TOKEN", p))?,
+            alert_thresholds,
+            webhooks,
         })
     }
 
@@ -417,7 +425,7 @@ impl Settings {
     }
 }
 
-fn number<T>(
+pub(crate) fn number<T>(
     raw: Option<&str>,
     variable: &'static str,
     default: T,
@@ -436,7 +444,7 @@ where
     Ok(value)
 }
 
-fn boolean(
+pub(crate) fn boolean(
     raw: Option<&str>,
     variable: &'static str,
     default: bool,
@@ -506,7 +514,7 @@ fn short_duration(
 }
 
 /// Seconds, or a number with a unit: `900`, `90s`, `15m`, `12h`, `30d`. Zero is refused.
-fn duration(
+pub(crate) fn duration(
     raw: Option<&str>,
     variable: &'static str,
     default: Duration,

@@ -13,8 +13,9 @@ use actix_web::{App, HttpResponse, HttpServer, http::header};
 use mail::{FileOutbox, Mailer, SmtpMailer};
 use migration::MigratorTrait;
 use persistence::PoolSettings;
-use service::{BillingSettings, PasswordHasher, ServiceSettings, Services};
+use service::{BillingSettings, PasswordHasher, ServiceMetrics, ServiceSettings, Services};
 use utoipa_swagger_ui::SwaggerUi;
+use webhooks::{HttpSender, SenderSettings};
 
 use crate::error::{ensure_json_body, form_error, path_error, query_error};
 use crate::metrics::Metrics;
@@ -36,6 +37,8 @@ pub enum StartupError {
     Service(#[from] service::ServiceError),
     #[error("cannot set up email: {0}")]
     Mail(#[source] mail::MailError),
+    #[error("cannot set up outgoing webhooks: {0}")]
+    Webhooks(String),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: String,
@@ -67,10 +70,12 @@ pub async fn open_database(
     Ok(db)
 }
 
-/// Builds the services from settings on an open pool.
+/// Builds the services from settings on an open pool, reporting business events to `metrics`
+/// (`Arc::new(service::NoMetrics)` for none).
 pub fn build_services(
     settings: &Settings,
     db: persistence::DatabaseConnection,
+    metrics: Arc<dyn ServiceMetrics>,
 ) -> Result<Services, StartupError> {
     Ok(Services::new(
         db,
@@ -90,6 +95,9 @@ pub fn build_services(
             track_batching: settings.track_batching,
             reservation_ttl: settings.reservation_ttl,
             usage_retention: settings.usage_event_retention,
+            alert_thresholds: settings.alert_thresholds.clone(),
+            webhooks: settings.webhooks.clone(),
+            metrics,
         },
     )?)
 }
@@ -98,18 +106,30 @@ impl Application {
     /// Opens the database, migrates if configured, binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let db = open_database(&settings).await?;
-        let services = build_services(&settings, db)?;
-        Self::with_services(&settings, services)
+        let metrics = Metrics::with_catalog(&settings.model_catalog);
+        let services = build_services(&settings, db, metrics.business())?;
+        Self::with_services(&settings, services, metrics)
     }
 
-    /// Binds a server around ready-made services and starts the outbox worker.
-    pub fn with_services(settings: &Settings, services: Services) -> Result<Self, StartupError> {
+    /// Binds a server around ready-made services (reporting to `metrics`) and starts the
+    /// workers: email outbox, webhook deliveries, maintenance.
+    pub fn with_services(
+        settings: &Settings,
+        services: Services,
+        metrics: Metrics,
+    ) -> Result<Self, StartupError> {
         let mailer = build_mailer(settings)?;
         tokio::spawn(
             services
                 .outbox_worker(mailer, settings.email_poll_interval)
                 .run(),
         );
+        let sender = HttpSender::new(SenderSettings {
+            allow_private: settings.webhooks.allow_private,
+            timeout: settings.webhooks.timeout,
+        })
+        .map_err(StartupError::Webhooks)?;
+        tokio::spawn(services.webhook_worker(Arc::new(sender)).run());
         tokio::spawn(
             services
                 .maintenance_worker(settings.maintenance_interval)
@@ -125,7 +145,7 @@ impl Application {
             .map_err(|source| StartupError::Bind { address, source })?;
         let state = Data::new(AppState {
             services: services.clone(),
-            metrics: Metrics::new(),
+            metrics,
             trusted_proxies: settings.trusted_proxies.clone(),
             metrics_token: settings.metrics_token.clone(),
         });

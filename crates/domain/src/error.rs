@@ -105,6 +105,12 @@ pub enum DomainError {
         /// Why the entry was rejected.
         reason: String,
     },
+    /// The usage alert thresholds configuration could not be parsed.
+    #[error("Invalid alert thresholds: {reason}.")]
+    InvalidAlertThresholds {
+        /// Why the list was rejected.
+        reason: String,
+    },
 }
 
 impl DomainError {
@@ -137,13 +143,15 @@ impl DomainError {
             | Self::UnknownBillingInterval(_)
             | Self::UnknownSubscriptionStatus(_)
             | Self::OutOfRange { .. }
-            | Self::InvalidCatalogEntry { .. } => "validation_error",
+            | Self::InvalidCatalogEntry { .. }
+            | Self::InvalidAlertThresholds { .. } => "validation_error",
         }
     }
 
     /// The request field this error is about, if any.
     ///
-    /// `None` for catalog entries, which come from configuration rather than a request.
+    /// `None` for catalog entries and alert thresholds, which come from configuration rather
+    /// than a request.
     pub fn field(&self) -> Option<&'static str> {
         match self {
             Self::InvalidEmail => Some("email"),
@@ -163,7 +171,7 @@ impl DomainError {
             Self::InvalidPaymentMethod => Some("payment_method_id"),
             Self::UnknownBillingInterval(_) => Some("billing_period"),
             Self::UnknownSubscriptionStatus(_) => Some("status"),
-            Self::InvalidCatalogEntry { .. } => None,
+            Self::InvalidCatalogEntry { .. } | Self::InvalidAlertThresholds { .. } => None,
         }
     }
 }

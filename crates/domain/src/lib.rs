@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 pub mod account;
+pub mod alerts;
 pub mod catalog;
 mod common_passwords;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod subscription;
 pub mod usage;
 
 pub use account::{Email, Password, Role, UserName};
+pub use alerts::{AlertLevels, AlertThresholds, Crossing, MeteredUnit};
 pub use catalog::{ModelCatalog, ModelName};
 pub use error::DomainError;
 pub use ids::{ConversationId, MAX_ID_CHARS, PaymentMethodId, RequestId};

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -89,6 +89,18 @@ pub async fn enqueue(
     body: &str,
     now: DateTime<Utc>,
 ) -> Result<Uuid, StoreError> {
+    enqueue_kind(conn, recipient, subject, body, None, now).await
+}
+
+/// Queues a message of a kind (`usage_alert`), in the caller's transaction.
+pub async fn enqueue_kind(
+    conn: &impl ConnectionTrait,
+    recipient: &str,
+    subject: &str,
+    body: &str,
+    kind: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Uuid, StoreError> {
     let id = Uuid::now_v7();
     email_outbox::ActiveModel {
         id: Set(id),
@@ -101,6 +113,7 @@ pub async fn enqueue(
         failed_at: Set(None),
         last_error: Set(None),
         created_at: Set(now),
+        kind: Set(kind.map(str::to_owned)),
     }
     .insert(conn)
     .await?;
@@ -200,4 +213,20 @@ pub async fn prune_tokens(
         .exec(conn)
         .await?;
     Ok(result.rows_affected)
+}
+
+/// Messages not yet sent nor given up, and when the oldest was queued.
+pub async fn backlog(
+    conn: &impl ConnectionTrait,
+) -> Result<(u64, Option<DateTime<Utc>>), StoreError> {
+    let waiting = email_outbox::Entity::find()
+        .filter(email_outbox::Column::SentAt.is_null())
+        .filter(email_outbox::Column::FailedAt.is_null());
+    let count = waiting.clone().count(conn).await?;
+    let oldest = waiting
+        .order_by_asc(email_outbox::Column::CreatedAt)
+        .one(conn)
+        .await?
+        .map(|row| row.created_at);
+    Ok((count, oldest))
 }

@@ -1,6 +1,7 @@
 //! The write side of metering, one statement per step for a whole batch of tracks: lock (and
 //! create) the batch's counters rows, insert its events, take back the refused ones, add the
-//! accepted increments to the counters and to the daily roll-ups.
+//! accepted increments to the counters (with the alert levels the batch raised) and to the daily
+//! roll-ups.
 //!
 //! The quota decision itself is not here: the service decides in memory, with the domain's
 //! rule, on the counters this module returns locked. Every track of a user locks that user's
@@ -12,7 +13,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::Counters;
+use domain::{AlertLevels, Counters};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, FromQueryResult,
@@ -69,6 +70,10 @@ pub async fn lock_counters(
             prompts_generated: Set(0),
             updated_at: Set(now),
             open_reservations: Set(0),
+            tokens_alert_level: Set(0),
+            chat_messages_alert_level: Set(0),
+            plagiarism_checks_alert_level: Set(0),
+            prompts_generated_alert_level: Set(0),
         });
     let mut statement = usage_statistics::Entity::insert_many(rows)
         .on_conflict(
@@ -191,39 +196,56 @@ pub async fn delete_events(
     delete_by_user_and_id::<token_usage::Entity>(conn, keys, C::UserId, C::Id).await
 }
 
-/// What a batch adds to one counters row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct CountersDelta {
-    pub usage: Counters,
-    /// Reservations opened (positive) or closed (negative).
-    pub open_reservations: i64,
+/// The alert levels stored on a counters row.
+pub fn alert_levels(row: &CountersRow) -> AlertLevels {
+    let level = |value: i32| u8::try_from(value.clamp(0, 100)).unwrap_or(0);
+    AlertLevels {
+        tokens: level(row.tokens_alert_level),
+        chat_messages: level(row.chat_messages_alert_level),
+        plagiarism_checks: level(row.plagiarism_checks_alert_level),
+        prompts_generated: level(row.prompts_generated_alert_level),
+    }
 }
 
-/// Adds deltas to counters rows that [`lock_counters`] locked (one statement; each key at most
-/// once).
+/// What a batch writes to one counters row it locked: the increments to add, the reservations
+/// it opened (positive) or closed (negative), and the row's alert levels as they are now
+/// (written as they are: the row is locked, so nothing else moved them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountersWrite {
+    pub key: CountersKey,
+    pub add: Counters,
+    pub open_reservations: i64,
+    pub alert_levels: AlertLevels,
+}
+
+/// Adds increments to counters rows that [`lock_counters`] locked and sets their alert levels
+/// (one statement; each key at most once).
 pub async fn add_to_counters(
     conn: &impl ConnectionTrait,
-    increments: &[(CountersKey, CountersDelta)],
+    writes: &[CountersWrite],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     use usage_statistics::Column as C;
-    if increments.is_empty() {
+    if writes.is_empty() {
         return Ok(());
     }
-    let rows = increments
-        .iter()
-        .map(|(key, delta)| usage_statistics::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            user_id: Set(key.user_id),
-            period_start: Set(key.period_start),
-            tokens_used: Set(to_i64(delta.usage.tokens_used)),
-            chat_messages: Set(to_i64(delta.usage.chat_messages)),
-            plagiarism_checks: Set(to_i64(delta.usage.plagiarism_checks)),
-            prompts_generated: Set(to_i64(delta.usage.prompts_generated)),
-            updated_at: Set(now),
-            open_reservations: Set(delta.open_reservations),
-        });
+    let rows = writes.iter().map(|w| usage_statistics::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(w.key.user_id),
+        period_start: Set(w.key.period_start),
+        tokens_used: Set(to_i64(w.add.tokens_used)),
+        chat_messages: Set(to_i64(w.add.chat_messages)),
+        plagiarism_checks: Set(to_i64(w.add.plagiarism_checks)),
+        prompts_generated: Set(to_i64(w.add.prompts_generated)),
+        updated_at: Set(now),
+        open_reservations: Set(w.open_reservations),
+        tokens_alert_level: Set(i32::from(w.alert_levels.tokens)),
+        chat_messages_alert_level: Set(i32::from(w.alert_levels.chat_messages)),
+        plagiarism_checks_alert_level: Set(i32::from(w.alert_levels.plagiarism_checks)),
+        prompts_generated_alert_level: Set(i32::from(w.alert_levels.prompts_generated)),
+    });
     let add = |col: C| Expr::col((usage_statistics::Entity, col)).add(Expr::col(("excluded", col)));
+    let excluded = |col: C| Expr::col(("excluded", col));
     usage_statistics::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([C::UserId, C::PeriodStart])
@@ -232,7 +254,20 @@ pub async fn add_to_counters(
                 .value(C::PlagiarismChecks, add(C::PlagiarismChecks))
                 .value(C::PromptsGenerated, add(C::PromptsGenerated))
                 .value(C::OpenReservations, add(C::OpenReservations))
-                .value(C::UpdatedAt, Expr::col(("excluded", C::UpdatedAt)))
+                .value(C::UpdatedAt, excluded(C::UpdatedAt))
+                .value(C::TokensAlertLevel, excluded(C::TokensAlertLevel))
+                .value(
+                    C::ChatMessagesAlertLevel,
+                    excluded(C::ChatMessagesAlertLevel),
+                )
+                .value(
+                    C::PlagiarismChecksAlertLevel,
+                    excluded(C::PlagiarismChecksAlertLevel),
+                )
+                .value(
+                    C::PromptsGeneratedAlertLevel,
+                    excluded(C::PromptsGeneratedAlertLevel),
+                )
                 .to_owned(),
         )
         .exec_without_returning(conn)

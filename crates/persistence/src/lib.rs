@@ -3,6 +3,7 @@
 //! inside a transaction that the service layer opened with [`begin_write`]. Every statement here
 //! runs on both SQLite and PostgreSQL.
 
+pub mod alerts;
 pub mod email;
 pub mod entities;
 mod error;
@@ -15,6 +16,8 @@ pub mod stripe_events;
 pub mod subscriptions;
 pub mod throttle;
 pub mod users;
+pub mod webhook_deliveries;
+pub mod webhook_endpoints;
 
 use std::time::Duration;
 
@@ -22,6 +25,40 @@ pub use error::StoreError;
 pub use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait,
 };
+
+/// Connections of a pool as the metrics show them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections (idle and in use).
+    pub size: u32,
+    /// Open connections waiting for work.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
+}
+
+/// The pool's connections now.
+pub fn pool_stats(db: &DatabaseConnection) -> PoolStats {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            PoolStats {
+                size: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }
+        }
+        DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            PoolStats {
+                size: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }
+        }
+        _ => PoolStats::default(),
+    }
+}
 
 use sea_orm::{ConnectOptions, Database, SqliteTransactionMode, TransactionOptions};
 

@@ -51,6 +51,7 @@ pub async fn insert(
         billing_interval: Set(None),
         stripe_status: Set(None),
         stripe_synced_at: Set(None),
+        lapse_announced_for: Set(None),
         created_at: Set(new.now),
         updated_at: Set(new.now),
     }
@@ -189,4 +190,43 @@ pub async fn update(
         query = query.col_expr(subscription::Column::StripeSyncedAt, Expr::value(v));
     }
     Ok(query.exec_with_returning(conn).await?.pop())
+}
+
+/// Claims the paid subscriptions whose plan ran out and whose lapse was not announced yet:
+/// marks each with its `expires_at` and returns it as it was before (one conditional update, so
+/// of several instances one announces each lapse). A subscription renewing through Stripe
+/// lapses `renewing_grace` after `expires_at`, any other at `expires_at`.
+pub async fn claim_lapsed(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    renewing_grace: chrono::TimeDelta,
+) -> Result<Vec<SubscriptionRow>, StoreError> {
+    use sea_orm::sea_query::Condition;
+    use subscription::Column as C;
+    let renewing = Condition::all()
+        .add(C::AutoRenew.eq(true))
+        .add(C::StripeSubscriptionId.is_not_null());
+    let lapsed = Condition::any()
+        .add(
+            Condition::all()
+                .add(renewing.clone().not())
+                .add(C::ExpiresAt.lte(now)),
+        )
+        .add(renewing.add(C::ExpiresAt.lte(now - renewing_grace)));
+    let not_announced =
+        Condition::any()
+            .add(C::LapseAnnouncedFor.is_null())
+            .add(sea_orm::ExprTrait::ne(
+                Expr::col(C::LapseAnnouncedFor),
+                Expr::col(C::ExpiresAt),
+            ));
+    let rows = subscription::Entity::update_many()
+        .col_expr(C::LapseAnnouncedFor, Expr::col(C::ExpiresAt))
+        .filter(C::Plan.ne("free"))
+        .filter(C::ExpiresAt.is_not_null())
+        .filter(not_announced)
+        .filter(lapsed)
+        .exec_with_returning(conn)
+        .await?;
+    Ok(rows)
 }

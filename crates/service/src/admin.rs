@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::accounts::{AccountDraft, hash_new_account_password, insert_account, load_profile};
 use crate::error::Collector;
+use crate::subscription_events;
 use crate::tokens::CurrentUser;
 use crate::views::{Account, Profile, Subscription};
 use crate::{Context, ServiceError, clock};
@@ -67,7 +68,7 @@ pub struct Admin {
 /// Largest page the listing serves.
 pub const MAX_PAGE_SIZE: u64 = 100;
 
-fn require_admin(actor: &CurrentUser) -> Result<(), ServiceError> {
+pub(crate) fn require_admin(actor: &CurrentUser) -> Result<(), ServiceError> {
     if actor.role == Role::Admin {
         Ok(())
     } else {
@@ -271,9 +272,19 @@ impl Admin {
             max_model_tier: tier.map(|t| t.map(|t| t.as_str().to_owned())),
             ..Default::default()
         };
-        subscriptions::update(&txn, id, sub_changes, now).await?;
+        let before = subscriptions::lock_by_user(&txn, id).await?;
+        let after = subscriptions::update(&txn, id, sub_changes, now).await?;
+        let queued = match (&before, &after) {
+            (Some(before), Some(after)) => {
+                subscription_events::announce_change(&txn, before, after).await?
+            }
+            _ => 0,
+        };
         let profile = load_profile(&txn, &self.ctx.catalog, id).await?;
         txn.commit().await.map_err(StoreError::from)?;
+        if queued > 0 {
+            self.ctx.webhook_signal.notify_one();
+        }
         Ok(profile)
     }
 

@@ -13,9 +13,13 @@ use uuid::Uuid;
 
 use crate::error::Collector;
 use crate::stripe_sync::{self, Order};
+use crate::subscription_events;
 use crate::tokens::CurrentUser;
 use crate::views::Subscription;
 use crate::{Context, ServiceError, clock};
+
+/// The `type` label of Stripe deliveries whose signature or body did not verify.
+const UNVERIFIED: &str = "unverified";
 
 /// `PUT /api/users/me/subscription`: every field optional.
 #[derive(Debug, Clone, Default)]
@@ -88,6 +92,25 @@ impl Billing {
     /// `PUT /api/users/me/subscription`). Stripe is called first; the row changes only with what Stripe accepted.
     #[tracing::instrument(skip_all, fields(user_id = %user.id))]
     pub async fn update_subscription(
+        &self,
+        user: &CurrentUser,
+        update: SubscriptionUpdate,
+    ) -> Result<SubscriptionOutcome, ServiceError> {
+        let wanted = update.plan.as_deref().and_then(|raw| Plan::parse(raw).ok());
+        let result = self.change_subscription(user, update).await;
+        if let Err(ServiceError::PaymentFailed { decline_code, .. }) = &result {
+            subscription_events::announce_decline(
+                &self.ctx,
+                user.id,
+                wanted,
+                decline_code.as_deref(),
+            )
+            .await;
+        }
+        result
+    }
+
+    async fn change_subscription(
         &self,
         user: &CurrentUser,
         update: SubscriptionUpdate,
@@ -271,9 +294,14 @@ impl Billing {
     ) -> Result<WebhookReceipt, ServiceError> {
         // An unsigned delivery, or one whose header is empty or oversized, is malformed
         // whether or not billing is configured.
-        let header = signature.ok_or(ServiceError::InvalidSignature)?;
+        let metrics = &self.ctx.metrics;
+        let Some(header) = signature else {
+            metrics.stripe_event(UNVERIFIED, "invalid_signature");
+            return Err(ServiceError::InvalidSignature);
+        };
         billing::webhook::screen_header(header).map_err(|e| {
             tracing::warn!(error = %e, "webhook refused");
+            metrics.stripe_event(UNVERIFIED, "invalid_signature");
             ServiceError::InvalidSignature
         })?;
         let verifier = self
@@ -289,12 +317,21 @@ impl Billing {
             .map_err(|e| {
                 if e.is_signature_error() {
                     tracing::warn!(error = %e, "webhook refused");
+                    metrics.stripe_event(UNVERIFIED, "invalid_signature");
                     ServiceError::InvalidSignature
                 } else {
+                    metrics.stripe_event(UNVERIFIED, "error");
                     ServiceError::invalid_field("body", e.to_string())
                 }
             })?;
-        let outcome = self.apply_event(&event).await?;
+        let outcome = match self.apply_event(&event).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                metrics.stripe_event(&event.type_, "error");
+                return Err(e);
+            }
+        };
+        metrics.stripe_event(&event.type_, outcome);
         tracing::info!(event_id = %event.id, event_type = %event.type_, outcome, "webhook");
         Ok(WebhookReceipt {
             event_id: event.id,
@@ -472,13 +509,27 @@ impl Billing {
             Step::Refetch => return Ok(None),
             Step::Done(outcome, changes) => (outcome, changes),
         };
-        if let Some(changes) = changes {
-            subscriptions::update(&txn, row.user_id, *changes, clock::now()).await?;
+        let mut queued = 0;
+        if let Some(changes) = changes
+            && let Some(updated) =
+                subscriptions::update(&txn, row.user_id, *changes, clock::now()).await?
+        {
+            queued += subscription_events::announce_change(&txn, &row, &updated).await?;
+        }
+        // A declined renewal of this account's subscription, whatever it changed (not one
+        // older than the stored state: a later payment may have gone through since).
+        if matches!(event.data, EventData::InvoicePaymentFailed(_))
+            && matches!(outcome, "applied" | "ignored")
+        {
+            queued += subscription_events::announce_payment_failure(&txn, &row, None).await?;
         }
         if !record(&txn, event, Some(row.user_id), outcome).await? {
             return Ok(Some("duplicate"));
         }
         txn.commit().await.map_err(StoreError::from)?;
+        if queued > 0 {
+            self.ctx.webhook_signal.notify_one();
+        }
         Ok(Some(outcome))
     }
 
@@ -533,7 +584,11 @@ impl Billing {
         let updated = subscriptions::update(&txn, user_id, changes, now)
             .await?
             .ok_or(ServiceError::NotFound("Subscription"))?;
+        let queued = subscription_events::announce_change(&txn, &row, &updated).await?;
         txn.commit().await.map_err(StoreError::from)?;
+        if queued > 0 {
+            self.ctx.webhook_signal.notify_one();
+        }
         Subscription::at(updated, now)
     }
 
@@ -712,6 +767,7 @@ pub(crate) async fn record_sign_up(
         .ok_or(ServiceError::NotFound("Subscription"))?;
     let mut changes = stripe_sync::changes_for(&row, state, now.timestamp());
     changes.payment_method_id = Some(Some(sign_up.payment_method.clone()));
+    // A new account's first state, not a change: no `subscription.updated`.
     subscriptions::update(conn, user_id, changes, now).await?;
     Ok(())
 }

@@ -14,12 +14,16 @@ mod error;
 mod history_cursor;
 mod maintenance;
 mod metering;
+mod metrics;
 mod outbox;
+mod outgoing;
 mod passwords;
 mod preferences;
 mod sessions;
 mod stripe_sync;
+mod subscription_events;
 mod tokens;
+mod usage_alerts;
 mod usage_reports;
 mod views;
 mod webhook_gate;
@@ -41,18 +45,27 @@ pub use metering::{
     ReservationRequest, TokenStatistics, TokenTotals, TrackBatching, TrackOutcome, TrackRequest,
     UsageSummary,
 };
+pub use metrics::{AttemptOutcome, NoMetrics, ServiceMetrics, TrackAnswer};
 pub use outbox::OutboxWorker;
+pub use outgoing::WebhookConfig;
+pub use outgoing::endpoints::{
+    CreatedWebhookEndpoint, MAX_DESCRIPTION_CHARS, NewWebhookEndpoint, WebhookDelivery,
+    WebhookDeliveryPage, WebhookEndpoint, Webhooks,
+};
+pub use outgoing::events::EventType;
+pub use outgoing::worker::WebhookWorker;
 pub use passwords::PasswordHasher;
 pub use preferences::{PreferencesService, PreferencesUpdate};
 pub use sessions::{LoginRequest, Sessions, SignedIn};
 pub use tokens::{CurrentUser, SessionTokens};
+pub use usage_alerts::UsageAlert;
 pub use usage_reports::{
     AdminUsageQuery, AdminUsageReport, Breakdown, GroupTotals, HistoryPage, HistoryQuery,
     UsageEvent, UsageReports,
 };
 pub use views::{Account, Preferences, Profile, Subscription};
 
-use domain::ModelCatalog;
+use domain::{AlertThresholds, ModelCatalog};
 use persistence::DatabaseConnection;
 
 /// Everything the use cases share: the pool and the validated configuration.
@@ -75,6 +88,12 @@ pub struct Context {
     pub(crate) usage_retention: Option<chrono::TimeDelta>,
     /// Runs webhook signature checks off the async workers, one at a time.
     pub(crate) webhook_gate: webhook_gate::WebhookGate,
+    /// The percentages of a limit that raise a usage alert.
+    pub(crate) alert_thresholds: Arc<AlertThresholds>,
+    /// Wakes the webhook worker when a delivery was queued.
+    pub(crate) webhook_signal: Arc<tokio::sync::Notify>,
+    /// Where business events are reported.
+    pub(crate) metrics: Arc<dyn ServiceMetrics>,
 }
 
 /// The service facade the HTTP layer (or any embedding program) holds.
@@ -89,11 +108,28 @@ pub struct Services {
     pub reports: UsageReports,
     pub email: EmailFlows,
     pub billing: Billing,
+    pub webhooks: Webhooks,
     /// The longest window any throttle looks back over.
     throttle_window: std::time::Duration,
     usage_retention: Option<std::time::Duration>,
     outbox_signal: Arc<tokio::sync::Notify>,
+    webhook_signal: Arc<tokio::sync::Notify>,
+    webhook_config: Arc<WebhookConfig>,
+    metrics: Arc<dyn ServiceMetrics>,
     db: DatabaseConnection,
+}
+
+/// What `/metrics` reads at each scrape.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OperationalGauges {
+    /// Email messages neither sent nor given up.
+    pub email_backlog: u64,
+    /// How long the oldest of them has waited (0 when none).
+    pub email_oldest_age_seconds: f64,
+    /// Webhook deliveries pending.
+    pub webhook_backlog: u64,
+    pub webhook_oldest_age_seconds: f64,
+    pub pool: persistence::PoolStats,
 }
 
 /// Settings the services are built from.
@@ -112,6 +148,12 @@ pub struct ServiceSettings {
     pub reservation_ttl: std::time::Duration,
     /// Raw usage events older than this are deleted by the maintenance worker (`None`: never).
     pub usage_retention: Option<std::time::Duration>,
+    /// The percentages of a limit that raise a usage alert.
+    pub alert_thresholds: AlertThresholds,
+    /// How outgoing webhooks are sent.
+    pub webhooks: WebhookConfig,
+    /// Where business events are reported ([`NoMetrics`] for none).
+    pub metrics: Arc<dyn ServiceMetrics>,
 }
 
 /// Billing as the services use it: a gateway and the webhook verifier that go together.
@@ -152,7 +194,11 @@ impl Services {
                 .usage_retention
                 .and_then(|d| chrono::TimeDelta::from_std(d).ok()),
             webhook_gate: webhook_gate::WebhookGate::default(),
+            alert_thresholds: Arc::new(settings.alert_thresholds),
+            webhook_signal: Arc::new(tokio::sync::Notify::new()),
+            metrics: settings.metrics,
         };
+        let webhook_config = Arc::new(settings.webhooks);
         ctx.auth.keys()?; // refuse a key the JWT library cannot use, at start-up
         Ok(Self {
             accounts: Accounts::new(ctx.clone()),
@@ -168,6 +214,7 @@ impl Services {
             reports: UsageReports::new(ctx.clone()),
             email: EmailFlows::new(ctx.clone()),
             billing: Billing::new(ctx.clone()),
+            webhooks: Webhooks::new(ctx.clone(), webhook_config.clone()),
             throttle_window: ctx
                 .throttle
                 .window
@@ -175,6 +222,9 @@ impl Services {
                 .max(ctx.email.reset_window),
             outbox_signal: ctx.outbox_signal.clone(),
             usage_retention: settings.usage_retention,
+            webhook_signal: ctx.webhook_signal.clone(),
+            webhook_config,
+            metrics: ctx.metrics.clone(),
             db,
         })
     }
@@ -206,7 +256,40 @@ impl Services {
             mailer,
             self.outbox_signal.clone(),
             poll_interval,
+            self.metrics.clone(),
         )
+    }
+
+    /// The worker that sends queued webhook deliveries through `sender`; run it with
+    /// `tokio::spawn`.
+    pub fn webhook_worker(&self, sender: Arc<dyn webhooks::WebhookSender>) -> WebhookWorker {
+        WebhookWorker::new(
+            self.db.clone(),
+            sender,
+            self.webhook_signal.clone(),
+            self.webhook_config.clone(),
+            self.metrics.clone(),
+        )
+    }
+
+    /// The gauges a metrics scrape reads: the outboxes' backlogs and the pool's connections.
+    pub async fn operational_gauges(&self) -> Result<OperationalGauges, ServiceError> {
+        let now = clock::now();
+        let age = |oldest: Option<chrono::DateTime<chrono::Utc>>| {
+            oldest.map_or(0.0, |at| {
+                (now - at).num_milliseconds().max(0) as f64 / 1000.0
+            })
+        };
+        let (emails, oldest_email) = persistence::email::backlog(&self.db).await?;
+        let (deliveries, oldest_delivery) =
+            persistence::webhook_deliveries::backlog(&self.db).await?;
+        Ok(OperationalGauges {
+            email_backlog: emails,
+            email_oldest_age_seconds: age(oldest_email),
+            webhook_backlog: deliveries,
+            webhook_oldest_age_seconds: age(oldest_delivery),
+            pool: persistence::pool_stats(&self.db),
+        })
     }
 
     /// The worker that deletes expired rows every `interval`; run it with `tokio::spawn`.

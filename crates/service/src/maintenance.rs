@@ -1,10 +1,13 @@
 //! Housekeeping: rows that no longer mean anything are deleted in the background, so tables
-//! that grow with traffic (sign-in attempts, refresh tokens, email tokens, Stripe events) stay
-//! small; expired token reservations are closed; and raw usage events older than
-//! `USAGE_EVENT_RETENTION` (when set) are deleted in bounded batches, while counters and daily
-//! roll-ups stay, so statistics and analytics of old periods keep answering. Correctness never
-//! depends on it: every read already ignores what is expired. Several instances may run it at
-//! once; every step is idempotent.
+//! that grow with traffic (sign-in attempts, refresh tokens, email tokens, Stripe events,
+//! finished webhook deliveries) stay small; expired token reservations are closed; and raw
+//! usage events older than `USAGE_EVENT_RETENTION` (when set) are deleted in bounded batches,
+//! while counters and daily roll-ups stay, so statistics and analytics of old periods keep
+//! answering. Correctness never depends on it: every read already ignores what is expired.
+//! Several instances may run it at once; every step is idempotent.
+//!
+//! It also announces paid plans that ran out (`subscription.updated`), once each: a lapse is
+//! decided on every read and changes nothing stored, so this is where it becomes an event.
 
 use std::time::Duration;
 
@@ -33,6 +36,9 @@ pub struct Pruned {
     pub stripe_events: u64,
     pub expired_reservations: u64,
     pub usage_events: u64,
+    pub webhook_deliveries: u64,
+    /// Paid plans that ran out and were announced.
+    pub lapses_announced: u64,
 }
 
 /// Rows deleted per statement, and statements per pass, when pruning usage events: a pass stays
@@ -44,6 +50,8 @@ const RESERVATIONS_PER_PASS: u64 = 1_000;
 
 /// Stripe redelivers for three days; a month of event ids is plenty to recognise repeats.
 const STRIPE_EVENTS_KEPT: TimeDelta = TimeDelta::days(30);
+/// Finished webhook deliveries stay visible to the admin for a month.
+const WEBHOOK_DELIVERIES_KEPT: TimeDelta = TimeDelta::days(30);
 /// Expired email tokens are kept a day, so a late click reads "expired" in the logs.
 const EMAIL_TOKENS_KEPT: TimeDelta = TimeDelta::days(1);
 
@@ -81,7 +89,7 @@ impl MaintenanceWorker {
         }
     }
 
-    /// One pass: deletes expired rows of every kind.
+    /// One pass: deletes expired rows of every kind and announces lapsed plans.
     pub async fn run_once(&self) -> Result<Pruned, ServiceError> {
         let now = clock::now();
         Ok(Pruned {
@@ -94,6 +102,12 @@ impl MaintenanceWorker {
                 .await?,
             stripe_events: persistence::stripe_events::prune(&self.db, now - STRIPE_EVENTS_KEPT)
                 .await?,
+            webhook_deliveries: persistence::webhook_deliveries::prune(
+                &self.db,
+                now - WEBHOOK_DELIVERIES_KEPT,
+            )
+            .await?,
+            lapses_announced: crate::subscription_events::announce_lapses(&self.db).await?,
         })
     }
 

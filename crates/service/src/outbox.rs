@@ -12,6 +12,8 @@ use persistence::email as store;
 use tokio::sync::Notify;
 
 use crate::clock;
+use crate::metrics::ServiceMetrics;
+use crate::usage_alerts;
 
 /// Attempts before a message is given up.
 pub const MAX_ATTEMPTS: i32 = 10;
@@ -23,6 +25,7 @@ pub struct OutboxWorker {
     mailer: Arc<dyn Mailer>,
     signal: Arc<Notify>,
     poll_interval: Duration,
+    metrics: Arc<dyn ServiceMetrics>,
 }
 
 /// Wait before attempt `n + 1` after `n` failed ones: 30 s, 2 min, 8 min, ... capped at 6 h.
@@ -40,12 +43,14 @@ impl OutboxWorker {
         mailer: Arc<dyn Mailer>,
         signal: Arc<Notify>,
         poll_interval: Duration,
+        metrics: Arc<dyn ServiceMetrics>,
     ) -> Self {
         Self {
             db,
             mailer,
             signal,
             poll_interval,
+            metrics,
         }
     }
 
@@ -93,6 +98,9 @@ impl OutboxWorker {
                     Ok(()) => {
                         store::mark_sent(&self.db, row.id, clock::now()).await?;
                         sent += 1;
+                        if row.kind.as_deref() == Some(usage_alerts::EMAIL_KIND) {
+                            self.metrics.alert_email_sent();
+                        }
                         tracing::info!(message_id = %row.id, attempts, "email sent");
                     }
                     Err(e) => {

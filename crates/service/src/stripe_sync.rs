@@ -217,6 +217,7 @@ mod tests {
             billing_interval: None,
             stripe_status: sub.map(|_| "active".into()),
             stripe_synced_at: synced,
+            lapse_announced_for: None,
             created_at: now,
             updated_at: now,
         }

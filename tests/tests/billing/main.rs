@@ -192,6 +192,7 @@ fn subscription_event(id: &str, type_: &str, created: i64, sub: &Sub) -> Value {
 }
 
 mod changes;
+mod events;
 mod portal;
 mod registration;
 mod webhooks;

@@ -15,6 +15,7 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin")
+            .configure(super::webhooks::configure)
             .service(
                 web::resource("/users")
                     .route(web::get().to(list_users))

@@ -2,6 +2,7 @@
 //! `app` serves the dashboard's embedded files under `/app`.
 
 pub mod admin;
+pub mod alerts;
 pub mod app;
 pub mod auth;
 pub mod billing;
@@ -11,6 +12,7 @@ pub mod preferences;
 pub mod reservations;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::web;
 
@@ -25,7 +27,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(preferences::configure)
             .configure(catalog::configure)
             .configure(tokens::configure)
-            .configure(reservations::configure),
+            .configure(reservations::configure)
+            .configure(alerts::configure),
     )
     .configure(ops::configure)
     .configure(app::configure);

@@ -57,6 +57,11 @@ pub async fn metrics(state: Data<AppState>, req: HttpRequest) -> Result<HttpResp
     {
         return Err(ServiceError::InvalidToken.into());
     }
+    // The gauges come from the database; while it is away they keep their last values.
+    match state.services.operational_gauges().await {
+        Ok(gauges) => state.metrics.set_gauges(&gauges),
+        Err(e) => tracing::warn!(error = %e, "metrics: the gauges could not be read"),
+    }
     Ok(HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(state.metrics.render()))

@@ -19,6 +19,8 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub last_error: Option<String>,
     pub created_at: DateTimeUtc,
+    /// `usage_alert` for alert email; `None` for account email.
+    pub kind: Option<String>,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -31,6 +31,8 @@ pub struct Model {
     pub stripe_status: Option<String>,
     /// Unix seconds of the newest Stripe state applied (older events never apply).
     pub stripe_synced_at: Option<i64>,
+    /// The `expires_at` whose lapse was announced (`subscription.updated`), once.
+    pub lapse_announced_for: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

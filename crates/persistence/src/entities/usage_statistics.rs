@@ -17,6 +17,11 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// Reservations of the period not yet settled or released.
     pub open_reservations: i64,
+    /// The highest alert threshold (percent) recorded this period per unit; 0 = none.
+    pub tokens_alert_level: i32,
+    pub chat_messages_alert_level: i32,
+    pub plagiarism_checks_alert_level: i32,
+    pub prompts_generated_alert_level: i32,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -1,5 +1,5 @@
 //! Group commit for tracks: concurrent tracks that arrive within a short window are written in
-//! one transaction and one commit ([`ledger::record`]), and each caller is answered only after
+//! one transaction and one commit ([`record_batch`]), and each caller is answered only after
 //! that commit, so an acknowledged event is as durable as one written alone.
 //!
 //! A collector task takes the first waiting track, gathers more until the window has passed or
@@ -10,10 +10,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use persistence::DatabaseConnection;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use super::ledger::{self, TrackItem, TrackResult};
+use super::ledger::{Ledger, TrackItem, TrackResult, record as record_batch};
 use crate::ServiceError;
 
 /// Batches written at the same time (each holds one pooled connection while it runs).
@@ -47,28 +46,28 @@ pub(crate) struct Submission {
 /// collector on) or to the collector.
 #[derive(Clone)]
 pub(crate) enum TrackWriter {
-    Direct(DatabaseConnection),
+    Direct(Ledger),
     Batched(mpsc::Sender<Submission>),
 }
 
 impl TrackWriter {
     /// A writer for `batching`; starts the collector task on the current Tokio runtime.
-    pub(crate) fn new(db: DatabaseConnection, batching: TrackBatching) -> Self {
+    pub(crate) fn new(ledger: Ledger, batching: TrackBatching) -> Self {
         let runtime = tokio::runtime::Handle::try_current();
         match runtime {
             Ok(runtime) if !batching.window.is_zero() && batching.max > 1 => {
                 let (sender, receiver) = mpsc::channel(batching.max * MAX_BATCHES_IN_FLIGHT * 4);
-                runtime.spawn(collect(db, batching, receiver));
+                runtime.spawn(collect(ledger, batching, receiver));
                 Self::Batched(sender)
             }
-            _ => Self::Direct(db),
+            _ => Self::Direct(ledger),
         }
     }
 
     /// Records one track and answers it once its transaction committed.
     pub(crate) async fn write(&self, item: TrackItem) -> TrackResult {
         match self {
-            Self::Direct(db) => ledger::record(db, vec![item])
+            Self::Direct(ledger) => record_batch(ledger, vec![item])
                 .await
                 .pop()
                 .unwrap_or_else(|| Err(lost())),
@@ -90,7 +89,7 @@ fn lost() -> ServiceError {
 
 /// The collector: runs until every sender is gone.
 async fn collect(
-    db: DatabaseConnection,
+    ledger: Ledger,
     batching: TrackBatching,
     mut receiver: mpsc::Receiver<Submission>,
 ) {
@@ -114,11 +113,11 @@ async fn collect(
                 Err(_) => break,
             }
         }
-        let db = db.clone();
+        let ledger = ledger.clone();
         tokio::spawn(async move {
             let (items, replies): (Vec<_>, Vec<_>) =
                 batch.into_iter().map(|s| (s.item, s.reply)).unzip();
-            let results = ledger::record(&db, items).await;
+            let results = record_batch(&ledger, items).await;
             for (reply, result) in replies.into_iter().zip(results) {
                 // A caller that went away (client disconnected) no longer waits; its track is
                 // recorded all the same, and a retry with its request id is a duplicate.

@@ -10,22 +10,44 @@
 //! daily roll-ups, commit. A failure anywhere rolls the whole batch back, so nothing is
 //! half-written; then, unless the database is away (every caller gets the 503), each track is
 //! written again alone, so a track the database refuses fails only itself.
+//!
+//! Usage alerts are decided in the same pass: after each track, the domain's
+//! [`AlertLevels::record_crossings`] compares its account's running counters with its limits
+//! and the alert levels the locked row carries. A track that crosses nothing costs nothing more
+//! (the levels travel in the counters upsert the batch makes anyway); one that crosses a
+//! threshold adds the alert rows, their emails and webhook deliveries to the same transaction
+//! ([`crate::usage_alerts::record`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
-    BillingPeriod, Counters, EffectiveLimits, QuotaDecision, QuotaRequest, Refusal, RequestType,
-    TokenCounts, UsageUnit, decide,
+    AlertLevels, AlertThresholds, BillingPeriod, Counters, EffectiveLimits, QuotaDecision,
+    QuotaRequest, Refusal, RequestType, TokenCounts, UsageUnit, decide,
 };
-use persistence::ledger::{self, CountersDelta, CountersKey, SummaryIncrement};
+use persistence::ledger::{self, CountersKey, CountersWrite, SummaryIncrement};
 use persistence::metering::{CountersRow, NewUsageEvent, UsageEventRow};
 use persistence::reservations::{self, ReservationRow};
 use persistence::{DatabaseConnection, DbErr, StoreError};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::TrackOutcome;
 use crate::ServiceError;
+use crate::metrics::ServiceMetrics;
+use crate::usage_alerts::{self, FoundCrossing};
+
+/// What a batch needs besides its tracks: the pool, the alert thresholds, where to report, and
+/// the outbox workers to wake when an alert queued something.
+#[derive(Clone)]
+pub(crate) struct Ledger {
+    pub(crate) db: DatabaseConnection,
+    pub(crate) thresholds: Arc<AlertThresholds>,
+    pub(crate) metrics: Arc<dyn ServiceMetrics>,
+    pub(crate) outbox_signal: Arc<Notify>,
+    pub(crate) webhook_signal: Arc<Notify>,
+}
 
 /// One track, parsed and past its tier check, waiting for its batch.
 #[derive(Debug, Clone)]
@@ -96,7 +118,7 @@ pub(crate) type TrackResult = Result<TrackOutcome, ServiceError>;
 /// Records `items` and answers each, in order. Tracks that repeat a request id already in the
 /// batch wait for a following transaction, so each repeat sees its first occurrence recorded
 /// (or refused) and is answered as any later repeat would be.
-pub(crate) async fn record(db: &DatabaseConnection, items: Vec<TrackItem>) -> Vec<TrackResult> {
+pub(crate) async fn record(book: &Ledger, items: Vec<TrackItem>) -> Vec<TrackResult> {
     let mut results: Vec<Option<TrackResult>> = (0..items.len()).map(|_| None).collect();
     let mut pending: Vec<(usize, TrackItem)> = items.into_iter().enumerate().collect();
     while !pending.is_empty() {
@@ -104,9 +126,9 @@ pub(crate) async fn record(db: &DatabaseConnection, items: Vec<TrackItem>) -> Ve
         let (now, later): (Vec<_>, Vec<_>) = pending
             .into_iter()
             .partition(|(_, item)| item.repeat_key().is_none_or(|key| seen.insert(key)));
-        let answers = match write(db, &now).await {
+        let answers = match write(book, &now).await {
             Ok(answers) => answers,
-            Err(error) => isolate(db, &now, error).await,
+            Err(error) => isolate(book, &now, error).await,
         };
         for ((index, _), answer) in now.iter().zip(answers) {
             results[*index] = Some(answer);
@@ -123,7 +145,7 @@ pub(crate) async fn record(db: &DatabaseConnection, items: Vec<TrackItem>) -> Ve
 /// track may have caused it (a value the database refuses), so each is written again alone and
 /// only the guilty one fails.
 async fn isolate(
-    db: &DatabaseConnection,
+    book: &Ledger,
     items: &[(usize, TrackItem)],
     error: ServiceError,
 ) -> Vec<TrackResult> {
@@ -134,7 +156,7 @@ async fn isolate(
     let mut answers = Vec::with_capacity(items.len());
     for item in items {
         let alone = std::slice::from_ref(item);
-        answers.push(match write(db, alone).await {
+        answers.push(match write(book, alone).await {
             Ok(mut answer) => answer.pop().unwrap_or_else(|| Err(copy_for_caller(&error))),
             Err(own) => {
                 tracing::error!(error = ?own, "track failed alone");
@@ -158,7 +180,7 @@ enum Verdict {
 
 /// One transaction for tracks whose request ids are distinct within the batch.
 async fn write(
-    db: &DatabaseConnection,
+    book: &Ledger,
     items: &[(usize, TrackItem)],
 ) -> Result<Vec<TrackResult>, ServiceError> {
     let now = items
@@ -174,10 +196,14 @@ async fn write(
         .collect();
     let events: Vec<NewUsageEvent> = items.iter().map(|(_, item)| item.event.clone()).collect();
 
-    let txn = persistence::begin_write(db).await?;
+    let txn = persistence::begin_write(&book.db).await?;
     let locked = ledger::lock_counters(&txn, &keys, now).await?;
     let before: HashMap<CountersKey, Counters> =
         locked.iter().map(|l| counters_of(&l.row)).collect();
+    let levels_before: HashMap<CountersKey, AlertLevels> = locked
+        .iter()
+        .map(|l| (counters_of(&l.row).0, ledger::alert_levels(&l.row)))
+        .collect();
     let mut held = reserved_holdings(&txn, locked.iter().map(|l| &l.row), now).await?;
     let inserted = ledger::insert_events(&txn, &events).await?;
     let settling: HashSet<(Uuid, Uuid)> = items
@@ -191,6 +217,8 @@ async fn write(
         .collect();
 
     let mut running = before.clone();
+    let mut levels = levels_before.clone();
+    let mut crossings = Vec::new();
     let mut open_deltas: HashMap<CountersKey, i64> = HashMap::new();
     let mut settled: Vec<((Uuid, Uuid), String)> = Vec::new();
     let mut not_recorded = Vec::new();
@@ -257,6 +285,19 @@ async fn write(
         if matches!(verdict, Verdict::Refused(_) | Verdict::Failed(_)) {
             not_recorded.push((item.event.user_id, item.event.id));
         }
+        // A refused track adds nothing, but a limit lowered below what was already used (an
+        // admin override, a downgrade) is reached all the same: it is announced now.
+        let counters = running.entry(key).or_default();
+        let found = levels.entry(key).or_default().record_crossings(
+            &book.thresholds,
+            &item.limits,
+            counters,
+        );
+        crossings.extend(found.into_iter().map(|crossing| FoundCrossing {
+            user_id: item.event.user_id,
+            period: item.period(),
+            crossing,
+        }));
         verdicts.push(verdict);
     }
     let repeats: Vec<(Uuid, String)> = items
@@ -272,17 +313,29 @@ async fn write(
         let (user_id, id) = *reservation;
         reservations::close(&txn, user_id, id, reservations::SETTLED, Some(by), now).await?;
     }
-    let deltas = deltas(&before, &running, &open_deltas);
+    let writes = counter_writes(&before, &running, &open_deltas, &levels_before, &levels);
     // A row created for tracks that were all refused goes again: a refusal leaves nothing.
     let unused: Vec<(Uuid, Uuid)> = locked
         .iter()
-        .filter(|l| l.created && !deltas.iter().any(|(key, _)| *key == counters_of(&l.row).0))
+        .filter(|l| l.created && !writes.iter().any(|w| w.key == counters_of(&l.row).0))
         .map(|l| (l.row.user_id, l.row.id))
         .collect();
     ledger::delete_counters(&txn, &unused).await?;
-    ledger::add_to_counters(&txn, &deltas, now).await?;
+    ledger::add_to_counters(&txn, &writes, now).await?;
     ledger::add_to_summaries(&txn, &summaries(items, &verdicts)).await?;
+    let alerts = usage_alerts::record(&txn, &crossings, now).await?;
     txn.commit().await.map_err(StoreError::from)?;
+    book.metrics.track_batch(items.len());
+    for crossing in &alerts.alerts {
+        book.metrics
+            .alert_recorded(crossing.unit, crossing.threshold);
+    }
+    if alerts.emails > 0 {
+        book.outbox_signal.notify_one();
+    }
+    if alerts.deliveries > 0 {
+        book.webhook_signal.notify_one();
+    }
 
     let recorded: HashMap<(Uuid, &str), &UsageEventRow> = recorded
         .iter()
@@ -408,35 +461,34 @@ pub(crate) fn usage_of(row: &CountersRow) -> Counters {
     }
 }
 
-/// What the batch adds to each counters row (rows it did not change are left out).
-fn deltas(
+/// What the batch writes to each counters row: what it added, the reservations it closed, and
+/// the alert levels it raised (rows it changed in no way are left out).
+fn counter_writes(
     before: &HashMap<CountersKey, Counters>,
     after: &HashMap<CountersKey, Counters>,
     open: &HashMap<CountersKey, i64>,
-) -> Vec<(CountersKey, CountersDelta)> {
+    levels_before: &HashMap<CountersKey, AlertLevels>,
+    levels_after: &HashMap<CountersKey, AlertLevels>,
+) -> Vec<CountersWrite> {
     let keys: HashSet<&CountersKey> = after.keys().chain(open.keys()).collect();
     keys.into_iter()
         .filter_map(|key| {
             let was = before.get(key).copied().unwrap_or_default();
             let now = after.get(key).copied().unwrap_or(was);
             let open_reservations = open.get(key).copied().unwrap_or(0);
-            (now != was || open_reservations != 0).then(|| {
-                (
-                    *key,
-                    CountersDelta {
-                        usage: Counters {
-                            tokens_used: now.tokens_used.saturating_sub(was.tokens_used),
-                            chat_messages: now.chat_messages.saturating_sub(was.chat_messages),
-                            plagiarism_checks: now
-                                .plagiarism_checks
-                                .saturating_sub(was.plagiarism_checks),
-                            prompts_generated: now
-                                .prompts_generated
-                                .saturating_sub(was.prompts_generated),
-                        },
-                        open_reservations,
-                    },
-                )
+            let levels_was = levels_before.get(key).copied().unwrap_or_default();
+            let alert_levels = levels_after.get(key).copied().unwrap_or(levels_was);
+            let changed = now != was || open_reservations != 0 || alert_levels != levels_was;
+            changed.then(|| CountersWrite {
+                key: *key,
+                add: Counters {
+                    tokens_used: now.tokens_used.saturating_sub(was.tokens_used),
+                    chat_messages: now.chat_messages.saturating_sub(was.chat_messages),
+                    plagiarism_checks: now.plagiarism_checks.saturating_sub(was.plagiarism_checks),
+                    prompts_generated: now.prompts_generated.saturating_sub(was.prompts_generated),
+                },
+                open_reservations,
+                alert_levels,
             })
         })
         .collect()

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
-    BillingPeriod, Counters, EffectiveLimits, ModelTier, QuotaDecision, QuotaRequest, Refusal,
-    RequestType, TokenCounts, checked_token_count, decide,
+    BillingPeriod, Counters, EffectiveLimits, ModelTier, Plan, QuotaDecision, QuotaRequest,
+    Refusal, RequestType, TokenCounts, checked_token_count, decide,
 };
 use persistence::ConnectionTrait;
 use persistence::metering::{self as store, CountersRow, NewUsageEvent};
@@ -21,12 +21,14 @@ use uuid::Uuid;
 
 use self::batcher::TrackWriter;
 pub use self::batcher::{MAX_BATCHES_IN_FLIGHT, TrackBatching};
-use self::ledger::TrackItem;
+use self::ledger::{Ledger, TrackItem};
 pub(crate) use self::reservations::close_reservation;
 pub use self::reservations::{ActiveReservations, Reservation, ReservationRequest};
 
 use crate::accounts::Subscriber;
 use crate::error::Collector;
+use crate::metrics::TrackAnswer;
+use crate::usage_alerts::{self, UsageAlert};
 use crate::views::Subscription;
 use crate::{Context, ServiceError, clock};
 
@@ -175,7 +177,14 @@ fn counters_of(row: Option<&CountersRow>) -> Counters {
 
 impl Metering {
     pub(crate) fn new(ctx: Context, batching: TrackBatching, reservation_ttl: Duration) -> Self {
-        let writer = TrackWriter::new(ctx.db.clone(), batching);
+        let ledger = Ledger {
+            db: ctx.db.clone(),
+            thresholds: ctx.alert_thresholds.clone(),
+            metrics: ctx.metrics.clone(),
+            outbox_signal: ctx.outbox_signal.clone(),
+            webhook_signal: ctx.webhook_signal.clone(),
+        };
+        let writer = TrackWriter::new(ledger, batching);
         Self {
             ctx,
             writer,
@@ -214,15 +223,23 @@ impl Metering {
         }
     }
 
+    async fn subscription(
+        &self,
+        conn: &impl ConnectionTrait,
+        user_id: Uuid,
+    ) -> Result<Subscription, ServiceError> {
+        let row = subscriptions::find_by_user(conn, user_id)
+            .await?
+            .ok_or(ServiceError::NotFound("User"))?;
+        Subscription::at(row, clock::now())
+    }
+
     async fn limits(
         &self,
         conn: &impl ConnectionTrait,
         user_id: Uuid,
     ) -> Result<EffectiveLimits, ServiceError> {
-        let row = subscriptions::find_by_user(conn, user_id)
-            .await?
-            .ok_or(ServiceError::NotFound("User"))?;
-        Ok(Subscription::at(row, clock::now())?.limits())
+        Ok(self.subscription(conn, user_id).await?.limits())
     }
 
     /// Records one LLM request's tokens. In one transaction: the event (its unique request id
@@ -235,9 +252,17 @@ impl Metering {
         user_id: Uuid,
         request: TrackRequest,
     ) -> Result<TrackOutcome, ServiceError> {
-        let parsed = self.parse_track(request)?;
-        let limits = self.limits(&self.ctx.db, user_id).await?;
-        self.record(user_id, parsed, limits).await
+        let subscription = self.subscription(&self.ctx.db, user_id).await?;
+        let plan = subscription.plan;
+        let result = match self.parse_track(request) {
+            Ok(parsed) => {
+                self.record(user_id, parsed, plan, subscription.limits())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        self.report(plan, &result);
+        result
     }
 
     /// [`track`](Self::track) for a caller whose subscription was read with the account
@@ -249,16 +274,44 @@ impl Metering {
         caller: Subscriber,
         request: TrackRequest,
     ) -> Result<TrackOutcome, ServiceError> {
-        let parsed = self.parse_track(request)?;
         let row = caller.subscription.ok_or(ServiceError::NotFound("User"))?;
-        let limits = Subscription::at(row, clock::now())?.limits();
-        self.record(caller.user.id, parsed, limits).await
+        let subscription = Subscription::at(row, clock::now())?;
+        let plan = subscription.plan;
+        let result = match self.parse_track(request) {
+            Ok(parsed) => {
+                self.record(caller.user.id, parsed, plan, subscription.limits())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        self.report(plan, &result);
+        result
+    }
+
+    /// The business metrics of one answered track.
+    fn report(&self, plan: Plan, result: &Result<TrackOutcome, ServiceError>) {
+        let answer = match result {
+            Ok(outcome) if outcome.duplicate => TrackAnswer::Duplicate,
+            Ok(_) => TrackAnswer::Accepted,
+            Err(ServiceError::Quota { refusal, .. }) => TrackAnswer::Refused(refusal.code()),
+            Err(ServiceError::Invalid { code, .. }) => TrackAnswer::Refused(code),
+            Err(ServiceError::RequestIdConflict) => TrackAnswer::Conflict,
+            Err(_) => TrackAnswer::Failed,
+        };
+        self.ctx.metrics.track_answered(plan, answer);
+    }
+
+    /// This period's usage alerts (`GET /api/usage/me/alerts`), in the order they fired.
+    pub async fn alerts(&self, user_id: Uuid) -> Result<Vec<UsageAlert>, ServiceError> {
+        let period = BillingPeriod::containing(clock::now());
+        Ok(usage_alerts::for_period(&self.ctx.db, user_id, period).await?)
     }
 
     async fn record(
         &self,
         user_id: Uuid,
         parsed: ParsedTrack,
+        plan: Plan,
         limits: EffectiveLimits,
     ) -> Result<TrackOutcome, ServiceError> {
         let now = clock::now();
@@ -293,7 +346,15 @@ impl Metering {
         {
             return self.refused_unless_recorded(&item, refusal).await;
         }
-        self.writer.write(item).await
+        let (request_type, tokens) = (parsed.request_type, parsed.counts.total());
+        let model = item.event.model.clone();
+        let outcome = self.writer.write(item).await?;
+        if !outcome.duplicate {
+            self.ctx
+                .metrics
+                .tokens_tracked(plan, request_type, &model, tokens);
+        }
+        Ok(outcome)
     }
 
     async fn refused_unless_recorded(

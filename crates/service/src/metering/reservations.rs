@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use domain::{
     BillingPeriod, QuotaDecision, QuotaRequest, RequestType, checked_token_count, decide,
 };
-use persistence::ledger::{self as store_ledger, CountersDelta, CountersKey};
+use persistence::ledger::{self as store_ledger, CountersKey, CountersWrite};
 use persistence::reservations::{self as store, ReservationRow};
 use persistence::{DatabaseConnection, StoreError};
 use uuid::Uuid;
@@ -169,11 +169,8 @@ impl Metering {
                 None => Err(ServiceError::internal("reserve", "a reservation vanished")),
             };
         }
-        let opened = CountersDelta {
-            open_reservations: 1,
-            ..CountersDelta::default()
-        };
-        store_ledger::add_to_counters(&txn, &[(key, opened)], now).await?;
+        let opened = opening_or_closing(key, locked.first().map(|l| &l.row), 1);
+        store_ledger::add_to_counters(&txn, &[opened], now).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok((Reservation::try_from(row)?, true))
     }
@@ -238,13 +235,10 @@ pub(crate) async fn close_reservation(
         period_start: row.period_start,
     };
     let txn = persistence::begin_write(db).await?;
-    store_ledger::lock_counters(&txn, &[key], now).await?;
+    let locked = store_ledger::lock_counters(&txn, &[key], now).await?;
     if store::close(&txn, row.user_id, row.id, state, None, now).await? {
-        let closed = CountersDelta {
-            open_reservations: -1,
-            ..CountersDelta::default()
-        };
-        store_ledger::add_to_counters(&txn, &[(key, closed)], now).await?;
+        let closed = opening_or_closing(key, locked.first().map(|l| &l.row), -1);
+        store_ledger::add_to_counters(&txn, &[closed], now).await?;
         txn.commit().await.map_err(StoreError::from)?;
         return Ok(());
     }
@@ -252,5 +246,20 @@ pub(crate) async fn close_reservation(
     match store::find(db, row.user_id, row.id).await? {
         Some(current) if current.state == store::SETTLED => Err(ServiceError::ReservationSettled),
         _ => Ok(()),
+    }
+}
+
+/// The counters write of a reservation opened (`1`) or closed (`-1`): usage unchanged, the
+/// locked row's alert levels kept as they are.
+fn opening_or_closing(
+    key: CountersKey,
+    locked: Option<&persistence::metering::CountersRow>,
+    open_reservations: i64,
+) -> CountersWrite {
+    CountersWrite {
+        key,
+        add: domain::Counters::default(),
+        open_reservations,
+        alert_levels: locked.map(store_ledger::alert_levels).unwrap_or_default(),
     }
 }

@@ -1,0 +1,222 @@
+//! The webhook worker, one per server instance: claims due deliveries with a conditional update
+//! (so two instances never make one attempt twice), sends them signed, and records the outcome:
+//! a 2xx ends the delivery; anything else schedules the next attempt on the retry schedule, and
+//! after the last one the delivery fails. An endpoint whose last `disable_after` deliveries all
+//! failed is disabled. A worker that dies mid-attempt loses nothing: its claim is a lease, and
+//! the attempt is made again (with the same `webhook-id`) once the lease runs out.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use persistence::webhook_deliveries::{self as deliveries, AttemptResult, DeliveryRow};
+use persistence::webhook_endpoints::{self as endpoints, EndpointRow};
+use persistence::{DatabaseConnection, StoreError};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use webhooks::{Attempt, SendError, WebhookSecret, WebhookSender};
+
+use super::WebhookConfig;
+use super::events::EventType;
+use crate::clock;
+use crate::metrics::{AttemptOutcome, ServiceMetrics};
+
+/// Deliveries claimed per pass.
+const BATCH: u64 = 32;
+/// Time a claim holds on top of the attempt's own timeout (database writes around it).
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
+
+/// Sends queued webhook deliveries.
+#[derive(Clone)]
+pub struct WebhookWorker {
+    db: DatabaseConnection,
+    sender: Arc<dyn WebhookSender>,
+    signal: Arc<Notify>,
+    config: Arc<WebhookConfig>,
+    metrics: Arc<dyn ServiceMetrics>,
+}
+
+fn delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::hours(1))
+}
+
+impl WebhookWorker {
+    pub(crate) fn new(
+        db: DatabaseConnection,
+        sender: Arc<dyn WebhookSender>,
+        signal: Arc<Notify>,
+        config: Arc<WebhookConfig>,
+        metrics: Arc<dyn ServiceMetrics>,
+    ) -> Self {
+        Self {
+            db,
+            sender,
+            signal,
+            config,
+            metrics,
+        }
+    }
+
+    /// Runs until the task is dropped: sends what is due, then sleeps until the next delivery
+    /// is due, a new one is queued, or the poll interval passes.
+    pub async fn run(self) {
+        loop {
+            // Each pass runs as its own task, so even a bug that panics cannot stop the worker.
+            let pass = self.clone();
+            match tokio::spawn(async move { pass.send_due().await }).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "webhooks: could not read due deliveries"),
+                Err(e) => tracing::error!(error = %e, "webhooks: a pass failed"),
+            }
+            let wait = match deliveries::next_due(&self.db).await {
+                Ok(Some(at)) => (at - clock::now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .clamp(Duration::from_millis(5), self.config.poll_interval),
+                _ => self.config.poll_interval,
+            };
+            tokio::select! {
+                () = self.signal.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Sends every due delivery; returns how many attempts were made.
+    pub async fn send_due(&self) -> Result<usize, StoreError> {
+        let mut attempts = 0;
+        loop {
+            let now = clock::now();
+            let due = deliveries::due(&self.db, now, BATCH).await?;
+            if due.is_empty() {
+                return Ok(attempts);
+            }
+            let targets: HashMap<_, _> = endpoints::list(&self.db)
+                .await?
+                .into_iter()
+                .map(|e| (e.id, e))
+                .collect();
+            let lease_until = now + delta(self.config.timeout + LEASE_MARGIN);
+            let mut running = JoinSet::new();
+            for row in due {
+                if !deliveries::claim(&self.db, &row, lease_until, now).await? {
+                    continue; // another worker has it
+                }
+                let Some(endpoint) = targets.get(&row.endpoint_id).cloned() else {
+                    continue; // deleted meanwhile (its deliveries went with it)
+                };
+                let worker = self.clone();
+                running.spawn(async move { worker.attempt(row, endpoint).await });
+            }
+            if running.is_empty() {
+                return Ok(attempts);
+            }
+            while let Some(done) = running.join_next().await {
+                attempts += 1;
+                match done {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "webhooks: an outcome was not recorded")
+                    }
+                    Err(e) => tracing::error!(error = %e, "webhooks: an attempt panicked"),
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, row: DeliveryRow, endpoint: EndpointRow) -> Result<(), StoreError> {
+        let now = clock::now();
+        let attempt_number = row.attempts + 1;
+        let sent = match WebhookSecret::parse(&endpoint.secret) {
+            Ok(secret) => {
+                self.sender
+                    .send(Attempt {
+                        url: &endpoint.url,
+                        message_id: &row.message_id,
+                        timestamp: now.timestamp(),
+                        body: &row.payload,
+                        secret: &secret,
+                    })
+                    .await
+            }
+            Err(e) => Err(SendError::Refused(e.to_string())),
+        };
+        let finished = clock::now();
+        let (outcome, status_code, error) = match &sent {
+            Ok(status) if (200..300).contains(status) => {
+                (AttemptOutcome::Succeeded, Some(*status), None)
+            }
+            Ok(status) => (
+                AttemptOutcome::HttpError,
+                Some(*status),
+                Some(format!("HTTP {status}")),
+            ),
+            Err(e @ SendError::Refused(_)) => (AttemptOutcome::Refused, None, Some(e.to_string())),
+            Err(e @ SendError::Timeout) => (AttemptOutcome::Timeout, None, Some(e.to_string())),
+            Err(e @ SendError::Connect(_)) => {
+                (AttemptOutcome::ConnectionError, None, Some(e.to_string()))
+            }
+            Err(e @ SendError::Other(_)) => {
+                (AttemptOutcome::ConnectionError, None, Some(e.to_string()))
+            }
+        };
+        self.metrics.webhook_attempt(outcome);
+        let Some(error) = error else {
+            deliveries::record_attempt(
+                &self.db,
+                row.id,
+                AttemptResult::Succeeded {
+                    status_code: status_code.unwrap_or(200),
+                },
+                finished,
+            )
+            .await?;
+            endpoints::record_success(&self.db, endpoint.id, finished).await?;
+            if let Ok(event_type) = EventType::parse(&row.event_type) {
+                self.metrics
+                    .webhook_delivery_finished(event_type.as_str(), true);
+            }
+            tracing::info!(delivery_id = %row.id, message_id = %row.message_id, attempt = attempt_number, "webhook delivered");
+            return Ok(());
+        };
+        let retry_at = self.retry_at(attempt_number, finished);
+        deliveries::record_attempt(
+            &self.db,
+            row.id,
+            AttemptResult::Failed {
+                status_code,
+                error: error.clone(),
+                retry_at,
+            },
+            finished,
+        )
+        .await?;
+        if retry_at.is_some() {
+            tracing::warn!(delivery_id = %row.id, attempt = attempt_number, error = %error, "webhook attempt failed; will retry");
+            return Ok(());
+        }
+        if let Ok(event_type) = EventType::parse(&row.event_type) {
+            self.metrics
+                .webhook_delivery_finished(event_type.as_str(), false);
+        }
+        tracing::error!(delivery_id = %row.id, endpoint_id = %endpoint.id, attempts = attempt_number, error = %error, "webhook delivery given up");
+        if endpoints::record_given_up(&self.db, endpoint.id, self.config.disable_after, finished)
+            .await?
+        {
+            deliveries::fail_pending_of(&self.db, endpoint.id, "endpoint disabled", finished)
+                .await?;
+            tracing::error!(endpoint_id = %endpoint.id, failed = self.config.disable_after, "webhook endpoint disabled: its last deliveries all failed");
+        }
+        Ok(())
+    }
+
+    /// When attempt `attempts + 1` is due, or `None` when the schedule is exhausted.
+    fn retry_at(&self, attempts: i32, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let index = usize::try_from(attempts).ok()?.checked_sub(1)?;
+        self.config
+            .retry_schedule
+            .get(index)
+            .map(|wait| now + delta(*wait))
+    }
+}
