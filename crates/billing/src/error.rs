@@ -1,6 +1,6 @@
 //! The billing error: what a payment operation can refuse, in terms the API maps in one place.
 
-use crate::plan::{PaidPlan, PriceInterval};
+use crate::plan::{BillingInterval, PaidPlan};
 
 /// Why a payment operation did not do what was asked.
 ///
@@ -25,7 +25,7 @@ pub enum BillingError {
     #[error("the {plan} plan is not offered {interval}")]
     PriceUnavailable {
         plan: PaidPlan,
-        interval: PriceInterval,
+        interval: BillingInterval,
     },
     /// Stripe refused the request as invalid, e.g. an unknown or foreign payment method id
     /// (`code: resource_missing`, `param: payment_method`).

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use crate::customer_portal::{InvoiceList, InvoicePage, PortalSession};
 use crate::error::BillingError;
-use crate::plan::{PaidPlan, PriceInterval};
+use crate::plan::{BillingInterval, PaidPlan};
 
 /// Who pays: enough to create (or reuse) the Stripe customer and to tie Checkout to the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,7 @@ pub struct SubscriptionState {
     /// The plan whose price the subscription is on now; `None` for a price that is not in our
     /// price table. During a pending plan change this is still the old plan.
     pub plan: Option<PaidPlan>,
-    pub interval: Option<PriceInterval>,
+    pub interval: Option<BillingInterval>,
     pub price_id: Option<String>,
     /// Unix seconds. Read from the subscription item (Stripe moved the period there in API
     /// version 2025-03-31), or from the subscription itself in older payloads.
@@ -145,7 +145,7 @@ pub trait PaymentGateway: Send + Sync {
         &self,
         customer: &BillingCustomer,
         plan: PaidPlan,
-        interval: PriceInterval,
+        interval: BillingInterval,
         payment_method_id: &str,
         idempotency_prefix: &str,
     ) -> Result<SubscriptionState, BillingError>;
@@ -193,7 +193,7 @@ pub trait PaymentGateway: Send + Sync {
         &self,
         customer: &BillingCustomer,
         plan: PaidPlan,
-        interval: PriceInterval,
+        interval: BillingInterval,
         idempotency_prefix: &str,
     ) -> Result<CheckoutSession, BillingError>;
 
@@ -230,7 +230,7 @@ impl PaymentGateway for DisabledGateway {
         &self,
         _: &BillingCustomer,
         _: PaidPlan,
-        _: PriceInterval,
+        _: BillingInterval,
         _: &str,
         _: &str,
     ) -> Result<SubscriptionState, BillingError> {
@@ -272,7 +272,7 @@ impl PaymentGateway for DisabledGateway {
         &self,
         _: &BillingCustomer,
         _: PaidPlan,
-        _: PriceInterval,
+        _: BillingInterval,
         _: &str,
     ) -> Result<CheckoutSession, BillingError> {
         Err(BillingError::NotConfigured)

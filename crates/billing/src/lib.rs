@@ -23,7 +23,7 @@ pub use gateway::{
     SubscriptionState,
 };
 pub use idempotency::idempotency_key;
-pub use plan::{PaidPlan, PriceInterval};
+pub use plan::{BillingInterval, PaidPlan};
 pub use settings::{DEFAULT_API_BASE, PriceTable, SecretString, SettingsError, StripeSettings};
 pub use stripe::StripeGateway;
 

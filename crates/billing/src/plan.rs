@@ -47,46 +47,16 @@ impl fmt::Display for PaidPlan {
     }
 }
 
-/// How often a subscription is charged. Named apart from `domain::BillingPeriod`, which is the
-/// calendar month that usage counters are keyed by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum PriceInterval {
-    #[default]
-    Monthly,
-    Yearly,
-}
+/// How often a subscription is charged: the domain's [`BillingInterval`] (named apart from
+/// `domain::BillingPeriod`, the calendar month usage counters are keyed by).
+pub use domain::BillingInterval;
 
-impl PriceInterval {
-    /// The API's wire name (`monthly`, `yearly`), as in `billing_period` of the checkout request.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Monthly => "monthly",
-            Self::Yearly => "yearly",
-        }
-    }
-
-    /// Parses the API's wire name exactly.
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "monthly" => Some(Self::Monthly),
-            "yearly" => Some(Self::Yearly),
-            _ => None,
-        }
-    }
-
-    /// Reads Stripe's `price.recurring.interval` (`month`, `year`).
-    pub(crate) fn from_stripe(interval: &str) -> Option<Self> {
-        match interval {
-            "month" => Some(Self::Monthly),
-            "year" => Some(Self::Yearly),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for PriceInterval {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+/// Reads Stripe's `price.recurring.interval` (`month`, `year`).
+pub(crate) fn interval_from_stripe(interval: &str) -> Option<BillingInterval> {
+    match interval {
+        "month" => Some(BillingInterval::Monthly),
+        "year" => Some(BillingInterval::Yearly),
+        _ => None,
     }
 }
 
@@ -106,12 +76,15 @@ mod tests {
 
     #[test]
     fn intervals_parse_wire_and_stripe_names() {
-        assert_eq!(PriceInterval::parse("yearly"), Some(PriceInterval::Yearly));
-        assert_eq!(PriceInterval::parse("Yearly"), None);
         assert_eq!(
-            PriceInterval::from_stripe("month"),
-            Some(PriceInterval::Monthly)
+            BillingInterval::parse("yearly").ok(),
+            Some(BillingInterval::Yearly)
         );
-        assert_eq!(PriceInterval::from_stripe("week"), None);
+        assert!(BillingInterval::parse("Yearly").is_err());
+        assert_eq!(
+            interval_from_stripe("month"),
+            Some(BillingInterval::Monthly)
+        );
+        assert_eq!(interval_from_stripe("week"), None);
     }
 }

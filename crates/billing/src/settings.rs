@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::plan::{PaidPlan, PriceInterval};
+use crate::plan::{BillingInterval, PaidPlan};
 
 /// Stripe's production API. Tests point `STRIPE_API_BASE` at a local mock instead.
 pub const DEFAULT_API_BASE: &str = "https://api.stripe.com/";
@@ -43,26 +43,28 @@ pub struct PriceTable {
 
 impl PriceTable {
     /// The price to charge for `plan` every `interval`, if one is configured.
-    pub fn price_for(&self, plan: PaidPlan, interval: PriceInterval) -> Option<&str> {
+    pub fn price_for(&self, plan: PaidPlan, interval: BillingInterval) -> Option<&str> {
         match (plan, interval) {
-            (PaidPlan::Basic, PriceInterval::Monthly) => Some(&self.basic_monthly),
-            (PaidPlan::Basic, PriceInterval::Yearly) => self.basic_yearly.as_deref(),
-            (PaidPlan::Professional, PriceInterval::Monthly) => Some(&self.professional_monthly),
-            (PaidPlan::Professional, PriceInterval::Yearly) => self.professional_yearly.as_deref(),
+            (PaidPlan::Basic, BillingInterval::Monthly) => Some(&self.basic_monthly),
+            (PaidPlan::Basic, BillingInterval::Yearly) => self.basic_yearly.as_deref(),
+            (PaidPlan::Professional, BillingInterval::Monthly) => Some(&self.professional_monthly),
+            (PaidPlan::Professional, BillingInterval::Yearly) => {
+                self.professional_yearly.as_deref()
+            }
         }
     }
 
     /// Which plan and interval a Stripe price id stands for; `None` for a price we do not sell
     /// (for example one added by hand in the Stripe dashboard).
-    pub fn plan_for_price(&self, price_id: &str) -> Option<(PaidPlan, PriceInterval)> {
+    pub fn plan_for_price(&self, price_id: &str) -> Option<(PaidPlan, BillingInterval)> {
         self.entries()
             .find(|(_, _, id)| *id == price_id)
             .map(|(plan, interval, _)| (plan, interval))
     }
 
-    fn entries(&self) -> impl Iterator<Item = (PaidPlan, PriceInterval, &str)> {
+    fn entries(&self) -> impl Iterator<Item = (PaidPlan, BillingInterval, &str)> {
         PaidPlan::ALL.into_iter().flat_map(move |plan| {
-            [PriceInterval::Monthly, PriceInterval::Yearly]
+            [BillingInterval::Monthly, BillingInterval::Yearly]
                 .into_iter()
                 .filter_map(move |interval| {
                     self.price_for(plan, interval)
@@ -317,13 +319,13 @@ mod tests {
         assert_eq!(
             settings
                 .prices
-                .price_for(PaidPlan::Professional, PriceInterval::Monthly),
+                .price_for(PaidPlan::Professional, BillingInterval::Monthly),
             Some("price_pro_m")
         );
         assert_eq!(
             settings
                 .prices
-                .price_for(PaidPlan::Professional, PriceInterval::Yearly),
+                .price_for(PaidPlan::Professional, BillingInterval::Yearly),
             None
         );
     }
@@ -351,7 +353,7 @@ mod tests {
         assert_eq!(settings.api_base, "http://127.0.0.1:12111/");
         assert_eq!(
             settings.prices.plan_for_price("price_pro_y"),
-            Some((PaidPlan::Professional, PriceInterval::Yearly))
+            Some((PaidPlan::Professional, BillingInterval::Yearly))
         );
         assert_eq!(settings.prices.plan_for_price("price_other"), None);
     }

@@ -87,7 +87,7 @@ impl SubscriptionStatus {
     }
 
     /// The wire and stored word.
-    pub fn as_str(&self) -> &'static str {
+    pub const fn as_str(&self) -> &'static str {
         match self {
             Self::Active => "active",
             Self::Pending => "pending",

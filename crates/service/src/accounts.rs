@@ -9,9 +9,9 @@ use persistence::users::{self, NewUser, UserChanges};
 use persistence::{ConnectionTrait, StoreError, sessions as session_store};
 use uuid::Uuid;
 
-use crate::billing_flows;
 use crate::email_flows::{queue_verification, wake};
 use crate::error::{Collector, parse_new_password};
+use crate::payments;
 use crate::preferences::{default_preferences, preferences_for};
 use crate::sessions::{SignedIn, start_session};
 use crate::tokens::{self, AccessClaims, CurrentUser};
@@ -128,7 +128,7 @@ impl Accounts {
             return Err(ServiceError::ForbiddenRole);
         }
         let paid = if plan.is_paid() {
-            Some(billing_flows::check_paid_registration(
+            Some(payments::check_paid_registration(
                 &self.ctx,
                 plan,
                 request.billing_period.as_deref(),
@@ -147,7 +147,7 @@ impl Accounts {
         let password_hash = hash_new_account_password(&self.ctx, &draft).await?;
         let stripe = match &paid {
             Some(sign_up) => Some(
-                billing_flows::subscribe_new_account(
+                payments::subscribe_new_account(
                     &self.ctx,
                     draft.email.as_str(),
                     draft.name.as_str(),
@@ -183,14 +183,14 @@ impl Accounts {
         &self,
         draft: AccountDraft,
         password_hash: String,
-        paid: Option<(&billing_flows::PaidSignUp, &billing::SubscriptionState)>,
+        paid: Option<(&payments::PaidSignUp, &billing::SubscriptionState)>,
     ) -> Result<SignedIn, ServiceError> {
         let now = clock::now();
         // The account, its subscription, preferences and first sign-in commit together.
         let txn = persistence::begin_write(&self.ctx.db).await?;
         let user_id = insert_account(&self.ctx, &txn, draft, password_hash, now).await?;
         if let Some((sign_up, state)) = paid {
-            billing_flows::record_sign_up(&txn, user_id, state, sign_up, now).await?;
+            payments::record_sign_up(&txn, user_id, state, sign_up, now).await?;
         }
         let tokens = start_session(&self.ctx, &txn, user_id, now).await?;
         let profile = load_profile(&txn, &self.ctx.catalog, user_id).await?;

@@ -300,7 +300,7 @@ impl Admin {
         // Nobody is billed for an account that no longer exists: end its Stripe
         // subscription first (if Stripe refuses, the account stays and the admin retries).
         if let Some(row) = persistence::subscriptions::find_by_user(&self.ctx.db, id).await? {
-            crate::billing_flows::cancel_for_deletion(&self.ctx, &row).await?;
+            crate::payments::cancel_for_deletion(&self.ctx, &row).await?;
         }
         if users::delete(&self.ctx.db, id).await? {
             Ok(())

@@ -4,8 +4,6 @@
 
 mod accounts;
 mod admin;
-mod billing_flows;
-mod billing_portal;
 mod catalogs;
 mod clock;
 mod config;
@@ -18,9 +16,9 @@ mod metrics;
 mod outbox;
 mod outgoing;
 mod passwords;
+mod payments;
 mod preferences;
 mod sessions;
-mod stripe_sync;
 mod subscription_events;
 mod tokens;
 mod usage_alerts;
@@ -33,8 +31,6 @@ use std::sync::Arc;
 pub use accounts::{Accounts, ProfileChanges, Registered, Registration, Subscriber};
 pub use admin::{Admin, AdminPatch, NewAccount, UserListQuery, UserPage};
 pub use billing::CheckoutSession;
-pub use billing_flows::{Billing, SubscriptionOutcome, SubscriptionUpdate, WebhookReceipt};
-pub use billing_portal::{InvoicePageView, InvoiceQuery, InvoiceView, PortalSession};
 pub use catalogs::{Catalogs, ModelEntry, ModelList, PlanOffer, PlanPrices};
 pub use config::{AuthConfig, JwtSecret, ThrottleConfig};
 pub use email_flows::{EmailConfig, EmailFlows};
@@ -55,6 +51,10 @@ pub use outgoing::endpoints::{
 pub use outgoing::events::EventType;
 pub use outgoing::worker::WebhookWorker;
 pub use passwords::PasswordHasher;
+pub use payments::{
+    Billing, InvoicePageView, InvoiceQuery, InvoiceView, PortalSession, SubscriptionOutcome,
+    SubscriptionUpdate, WebhookReceipt,
+};
 pub use preferences::{PreferencesService, PreferencesUpdate};
 pub use sessions::{LoginRequest, Sessions, SignedIn};
 pub use tokens::{CurrentUser, SessionTokens};

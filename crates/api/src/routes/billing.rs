@@ -117,6 +117,6 @@ pub async fn stripe_webhook(
     Ok(Json(WebhookResponse {
         received: true,
         event_id: receipt.event_id,
-        outcome: receipt.outcome.to_owned(),
+        outcome: receipt.outcome.as_str().to_owned(),
     }))
 }

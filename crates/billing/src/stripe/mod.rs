@@ -28,7 +28,7 @@ use crate::customer_portal::{InvoiceList, InvoicePage, PortalSession};
 use crate::error::BillingError;
 use crate::gateway::{BillingCustomer, CheckoutSession, PaymentGateway, SubscriptionState};
 use crate::idempotency::idempotency_key;
-use crate::plan::{PaidPlan, PriceInterval};
+use crate::plan::{BillingInterval, PaidPlan};
 use crate::settings::{PriceTable, StripeSettings, normalize_api_base};
 
 /// What a subscription answer must carry to tell an accepted payment from one that needs the
@@ -83,7 +83,7 @@ impl StripeGateway {
         })
     }
 
-    fn price(&self, plan: PaidPlan, interval: PriceInterval) -> Result<&str, BillingError> {
+    fn price(&self, plan: PaidPlan, interval: BillingInterval) -> Result<&str, BillingError> {
         self.prices
             .price_for(plan, interval)
             .ok_or(BillingError::PriceUnavailable { plan, interval })
@@ -144,7 +144,7 @@ impl PaymentGateway for StripeGateway {
         &self,
         customer: &BillingCustomer,
         plan: PaidPlan,
-        interval: PriceInterval,
+        interval: BillingInterval,
         payment_method_id: &str,
         idempotency_prefix: &str,
     ) -> Result<SubscriptionState, BillingError> {
@@ -267,7 +267,7 @@ impl PaymentGateway for StripeGateway {
         &self,
         customer: &BillingCustomer,
         plan: PaidPlan,
-        interval: PriceInterval,
+        interval: BillingInterval,
         idempotency_prefix: &str,
     ) -> Result<CheckoutSession, BillingError> {
         let price = self.price(plan, interval)?;

@@ -323,7 +323,7 @@ impl Subscription {
             interval: known.map(|(_, interval)| interval).or_else(|| {
                 price
                     .and_then(|p| p.recurring.as_ref())
-                    .and_then(|r| crate::plan::PriceInterval::from_stripe(&r.interval))
+                    .and_then(|r| crate::plan::interval_from_stripe(&r.interval))
             }),
             price_id: price.map(|price| price.id.clone()),
             current_period_start: item

@@ -1,7 +1,7 @@
 //! `create_checkout_session`: a hosted page for a configured price, tied to the user.
 
 use billing::{
-    BillingCustomer, BillingError, PaidPlan, PaymentGateway, PriceInterval, idempotency_key,
+    BillingCustomer, BillingError, BillingInterval, PaidPlan, PaymentGateway, idempotency_key,
 };
 
 use billing::test_support::fixtures;
@@ -36,7 +36,7 @@ async fn checkout_session_uses_the_configured_price_and_ties_the_session_to_the_
         .create_checkout_session(
             &grace(None),
             PaidPlan::Basic,
-            PriceInterval::Monthly,
+            BillingInterval::Monthly,
             "checkout:u1:basic",
         )
         .await
@@ -103,7 +103,7 @@ async fn checkout_for_an_existing_customer_names_the_customer_and_the_yearly_pri
         .create_checkout_session(
             &grace(Some(customer)),
             PaidPlan::Basic,
-            PriceInterval::Yearly,
+            BillingInterval::Yearly,
             "p",
         )
         .await
@@ -123,7 +123,7 @@ async fn checkout_for_an_unpriced_interval_is_refused_without_calling_stripe() {
         .create_checkout_session(
             &grace(None),
             PaidPlan::Professional,
-            PriceInterval::Yearly,
+            BillingInterval::Yearly,
             "p",
         )
         .await
@@ -133,7 +133,7 @@ async fn checkout_for_an_unpriced_interval_is_refused_without_calling_stripe() {
         err,
         BillingError::PriceUnavailable {
             plan: PaidPlan::Professional,
-            interval: PriceInterval::Yearly
+            interval: BillingInterval::Yearly
         }
     );
     assert!(received(&server).await.is_empty());

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use billing::{
-    BillingCustomer, BillingError, DisabledGateway, InvoicePage, PaidPlan, PaymentGateway,
-    PriceInterval, StripeGateway, gateway_from_settings,
+    BillingCustomer, BillingError, BillingInterval, DisabledGateway, InvoicePage, PaidPlan,
+    PaymentGateway, StripeGateway, gateway_from_settings,
 };
 use serde_json::json;
 use wiremock::matchers::{method, path};
@@ -275,7 +275,7 @@ async fn without_configuration_every_operation_is_not_configured() {
             .subscribe(
                 &customer,
                 PaidPlan::Basic,
-                PriceInterval::Monthly,
+                BillingInterval::Monthly,
                 "pm",
                 "p",
             )
@@ -289,7 +289,7 @@ async fn without_configuration_every_operation_is_not_configured() {
             .err(),
         gateway.cancel_now(SUB, "p").await.err(),
         gateway
-            .create_checkout_session(&customer, PaidPlan::Basic, PriceInterval::Monthly, "p")
+            .create_checkout_session(&customer, PaidPlan::Basic, BillingInterval::Monthly, "p")
             .await
             .err(),
         gateway.fetch_subscription(SUB).await.err(),

@@ -1,7 +1,7 @@
 //! `change_plan`, `set_cancel_at_period_end`, `cancel_now` and `fetch_subscription`.
 
 use billing::{
-    BillingError, GatewayStatus, PaidPlan, PaymentGateway, PriceInterval, idempotency_key,
+    BillingError, BillingInterval, GatewayStatus, PaidPlan, PaymentGateway, idempotency_key,
 };
 
 use billing::test_support::fixtures::{self, Sub};
@@ -79,7 +79,7 @@ async fn change_plan_keeps_a_yearly_subscription_yearly() {
         err,
         BillingError::PriceUnavailable {
             plan: PaidPlan::Professional,
-            interval: PriceInterval::Yearly
+            interval: BillingInterval::Yearly
         }
     );
     assert!(received_at(&server, "POST", SUB_PATH).await.is_empty());

@@ -1,7 +1,7 @@
 //! `subscribe`: customer, payment method, subscription, and the first payment's outcome.
 
 use billing::{
-    BillingCustomer, BillingError, GatewayStatus, PaidPlan, PaymentGateway, PriceInterval,
+    BillingCustomer, BillingError, BillingInterval, GatewayStatus, PaidPlan, PaymentGateway,
     idempotency_key,
 };
 use serde_json::json;
@@ -70,7 +70,7 @@ async fn subscribe_creates_the_customer_attaches_the_card_and_starts_an_active_s
         .subscribe(
             &ada(None),
             PaidPlan::Basic,
-            PriceInterval::Monthly,
+            BillingInterval::Monthly,
             PM,
             "register:ada@example.com",
         )
@@ -81,7 +81,7 @@ async fn subscribe_creates_the_customer_attaches_the_card_and_starts_an_active_s
     assert_eq!(state.stripe_customer_id, CUS);
     assert_eq!(state.stripe_subscription_id, SUB);
     assert_eq!(state.plan, Some(PaidPlan::Basic));
-    assert_eq!(state.interval, Some(PriceInterval::Monthly));
+    assert_eq!(state.interval, Some(BillingInterval::Monthly));
     assert_eq!(state.current_period_end, Some(fixtures::PERIOD_END));
     assert!(!state.cancel_at_period_end);
     assert_eq!(state.client_secret(), None);
@@ -159,7 +159,7 @@ async fn subscribe_reuses_an_existing_customer_and_charges_the_yearly_price() {
         .subscribe(
             &ada(Some(CUS)),
             PaidPlan::Basic,
-            PriceInterval::Yearly,
+            BillingInterval::Yearly,
             PM,
             "upgrade:u1:v7",
         )
@@ -167,7 +167,7 @@ async fn subscribe_reuses_an_existing_customer_and_charges_the_yearly_price() {
         .unwrap();
 
     assert_eq!(state.plan, Some(PaidPlan::Basic));
-    assert_eq!(state.interval, Some(PriceInterval::Yearly));
+    assert_eq!(state.interval, Some(BillingInterval::Yearly));
     let subscriptions = received_at(&server, "POST", "/v1/subscriptions").await;
     assert_eq!(form(&subscriptions[0])["items[0][price]"], BASIC_YEARLY);
     assert_request_hygiene(&received(&server).await);
@@ -222,7 +222,7 @@ async fn a_retried_subscribe_sends_the_same_keys_and_a_new_card_gets_new_ones() 
             .subscribe(
                 &ada(None),
                 PaidPlan::Professional,
-                PriceInterval::Monthly,
+                BillingInterval::Monthly,
                 pm,
                 prefix,
             )
@@ -272,7 +272,7 @@ async fn a_card_that_needs_authentication_leaves_the_subscription_pending_with_a
         .subscribe(
             &ada(None),
             PaidPlan::Professional,
-            PriceInterval::Monthly,
+            BillingInterval::Monthly,
             PM,
             "register:ada@example.com",
         )
@@ -329,7 +329,13 @@ async fn without_the_payment_intent_the_confirmation_secret_is_the_client_secret
     .await;
 
     let state = gateway
-        .subscribe(&ada(None), PaidPlan::Basic, PriceInterval::Monthly, PM, "p")
+        .subscribe(
+            &ada(None),
+            PaidPlan::Basic,
+            BillingInterval::Monthly,
+            PM,
+            "p",
+        )
         .await
         .unwrap();
 
@@ -373,7 +379,13 @@ async fn a_card_declined_on_the_first_invoice_is_declined() {
     .await;
 
     let err = gateway
-        .subscribe(&ada(None), PaidPlan::Basic, PriceInterval::Monthly, PM, "p")
+        .subscribe(
+            &ada(None),
+            PaidPlan::Basic,
+            BillingInterval::Monthly,
+            PM,
+            "p",
+        )
         .await
         .unwrap_err();
 
@@ -422,7 +434,7 @@ async fn a_card_refused_when_attached_is_declined_and_no_subscription_is_created
         .subscribe(
             &ada(None),
             PaidPlan::Basic,
-            PriceInterval::Monthly,
+            BillingInterval::Monthly,
             "pm_card_chargeDeclined",
             "p",
         )
@@ -464,7 +476,13 @@ async fn a_card_error_answer_to_the_subscription_itself_is_declined() {
     .await;
 
     let err = gateway
-        .subscribe(&ada(None), PaidPlan::Basic, PriceInterval::Monthly, PM, "p")
+        .subscribe(
+            &ada(None),
+            PaidPlan::Basic,
+            BillingInterval::Monthly,
+            PM,
+            "p",
+        )
         .await
         .unwrap_err();
 
@@ -479,7 +497,7 @@ async fn a_plan_without_a_yearly_price_is_refused_before_calling_stripe() {
         .subscribe(
             &ada(None),
             PaidPlan::Professional,
-            PriceInterval::Yearly,
+            BillingInterval::Yearly,
             PM,
             "p",
         )
@@ -490,7 +508,7 @@ async fn a_plan_without_a_yearly_price_is_refused_before_calling_stripe() {
         err,
         BillingError::PriceUnavailable {
             plan: PaidPlan::Professional,
-            interval: PriceInterval::Yearly
+            interval: BillingInterval::Yearly
         }
     );
     assert!(received(&server).await.is_empty());

@@ -3,7 +3,7 @@
 use billing::webhook::{
     self, CheckoutCompleted, EventData, SubscriptionChange, WebhookError, WebhookVerifier,
 };
-use billing::{GatewayStatus, PaidPlan, PriceInterval};
+use billing::{BillingInterval, GatewayStatus, PaidPlan};
 use serde_json::{Value, json};
 
 use billing::test_support::fixtures::{self, Sub};
@@ -48,7 +48,7 @@ fn subscription_events_carry_the_subscription_state() {
         assert_eq!(subscription.stripe_customer_id, CUS);
         assert_eq!(subscription.status, GatewayStatus::PastDue);
         assert_eq!(subscription.plan, Some(PaidPlan::Professional));
-        assert_eq!(subscription.interval, Some(PriceInterval::Monthly));
+        assert_eq!(subscription.interval, Some(BillingInterval::Monthly));
         assert_eq!(subscription.current_period_end, Some(fixtures::PERIOD_END));
         assert!(subscription.cancel_at_period_end);
         assert_eq!(subscription.cancel_at, Some(fixtures::PERIOD_END));
@@ -80,7 +80,7 @@ fn a_subscription_in_an_older_api_version_still_reads() {
     assert_eq!(subscription.current_period_end, Some(1_790_000_000));
     assert_eq!(subscription.stripe_customer_id, CUS);
     assert_eq!(subscription.plan, Some(PaidPlan::Basic));
-    assert_eq!(subscription.interval, Some(PriceInterval::Yearly));
+    assert_eq!(subscription.interval, Some(BillingInterval::Yearly));
     assert!(subscription.status.is_ended());
 }
 
@@ -97,7 +97,7 @@ fn a_price_we_do_not_sell_gives_no_plan_but_keeps_the_interval() {
         panic!("{data:?}")
     };
     assert_eq!(subscription.plan, None);
-    assert_eq!(subscription.interval, Some(PriceInterval::Monthly));
+    assert_eq!(subscription.interval, Some(BillingInterval::Monthly));
     assert_eq!(
         subscription.price_id.as_deref(),
         Some("price_1ManualDashboardPrice")

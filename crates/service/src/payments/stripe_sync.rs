@@ -2,45 +2,31 @@
 //! that mapping monotonic when answers and webhook events arrive late or out of order.
 //!
 //! Every Stripe state applied to a row carries a time (`stripe_synced_at`, unix seconds): the
-//! event's `created` for webhooks, the moment of the answer for synchronous calls. A state older
-//! than the stored one never applies. Two states of the same second cannot be ordered from
-//! their timestamps, so a webhook event that ties is settled by fetching the subscription from
-//! Stripe as it is now.
+//! event's `created` for webhooks, the moment of the answer for synchronous calls. Whether a
+//! state applies is the domain's rule (`domain::decide_state`: older never applies, a tie is
+//! settled by fetching the subscription from Stripe as it is now); this module maps a Stripe
+//! state onto the row's columns.
 
 use billing::{GatewayStatus, SubscriptionState};
 use chrono::{DateTime, Utc};
-use domain::Plan;
+use domain::{Plan, ProviderStatus, SubscriptionStatus};
 use persistence::subscriptions::{SubscriptionChanges, SubscriptionRow};
 
-/// Our status words (`GET /api/users/me/subscription`).
-pub(crate) const ACTIVE: &str = "active";
-pub(crate) const PENDING: &str = "pending";
-pub(crate) const PAST_DUE: &str = "past_due";
-pub(crate) const CANCELED: &str = "canceled";
+/// Our status words, as stored.
+pub(crate) const ACTIVE: &str = SubscriptionStatus::Active.as_str();
+pub(crate) const PENDING: &str = SubscriptionStatus::Pending.as_str();
+pub(crate) const PAST_DUE: &str = SubscriptionStatus::PastDue.as_str();
+pub(crate) const CANCELED: &str = SubscriptionStatus::Canceled.as_str();
 
-/// How an incoming state relates to what is stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Order {
-    /// Newer than the stored state (or nothing stored): apply it.
-    Newer,
-    /// Same second as the stored state: cannot tell which is newer.
-    Tie,
-    /// Older than the stored state: ignore it.
-    Older,
+/// Stripe's status of a gateway answer, as the domain names it (a payment waiting for the
+/// customer is Stripe's `incomplete`).
+pub(crate) fn provider_status(status: &GatewayStatus) -> ProviderStatus {
+    ProviderStatus::parse(&stripe_status_word(status))
 }
 
-/// Seconds within which two states cannot be ordered by their times: Stripe's clock and ours
-/// (which stamps synchronous answers) may differ by a little.
-pub(crate) const TIE_WINDOW_SECS: i64 = 2;
-
-/// Orders a state of time `at` against the row's stored Stripe time.
-pub(crate) fn order(row: &SubscriptionRow, at: i64) -> Order {
-    match row.stripe_synced_at {
-        None => Order::Newer,
-        Some(stored) if at > stored + TIE_WINDOW_SECS => Order::Newer,
-        Some(stored) if at >= stored - TIE_WINDOW_SECS => Order::Tie,
-        Some(_) => Order::Older,
-    }
+/// The stored Stripe status of a row, if it has one.
+pub(crate) fn stored_status(row: &SubscriptionRow) -> Option<ProviderStatus> {
+    row.stripe_status.as_deref().map(ProviderStatus::parse)
 }
 
 /// Stripe's status word as stored in `stripe_status`.
@@ -58,26 +44,18 @@ pub(crate) fn stripe_status_word(status: &GatewayStatus) -> String {
     }
 }
 
-/// Whether the stored Stripe subscription is over for good: no later event revives it.
-pub(crate) fn is_final(stripe_status: Option<&str>) -> bool {
-    matches!(stripe_status, Some("canceled" | "incomplete_expired"))
-}
-
 /// Whether the stored Stripe subscription is running: it bills the customer and carries the
 /// plan (plan changes and cancellation act on it).
 pub(crate) fn is_live(row: &SubscriptionRow) -> bool {
-    row.stripe_subscription_id.is_some()
-        && matches!(
-            row.stripe_status.as_deref(),
-            Some("active" | "trialing" | "past_due")
-        )
+    row.stripe_subscription_id.is_some() && stored_status(row).is_some_and(|s| s.is_live())
 }
 
 /// Whether the stored Stripe subscription is waiting for its first payment (the customer has
 /// not finished 3-D Secure, or the card failed). Stripe expires it after 23 hours uncharged;
 /// starting over cancels it first.
 pub(crate) fn is_open_first_payment(row: &SubscriptionRow) -> bool {
-    row.stripe_subscription_id.is_some() && row.stripe_status.as_deref() == Some("incomplete")
+    row.stripe_subscription_id.is_some()
+        && stored_status(row).is_some_and(|s| s.awaits_first_payment())
 }
 
 fn timestamp(unix: Option<i64>) -> Option<DateTime<Utc>> {
@@ -194,7 +172,7 @@ pub(crate) fn changes_for(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use billing::{PaidPlan, PriceInterval};
+    use billing::{BillingInterval, PaidPlan};
     use uuid::Uuid;
 
     fn row(plan: &str, status: &str, sub: Option<&str>, synced: Option<i64>) -> SubscriptionRow {
@@ -229,7 +207,7 @@ mod tests {
             stripe_subscription_id: "sub_1".into(),
             status,
             plan,
-            interval: Some(PriceInterval::Monthly),
+            interval: Some(BillingInterval::Monthly),
             price_id: Some("price_pro".into()),
             current_period_start: Some(1_700_000_000),
             current_period_end: Some(1_702_592_000),
@@ -242,13 +220,19 @@ mod tests {
 
     #[test]
     fn ordering_by_stored_time() {
+        // The rule is the domain's; here it is read off a stored row.
+        use domain::{StateOrder, order_state};
+        let order = |r: &SubscriptionRow, at| order_state(r.stripe_synced_at, at);
         let r = row("free", "active", None, Some(100));
-        assert_eq!(order(&r, 103), Order::Newer);
+        assert_eq!(order(&r, 103), StateOrder::Newer);
         for tie in 98..=102 {
-            assert_eq!(order(&r, tie), Order::Tie, "{tie}");
+            assert_eq!(order(&r, tie), StateOrder::Tie, "{tie}");
         }
-        assert_eq!(order(&r, 97), Order::Older);
-        assert_eq!(order(&row("free", "active", None, None), 1), Order::Newer);
+        assert_eq!(order(&r, 97), StateOrder::Older);
+        assert_eq!(
+            order(&row("free", "active", None, None), 1),
+            StateOrder::Newer
+        );
     }
 
     #[test]
@@ -327,6 +311,10 @@ mod tests {
 
     #[test]
     fn final_and_live_states() {
+        let is_final = |word: Option<&str>| {
+            word.map(ProviderStatus::parse)
+                .is_some_and(|s| s.is_final())
+        };
         assert!(is_final(Some("canceled")));
         assert!(is_final(Some("incomplete_expired")));
         assert!(!is_final(Some("past_due")));

@@ -1,6 +1,6 @@
 //! What subscribers see of their own billing, through Stripe rather than by hand: a Customer
 //! Portal session (card, invoices, cancellation on Stripe's pages; the changes come back through
-//! the webhooks `billing_flows` handles) and a page of their invoices. Both need the Stripe
+//! the webhooks `payments::webhooks` handles) and a page of their invoices. Both need the Stripe
 //! customer a first payment made; an account that never paid has none (404).
 
 use billing::{BillingError, InvoicePage};
@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use persistence::subscriptions;
 use uuid::Uuid;
 
+use super::Billing;
 use crate::ServiceError;
-use crate::billing_flows::Billing;
 use crate::error::FieldError;
 use crate::tokens::CurrentUser;
 

@@ -1,0 +1,333 @@
+//! Changing a subscription: plan, payment method and renewal (`PUT /api/users/me/subscription`),
+//! and hosted Checkout. Stripe is called first; the row changes only with what Stripe accepted.
+
+use billing::{BillingInterval, CheckoutSession, PaidPlan, SubscriptionState};
+use domain::{PaymentMethodId, Plan, SubscriptionStatus};
+use persistence::subscriptions::{SubscriptionChanges, SubscriptionRow};
+
+use super::{Billing, is_gone, stripe_id, stripe_sync};
+use crate::error::Collector;
+use crate::subscription_events;
+use crate::tokens::CurrentUser;
+use crate::views::Subscription;
+use crate::{ServiceError, clock};
+
+/// `PUT /api/users/me/subscription`: every field optional.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriptionUpdate {
+    pub plan: Option<String>,
+    /// `monthly` (default) or `yearly`; only when starting a paid subscription.
+    pub billing_period: Option<String>,
+    pub payment_method_id: Option<String>,
+    pub auto_renew: Option<bool>,
+}
+
+/// A subscription after a change, with the secret to finish a payment that needs the
+/// customer (3-D Secure) when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionOutcome {
+    pub subscription: Subscription,
+    pub client_secret: Option<String>,
+}
+
+impl Billing {
+    /// Changes the caller's plan, payment method or renewal (see docs/API.md,
+    /// `PUT /api/users/me/subscription`). Stripe is called first; the row changes only with what Stripe accepted.
+    #[tracing::instrument(skip_all, fields(user_id = %user.id))]
+    pub async fn update_subscription(
+        &self,
+        user: &CurrentUser,
+        update: SubscriptionUpdate,
+    ) -> Result<SubscriptionOutcome, ServiceError> {
+        let wanted = update.plan.as_deref().and_then(|raw| Plan::parse(raw).ok());
+        let result = self.change_subscription(user, update).await;
+        if let Err(ServiceError::PaymentFailed { decline_code, .. }) = &result {
+            subscription_events::announce_decline(
+                &self.ctx,
+                user.id,
+                wanted,
+                decline_code.as_deref(),
+            )
+            .await;
+        }
+        result
+    }
+
+    async fn change_subscription(
+        &self,
+        user: &CurrentUser,
+        update: SubscriptionUpdate,
+    ) -> Result<SubscriptionOutcome, ServiceError> {
+        let mut errors = Collector::default();
+        let plan = update
+            .plan
+            .as_deref()
+            .and_then(|raw| errors.take(Plan::parse(raw)));
+        errors.finish()?;
+        let interval = parse_interval(update.billing_period.as_deref())?;
+        let payment_method = update
+            .payment_method_id
+            .as_deref()
+            .map(|raw| parse_payment_method("payment_method_id", raw))
+            .transpose()?;
+        let row = self.row(user.id).await?;
+        let view = Subscription::at(row.clone(), clock::now())?;
+        let prefix = format!(
+            "subscription:{}:{}",
+            user.id,
+            row.updated_at.timestamp_millis()
+        );
+        let live = stripe_sync::is_live(&row);
+        let mut extra = SubscriptionChanges::default();
+        let state = match plan {
+            Some(target) if target.is_paid() => {
+                let paid = PaidPlan::from_plan(target)
+                    .ok_or_else(|| ServiceError::internal("plan", "a paid plan without a price"))?;
+                self.require_configured()?;
+                if live {
+                    Some(
+                        self.change_paid_plan(
+                            &row,
+                            paid,
+                            update.billing_period.as_ref().map(|_| interval),
+                            payment_method,
+                            update.auto_renew,
+                            &prefix,
+                        )
+                        .await?,
+                    )
+                } else {
+                    let payment_method = payment_method
+                        .or_else(|| {
+                            row.stripe_customer_id
+                                .as_ref()
+                                .and(row.payment_method_id.clone())
+                        })
+                        .ok_or_else(|| {
+                            ServiceError::invalid_field(
+                                "payment_method_id",
+                                "A paid plan needs a payment method.",
+                            )
+                        })?;
+                    self.cancel_open_first_payment(&row, &prefix).await?;
+                    let customer = self.customer(user.id, &row).await?;
+                    let mut state = self
+                        .ctx
+                        .gateway
+                        .subscribe(&customer, paid, interval, &payment_method, &prefix)
+                        .await?;
+                    if update.auto_renew == Some(false) && state.status.keeps_paid_plan() {
+                        state = self
+                            .ctx
+                            .gateway
+                            .set_cancel_at_period_end(&state.stripe_subscription_id, true, &prefix)
+                            .await?;
+                    }
+                    extra.payment_method_id = Some(Some(payment_method));
+                    Some(state)
+                }
+            }
+            Some(_free) if stripe_sync::is_open_first_payment(&row) => {
+                self.require_configured()?;
+                self.cancel_open_first_payment(&row, &prefix).await?
+            }
+            Some(_free) => {
+                if live {
+                    self.require_configured()?;
+                    let id = stripe_id(&row)?;
+                    Some(
+                        self.ctx
+                            .gateway
+                            .set_cancel_at_period_end(id, true, &prefix)
+                            .await?,
+                    )
+                } else {
+                    if view.plan.is_paid() {
+                        // Granted by an admin, not billed: a dated grant runs out by itself,
+                        // an open-ended one ends now.
+                        if row.expires_at.is_some() {
+                            extra.auto_renew = Some(false);
+                        } else {
+                            extra.plan = Some(Plan::Free.as_str().to_owned());
+                            extra.status = Some(SubscriptionStatus::Active.as_str().to_owned());
+                            extra.is_active = Some(true);
+                            extra.start_date = Some(clock::now());
+                        }
+                    } else if let Some(renew) = update.auto_renew {
+                        extra.auto_renew = Some(renew);
+                    }
+                    None
+                }
+            }
+            None => {
+                let mut state = None;
+                if let Some(pm) = payment_method {
+                    let customer_id = row.stripe_customer_id.as_deref().ok_or_else(|| {
+                        ServiceError::invalid_field(
+                            "payment_method_id",
+                            "Send a payment method together with a paid plan.",
+                        )
+                    })?;
+                    self.require_configured()?;
+                    self.ctx
+                        .gateway
+                        .set_default_payment_method(customer_id, &pm, &prefix)
+                        .await?;
+                    extra.payment_method_id = Some(Some(pm));
+                }
+                if let Some(renew) = update.auto_renew {
+                    if live {
+                        self.require_configured()?;
+                        let id = stripe_id(&row)?;
+                        state = Some(
+                            self.ctx
+                                .gateway
+                                .set_cancel_at_period_end(id, !renew, &prefix)
+                                .await?,
+                        );
+                    } else {
+                        extra.auto_renew = Some(renew);
+                    }
+                }
+                state
+            }
+        };
+        let client_secret = state
+            .as_ref()
+            .and_then(|s| s.client_secret().map(str::to_owned));
+        let subscription = self.write_answer(user.id, state.as_ref(), extra).await?;
+        Ok(SubscriptionOutcome {
+            subscription,
+            client_secret,
+        })
+    }
+
+    /// A hosted Checkout page for a paid plan; the price comes from configuration.
+    #[tracing::instrument(skip_all, fields(user_id = %user.id))]
+    pub async fn checkout_session(
+        &self,
+        user: &CurrentUser,
+        plan: &str,
+        billing_period: Option<&str>,
+    ) -> Result<CheckoutSession, ServiceError> {
+        let plan = Plan::parse(plan)?;
+        let interval = parse_interval(billing_period)?;
+        let paid = PaidPlan::from_plan(plan)
+            .ok_or_else(|| ServiceError::invalid_field("plan", "Checkout is for a paid plan."))?;
+        self.require_configured()?;
+        let row = self.row(user.id).await?;
+        if stripe_sync::is_live(&row) {
+            return Err(ServiceError::SubscriptionExists);
+        }
+        let customer = self.customer(user.id, &row).await?;
+        let prefix = format!("checkout:{}:{}", user.id, row.updated_at.timestamp_millis());
+        Ok(self
+            .ctx
+            .gateway
+            .create_checkout_session(&customer, paid, interval, &prefix)
+            .await?)
+    }
+
+    /// A live subscription moves to another paid plan (prorated), with an optional new
+    /// payment method and renewal switch.
+    async fn change_paid_plan(
+        &self,
+        row: &SubscriptionRow,
+        plan: PaidPlan,
+        interval: Option<BillingInterval>,
+        payment_method: Option<String>,
+        auto_renew: Option<bool>,
+        prefix: &str,
+    ) -> Result<SubscriptionState, ServiceError> {
+        let id = stripe_id(row)?;
+        if let Some(wanted) = interval
+            && row.billing_interval.as_deref() != Some(wanted.as_str())
+        {
+            return Err(ServiceError::invalid_field(
+                "billing_period",
+                "The billing period of a running subscription cannot change; downgrade to free \
+                 and subscribe again when it ends.",
+            ));
+        }
+        let gateway = &self.ctx.gateway;
+        if let Some(pm) = payment_method.as_deref()
+            && let Some(customer) = row.stripe_customer_id.as_deref()
+        {
+            gateway
+                .set_default_payment_method(customer, pm, prefix)
+                .await?;
+        }
+        let plan_changes = row.plan != plan.as_str();
+        let mut state = if plan_changes {
+            gateway.change_plan(id, plan, prefix).await?
+        } else {
+            self.fetch(id).await?
+        };
+        // Choosing a paid plan means keeping it: renewal comes back on unless asked otherwise.
+        let renew = auto_renew.unwrap_or(plan_changes || row.auto_renew);
+        // A change still waiting for the customer's payment is answered as it is: renewal
+        // follows once it is settled.
+        if renew == state.cancel_at_period_end && state.client_secret().is_none() {
+            state = gateway.set_cancel_at_period_end(id, !renew, prefix).await?;
+        }
+        Ok(state)
+    }
+
+    /// Cancels a subscription still waiting for its first payment (the customer starts over
+    /// or gives up), so it cannot be paid later beside a new one. Its canceled state is the
+    /// answer; `None` when there is none.
+    async fn cancel_open_first_payment(
+        &self,
+        row: &SubscriptionRow,
+        prefix: &str,
+    ) -> Result<Option<SubscriptionState>, ServiceError> {
+        if !stripe_sync::is_open_first_payment(row) {
+            return Ok(None);
+        }
+        let id = stripe_id(row)?;
+        match self.ctx.gateway.cancel_now(id, prefix).await {
+            Ok(state) => Ok(Some(state)),
+            Err(e) if is_gone(&e) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// `billing_period` as received (default monthly).
+pub(super) fn parse_interval(raw: Option<&str>) -> Result<BillingInterval, ServiceError> {
+    raw.map_or(Ok(BillingInterval::default()), BillingInterval::parse)
+        .map_err(ServiceError::from)
+}
+
+/// A payment method id as received, named as the request names it.
+pub(super) fn parse_payment_method(field: &str, raw: &str) -> Result<String, ServiceError> {
+    PaymentMethodId::parse(raw)
+        .map(|id| id.as_str().to_owned())
+        .map_err(|e| ServiceError::invalid_field(field, e.to_string()))
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payment_method_ids_are_checked() {
+        assert_eq!(
+            parse_payment_method("f", " pm_1234567890 ").ok().as_deref(),
+            Some("pm_1234567890")
+        );
+        for bad in ["", "pm", "pm 123", "pm_\u{0}", "pm_é12", &"x".repeat(256)] {
+            assert!(parse_payment_method("f", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn billing_periods_parse_exactly() {
+        assert_eq!(parse_interval(None).ok(), Some(BillingInterval::Monthly));
+        assert_eq!(
+            parse_interval(Some("yearly")).ok(),
+            Some(BillingInterval::Yearly)
+        );
+        assert!(parse_interval(Some("Yearly")).is_err());
+        assert!(parse_interval(Some("weekly")).is_err());
+    }
+}
