@@ -1,7 +1,8 @@
 //! Wire shapes of token reservations (`/api/tokens/me/reservations`).
 
+use domain::{DomainError, ModelName, RequestId, RequestType, checked_token_count};
 use serde::{Deserialize, Serialize};
-use service::{ActiveReservations, Reservation};
+use service::{ActiveReservations, FieldErrors, Reservation, ReservationCommand, ServiceError};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -30,6 +31,38 @@ pub struct ReservationRequestBody {
         pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"
     )]
     pub request_id: Option<String>,
+}
+
+impl TryFrom<ReservationRequestBody> for ReservationCommand {
+    type Error = ServiceError;
+
+    fn try_from(b: ReservationRequestBody) -> Result<Self, ServiceError> {
+        let mut errors = FieldErrors::default();
+        let request_type = errors.take(RequestType::parse(&b.request_type));
+        let model = errors.take(ModelName::parse(b.model));
+        let estimated_tokens = errors.take(
+            checked_token_count("estimated_tokens", b.estimated_tokens).and_then(|tokens| {
+                tokens
+                    .filter(|t| *t > 0)
+                    .ok_or(DomainError::InvalidTokenCount {
+                        field: "estimated_tokens",
+                        reason: "is required and must be at least 1".to_owned(),
+                    })
+            }),
+        );
+        let request_id = errors.take(b.request_id.map(RequestId::parse).transpose());
+        let (Some(request_type), Some(model), Some(estimated_tokens), Some(request_id)) =
+            (request_type, model, estimated_tokens, request_id)
+        else {
+            return Err(errors.into());
+        };
+        Ok(ReservationCommand {
+            request_type,
+            model,
+            estimated_tokens,
+            request_id,
+        })
+    }
 }
 
 /// A granted reservation.

@@ -2,11 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use domain::RequestType;
+use domain::{
+    ConversationId, ModelName, RequestId, RequestType, TokenCounts, checked_token_count, parse_uuid,
+};
 use serde::{Deserialize, Serialize};
 use service::{
-    AdminUsageReport, Breakdown, CheckOutcome, GroupTotals, HistoryPage, TokenStatistics,
-    TrackOutcome, UsageSummary,
+    AdminUsageReport, Breakdown, CheckCommand, CheckOutcome, FieldErrors, GroupTotals, HistoryPage,
+    ServiceError, TokenStatistics, TrackCommand, TrackOutcome, UsageSummary,
 };
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -58,6 +60,55 @@ pub struct TrackRequestBody {
     pub reservation_id: Option<String>,
 }
 
+impl TryFrom<TrackRequestBody> for TrackCommand {
+    type Error = ServiceError;
+
+    /// Every field parsed at once: one 422 names each invalid field.
+    fn try_from(b: TrackRequestBody) -> Result<Self, ServiceError> {
+        let mut errors = FieldErrors::default();
+        let request_type = errors.take(RequestType::parse(&b.request_type));
+        let model = errors.take(ModelName::parse(b.model));
+        let counts = errors.take(TokenCounts::parse(
+            b.prompt_tokens,
+            b.completion_tokens,
+            b.total_tokens,
+        ));
+        let request_id = errors.take(b.request_id.map(RequestId::parse).transpose());
+        let conversation_id = errors.take(b.conversation_id.map(ConversationId::parse).transpose());
+        let reservation_id = errors.take(
+            b.reservation_id
+                .map(|raw| parse_uuid("reservation_id", &raw))
+                .transpose(),
+        );
+        let (
+            Some(request_type),
+            Some(model),
+            Some(counts),
+            Some(request_id),
+            Some(conversation_id),
+            Some(reservation_id),
+        ) = (
+            request_type,
+            model,
+            counts,
+            request_id,
+            conversation_id,
+            reservation_id,
+        )
+        else {
+            return Err(errors.into());
+        };
+        Ok(TrackCommand {
+            request_type,
+            model,
+            counts,
+            request_id,
+            conversation_id,
+            reservation_id,
+        })
+    }
+}
+
 /// The result of a track.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TrackResponse {
@@ -102,6 +153,28 @@ pub struct CheckRequestBody {
     #[serde(default, deserialize_with = "crate::dto::whole_number")]
     #[schema(minimum = 0, maximum = 10_000_000)]
     pub estimated_tokens: Option<i64>,
+}
+
+impl TryFrom<CheckRequestBody> for CheckCommand {
+    type Error = ServiceError;
+
+    fn try_from(b: CheckRequestBody) -> Result<Self, ServiceError> {
+        let mut errors = FieldErrors::default();
+        let request_type = errors.take(RequestType::parse(&b.request_type));
+        let model = errors.take(ModelName::parse(b.model));
+        let estimated_tokens =
+            errors.take(checked_token_count("estimated_tokens", b.estimated_tokens));
+        let (Some(request_type), Some(model), Some(estimated_tokens)) =
+            (request_type, model, estimated_tokens)
+        else {
+            return Err(errors.into());
+        };
+        Ok(CheckCommand {
+            request_type,
+            model,
+            estimated_tokens,
+        })
+    }
 }
 
 /// A positive check.

@@ -6,37 +6,6 @@ use std::collections::BTreeMap;
 use crate::error::DomainError;
 use crate::plan::ModelTier;
 
-/// A model name the catalog knew when the value was made, with the tier it maps to: what a
-/// track, a check or a preference names. Made only by [`ModelCatalog::model`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ModelName {
-    name: String,
-    tier: ModelTier,
-}
-
-impl ModelName {
-    /// The name, exactly as the catalog spells it.
-    pub fn as_str(&self) -> &str {
-        &self.name
-    }
-
-    /// The tier the catalog maps it to.
-    pub fn tier(&self) -> ModelTier {
-        self.tier
-    }
-
-    /// The name as an owned string.
-    pub fn into_inner(self) -> String {
-        self.name
-    }
-}
-
-impl std::fmt::Display for ModelName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.name)
-    }
-}
-
 /// Model names mapped to their tiers.
 ///
 /// Names match exactly and case-sensitively. The [`Default`] catalog maps `gpt-3.5-turbo`,
@@ -110,23 +79,6 @@ impl ModelCatalog {
             .collect();
         models.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(b.0)));
         models.into_iter()
-    }
-
-    /// `model` as a [`ModelName`] the catalog knows, with its tier; an unknown name is an
-    /// [`UnknownModel`](DomainError::UnknownModel) error listing the known names.
-    ///
-    /// ```
-    /// use doztra_domain::{ModelCatalog, ModelTier};
-    ///
-    /// let model = ModelCatalog::default().model("gpt-4")?;
-    /// assert_eq!((model.as_str(), model.tier()), ("gpt-4", ModelTier::Gpt4));
-    /// # Ok::<(), doztra_domain::DomainError>(())
-    /// ```
-    pub fn model(&self, model: &str) -> Result<ModelName, DomainError> {
-        Ok(ModelName {
-            tier: self.resolve(model)?,
-            name: model.to_owned(),
-        })
     }
 
     /// Whether the catalog knows `model`.

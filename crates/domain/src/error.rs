@@ -80,6 +80,12 @@ pub enum DomainError {
         /// The most characters allowed.
         max: usize,
     },
+    /// A field that holds a UUID holds something else.
+    #[error("{field} must be a UUID.")]
+    InvalidUuid {
+        /// The request field.
+        field: &'static str,
+    },
     /// The payment method id is not shaped like one (`pm_...`).
     #[error("payment_method_id must be a Stripe payment method id such as pm_1234567890.")]
     InvalidPaymentMethod,
@@ -139,6 +145,7 @@ impl DomainError {
             | Self::InvalidTheme(_)
             | Self::InvalidTokenCount { .. }
             | Self::InvalidIdentifier { .. }
+            | Self::InvalidUuid { .. }
             | Self::InvalidPaymentMethod
             | Self::UnknownBillingInterval(_)
             | Self::UnknownSubscriptionStatus(_)
@@ -167,6 +174,7 @@ impl DomainError {
             Self::InvalidTheme(_) => Some("theme"),
             Self::InvalidTokenCount { field, .. }
             | Self::InvalidIdentifier { field, .. }
+            | Self::InvalidUuid { field }
             | Self::OutOfRange { field, .. } => Some(field),
             Self::InvalidPaymentMethod => Some("payment_method_id"),
             Self::UnknownBillingInterval(_) => Some("billing_period"),

@@ -79,6 +79,23 @@ caller_chosen_id!(
     "conversation_id"
 );
 
+caller_chosen_id!(
+    /// A model name as a request gives it: whether the catalog knows it (and its tier) is
+    /// looked up where the catalog is, `ModelCatalog::resolve`.
+    ModelName,
+    "model"
+);
+
+/// A UUID sent in `field` (e.g. `reservation_id`); anything else is an
+/// [`InvalidUuid`](DomainError::InvalidUuid) naming the field.
+///
+/// ```
+/// assert!(doztra_domain::parse_uuid("reservation_id", "not-a-uuid").is_err());
+/// assert!(doztra_domain::parse_uuid("id", "01939a6c-0000-7000-8000-000000000000").is_ok());
+/// ```
+pub fn parse_uuid(field: &'static str, raw: &str) -> Result<uuid::Uuid, DomainError> {
+    uuid::Uuid::parse_str(raw.trim()).map_err(|_| DomainError::InvalidUuid { field })
+}
 /// A payment method id as a card form returns it (Stripe.js: `pm_...`): 3 to 255 ASCII letters,
 /// digits and underscores, surrounding spaces trimmed.
 ///

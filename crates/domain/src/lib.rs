@@ -17,9 +17,9 @@ pub mod usage;
 
 pub use account::{Email, Password, Role, UserName};
 pub use alerts::{AlertLevels, AlertThresholds, Crossing, MeteredUnit};
-pub use catalog::{ModelCatalog, ModelName};
+pub use catalog::ModelCatalog;
 pub use error::DomainError;
-pub use ids::{ConversationId, MAX_ID_CHARS, PaymentMethodId, RequestId};
+pub use ids::{ConversationId, MAX_ID_CHARS, ModelName, PaymentMethodId, RequestId, parse_uuid};
 pub use paging::PageRequest;
 pub use period::BillingPeriod;
 pub use plan::{EffectiveLimits, ModelTier, Overrides, Plan, PlanLimits, effective_limits};

@@ -10,7 +10,7 @@ use persistence::{ConnectionTrait, StoreError, sessions as session_store};
 use uuid::Uuid;
 
 use crate::email_flows::{queue_verification, wake};
-use crate::error::{Collector, parse_new_password};
+use crate::error::{FieldErrors, parse_new_password};
 use crate::payments;
 use crate::preferences::{default_preferences, preferences_for};
 use crate::sessions::{SignedIn, start_session};
@@ -103,7 +103,7 @@ impl Accounts {
     /// with status `pending` and returns the secret to finish it.
     #[tracing::instrument(skip_all)]
     pub async fn register(&self, request: Registration) -> Result<Registered, ServiceError> {
-        let mut errors = Collector::default();
+        let mut errors = FieldErrors::default();
         let name = errors.take(UserName::parse(&request.name));
         let email = errors.take(Email::parse(&request.email));
         let password = errors.take(Password::parse(&request.password));
@@ -258,7 +258,7 @@ impl Accounts {
         user_id: Uuid,
         changes: ProfileChanges,
     ) -> Result<Profile, ServiceError> {
-        let mut errors = Collector::default();
+        let mut errors = FieldErrors::default();
         let name = changes
             .name
             .as_deref()

@@ -8,7 +8,7 @@ use persistence::users::{self, ListQuery, SortKey, UserChanges};
 use uuid::Uuid;
 
 use crate::accounts::{AccountDraft, hash_new_account_password, insert_account, load_profile};
-use crate::error::Collector;
+use crate::error::FieldErrors;
 use crate::subscription_events;
 use crate::tokens::CurrentUser;
 use crate::views::{Account, Profile, Subscription};
@@ -88,7 +88,7 @@ impl Admin {
         query: UserListQuery,
     ) -> Result<UserPage, ServiceError> {
         require_admin(actor)?;
-        let mut errors = Collector::default();
+        let mut errors = FieldErrors::default();
         let role = query
             .role
             .as_deref()
@@ -209,7 +209,7 @@ impl Admin {
         patch: AdminPatch,
     ) -> Result<Profile, ServiceError> {
         require_admin(actor)?;
-        let mut errors = Collector::default();
+        let mut errors = FieldErrors::default();
         let role = patch
             .role
             .as_deref()
@@ -311,7 +311,7 @@ impl Admin {
 }
 
 fn parse_new_account(new: NewAccount) -> Result<AccountDraft, ServiceError> {
-    let mut errors = Collector::default();
+    let mut errors = FieldErrors::default();
     let name = errors.take(UserName::parse(&new.name));
     let email = errors.take(Email::parse(&new.email));
     let password = errors.take(Password::parse(&new.password));

@@ -184,12 +184,29 @@ impl From<StoreError> for ServiceError {
     }
 }
 
-/// Collects parse results of several fields; yields all errors at once.
-#[derive(Default)]
-pub(crate) struct Collector(Vec<DomainError>);
+/// Collects the parse results of a request's fields, so one 422 names every invalid field:
+/// `take` each field's result, then either everything parsed or [`ServiceError::from`] the
+/// collector.
+///
+/// ```
+/// use doztra_domain::{Email, UserName};
+/// use doztra_service::{FieldErrors, ServiceError};
+///
+/// let mut errors = FieldErrors::default();
+/// let email = errors.take(Email::parse("nope"));
+/// let name = errors.take(UserName::parse(""));
+/// let (Some(_email), Some(_name)) = (email, name) else {
+///     let ServiceError::Invalid { errors, .. } = ServiceError::from(errors) else { panic!() };
+///     assert_eq!(errors.len(), 2);
+///     return;
+/// };
+/// ```
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<DomainError>);
 
-impl Collector {
-    pub(crate) fn take<T>(&mut self, result: Result<T, DomainError>) -> Option<T> {
+impl FieldErrors {
+    /// The value, or `None` with its error kept.
+    pub fn take<T>(&mut self, result: Result<T, DomainError>) -> Option<T> {
         match result {
             Ok(v) => Some(v),
             Err(e) => {
@@ -199,12 +216,23 @@ impl Collector {
         }
     }
 
-    pub(crate) fn finish(self) -> Result<(), ServiceError> {
+    /// `Ok` when every field parsed, else the 422 naming each invalid one.
+    pub fn finish(self) -> Result<(), ServiceError> {
         if self.0.is_empty() {
             Ok(())
         } else {
             Err(ServiceError::from_domain_errors(self.0))
         }
+    }
+}
+
+impl From<FieldErrors> for ServiceError {
+    /// The 422 of the collected errors (an internal error if, wrongly, there were none).
+    fn from(errors: FieldErrors) -> Self {
+        errors
+            .finish()
+            .err()
+            .unwrap_or_else(|| ServiceError::internal("request", "a field was lost"))
     }
 }
 

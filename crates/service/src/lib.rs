@@ -34,11 +34,11 @@ pub use billing::CheckoutSession;
 pub use catalogs::{Catalogs, ModelEntry, ModelList, PlanOffer, PlanPrices};
 pub use config::{AuthConfig, JwtSecret, ThrottleConfig};
 pub use email_flows::{EmailConfig, EmailFlows};
-pub use error::{FieldError, ServiceError};
+pub use error::{FieldError, FieldErrors, ServiceError};
 pub use maintenance::{MaintenanceWorker, Pruned};
 pub use metering::{
-    ActiveReservations, CheckOutcome, CheckRequest, MAX_BATCHES_IN_FLIGHT, Metering, Reservation,
-    ReservationRequest, TokenStatistics, TokenTotals, TrackBatching, TrackOutcome, TrackRequest,
+    ActiveReservations, CheckCommand, CheckOutcome, MAX_BATCHES_IN_FLIGHT, Metering, Reservation,
+    ReservationCommand, TokenStatistics, TokenTotals, TrackBatching, TrackCommand, TrackOutcome,
     UsageSummary,
 };
 pub use metrics::{AttemptOutcome, NoMetrics, ServiceMetrics, TrackAnswer};

@@ -6,7 +6,7 @@ use persistence::subscriptions;
 use persistence::{ConnectionTrait, StoreError};
 use uuid::Uuid;
 
-use crate::error::Collector;
+use crate::error::FieldErrors;
 use crate::views::{Preferences, Subscription};
 use crate::{Context, ServiceError, clock};
 
@@ -43,7 +43,7 @@ impl PreferencesService {
         user_id: Uuid,
         update: PreferencesUpdate,
     ) -> Result<Preferences, ServiceError> {
-        let mut errors = Collector::default();
+        let mut errors = FieldErrors::default();
         let theme = update
             .theme
             .as_deref()

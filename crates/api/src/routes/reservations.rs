@@ -1,8 +1,8 @@
 //! `/api/tokens/me/reservations`: reserve tokens before a streamed call, list, release.
 
 use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
 use actix_web::web::{self, Data, Json, Path};
-use service::ReservationRequest;
 
 use crate::dto_reservations::{
     ReservationListResponse, ReservationRequestBody, ReservationResponse,
@@ -37,24 +37,18 @@ pub async fn create_reservation(
     caller: AuthSubscriber,
     body: JsonBody<ReservationRequestBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
-    let request = ReservationRequest {
-        request_type: b.request_type,
-        model: b.model,
-        estimated_tokens: b.estimated_tokens,
-        request_id: b.request_id,
-    };
+    let command = body.into_inner().try_into()?;
     let (reservation, created) = state
         .services
         .metering
-        .reserve_for(caller.0, request)
+        .reserve_for(caller.0, command)
         .await?;
-    let body = ReservationResponse::from(reservation);
-    Ok(if created {
-        HttpResponse::Created().json(body)
+    let status = if created {
+        StatusCode::CREATED
     } else {
-        HttpResponse::Ok().json(body)
-    })
+        StatusCode::OK
+    };
+    Ok(HttpResponse::build(status).json(ReservationResponse::from(reservation)))
 }
 
 /// The caller's reservations that count now, and what they hold.

@@ -3,7 +3,7 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Data, Json, Query};
-use service::{AdminUsageQuery, CheckRequest, HistoryQuery, TrackRequest};
+use service::{AdminUsageQuery, HistoryQuery};
 
 use crate::dto_usage::{
     AdminUsageParams, AdminUsageResponse, CheckRequestBody, CheckResponse, HistoryParams,
@@ -38,22 +38,10 @@ pub async fn track_usage(
     caller: AuthSubscriber,
     body: JsonBody<TrackRequestBody>,
 ) -> Result<Json<TrackResponse>, ApiError> {
-    let b = body.into_inner();
-    let request = TrackRequest {
-        request_type: b.request_type,
-        model: b.model,
-        prompt_tokens: b.prompt_tokens,
-        completion_tokens: b.completion_tokens,
-        total_tokens: b.total_tokens,
-        request_id: b.request_id,
-        conversation_id: b.conversation_id,
-        reservation_id: b.reservation_id,
-    };
+    let metering = &state.services.metering;
     Ok(Json(
-        state
-            .services
-            .metering
-            .track_for(caller.0, request)
+        metering
+            .track_for(caller.0, body.into_inner())
             .await?
             .into(),
     ))
@@ -73,17 +61,12 @@ pub async fn check_usage(
     caller: AuthSubscriber,
     body: JsonBody<CheckRequestBody>,
 ) -> Result<Json<CheckResponse>, ApiError> {
-    let b = body.into_inner();
-    let request = CheckRequest {
-        request_type: b.request_type,
-        model: b.model,
-        estimated_tokens: b.estimated_tokens,
-    };
+    let command = body.into_inner().try_into()?;
     Ok(Json(
         state
             .services
             .metering
-            .check_for(caller.0, request)
+            .check_for(caller.0, command)
             .await?
             .into(),
     ))

@@ -3,6 +3,7 @@
 //! and daily roll-ups.
 
 mod batcher;
+mod commands;
 mod ledger;
 mod reservations;
 
@@ -11,8 +12,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
-    BillingPeriod, Counters, EffectiveLimits, ModelTier, Plan, QuotaDecision, QuotaRequest,
-    Refusal, RequestType, TokenCounts, checked_token_count, decide,
+    BillingPeriod, ConversationId, Counters, EffectiveLimits, ModelTier, Plan, QuotaDecision,
+    QuotaRequest, Refusal, RequestId, RequestType, TokenCounts, decide,
 };
 use persistence::ConnectionTrait;
 use persistence::metering::{self as store, CountersRow, NewUsageEvent};
@@ -21,43 +22,16 @@ use uuid::Uuid;
 
 use self::batcher::TrackWriter;
 pub use self::batcher::{MAX_BATCHES_IN_FLIGHT, TrackBatching};
+pub use self::commands::{CheckCommand, ReservationCommand, TrackCommand};
 use self::ledger::{Ledger, TrackItem};
 pub(crate) use self::reservations::close_reservation;
-pub use self::reservations::{ActiveReservations, Reservation, ReservationRequest};
+pub use self::reservations::{ActiveReservations, Reservation};
 
 use crate::accounts::Subscriber;
-use crate::error::Collector;
 use crate::metrics::TrackAnswer;
 use crate::usage_alerts::{self, UsageAlert};
 use crate::views::Subscription;
 use crate::{Context, ServiceError, clock};
-
-/// Longest accepted `request_id` / `conversation_id`.
-pub const MAX_ID_CHARS: usize = 128;
-
-/// A reservation id as received: malformed is 422 (an unknown one is 404 at track time).
-fn parse_reservation_id(raw: &str) -> Result<Uuid, ServiceError> {
-    Uuid::parse_str(raw.trim()).map_err(|_| {
-        ServiceError::invalid_field(
-            "reservation_id",
-            "reservation_id must be the id of a reservation (a UUID).",
-        )
-    })
-}
-
-/// A usage report as received.
-#[derive(Debug, Clone, Default)]
-pub struct TrackRequest {
-    pub request_type: String,
-    pub model: String,
-    pub prompt_tokens: Option<i64>,
-    pub completion_tokens: Option<i64>,
-    pub total_tokens: Option<i64>,
-    pub request_id: Option<String>,
-    pub conversation_id: Option<String>,
-    /// The reservation this track settles (its actual counts replace the estimate).
-    pub reservation_id: Option<String>,
-}
 
 /// What a track did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,14 +44,6 @@ pub struct TrackOutcome {
     pub tokens_limit: Option<u64>,
     pub tokens_remaining: Option<u64>,
     pub reset_date: DateTime<Utc>,
-}
-
-/// A question "may I spend this?" as received.
-#[derive(Debug, Clone, Default)]
-pub struct CheckRequest {
-    pub request_type: String,
-    pub model: String,
-    pub estimated_tokens: Option<i64>,
 }
 
 /// A positive answer to a check.
@@ -148,21 +114,6 @@ struct ParsedTrack {
     reservation_id: Option<Uuid>,
 }
 
-pub(crate) fn optional_id(
-    field: &'static str,
-    value: Option<String>,
-) -> Result<Option<String>, ServiceError> {
-    let Some(value) = value else { return Ok(None) };
-    let chars = value.chars().count();
-    if chars == 0 || chars > MAX_ID_CHARS || value.chars().any(char::is_control) {
-        return Err(ServiceError::invalid_field(
-            field,
-            format!("{field} must have 1 to {MAX_ID_CHARS} characters without control characters."),
-        ));
-    }
-    Ok(Some(value))
-}
-
 fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
@@ -193,34 +144,19 @@ impl Metering {
         }
     }
 
-    fn parse_track(&self, request: TrackRequest) -> Result<ParsedTrack, ServiceError> {
-        let mut errors = Collector::default();
-        let request_type = errors.take(RequestType::parse(&request.request_type));
-        let tier = errors.take(self.ctx.catalog.resolve(&request.model));
-        let counts = errors.take(TokenCounts::parse(
-            request.prompt_tokens,
-            request.completion_tokens,
-            request.total_tokens,
-        ));
-        errors.finish()?;
-        let request_id = optional_id("request_id", request.request_id)?;
-        let conversation_id = optional_id("conversation_id", request.conversation_id)?;
-        let reservation_id = request
-            .reservation_id
-            .map(|raw| parse_reservation_id(&raw))
-            .transpose()?;
-        match (request_type, tier, counts) {
-            (Some(request_type), Some(tier), Some(counts)) => Ok(ParsedTrack {
-                request_type,
-                model: request.model,
-                tier,
-                counts,
-                request_id,
-                conversation_id,
-                reservation_id,
-            }),
-            _ => Err(ServiceError::internal("track", "collector lost an error")),
-        }
+    /// The command with its model's tier, looked up in the catalog (an unknown model is 422
+    /// `unknown_model`).
+    fn resolve_track(&self, command: TrackCommand) -> Result<ParsedTrack, ServiceError> {
+        let tier = self.ctx.catalog.resolve(command.model.as_str())?;
+        Ok(ParsedTrack {
+            request_type: command.request_type,
+            model: command.model.into_inner(),
+            tier,
+            counts: command.counts,
+            request_id: command.request_id.map(RequestId::into_inner),
+            conversation_id: command.conversation_id.map(ConversationId::into_inner),
+            reservation_id: command.reservation_id,
+        })
     }
 
     async fn subscription(
@@ -250,11 +186,13 @@ impl Metering {
     pub async fn track(
         &self,
         user_id: Uuid,
-        request: TrackRequest,
+        command: impl TryInto<TrackCommand, Error = ServiceError>,
     ) -> Result<TrackOutcome, ServiceError> {
         let subscription = self.subscription(&self.ctx.db, user_id).await?;
         let plan = subscription.plan;
-        let result = match self.parse_track(request) {
+        // The command is parsed here, from whatever the caller holds (the HTTP layer's body
+        // converts itself), so a refused body still counts in the business metrics.
+        let result = match command.try_into().and_then(|c| self.resolve_track(c)) {
             Ok(parsed) => {
                 self.record(user_id, parsed, plan, subscription.limits())
                     .await
@@ -272,12 +210,14 @@ impl Metering {
     pub async fn track_for(
         &self,
         caller: Subscriber,
-        request: TrackRequest,
+        command: impl TryInto<TrackCommand, Error = ServiceError>,
     ) -> Result<TrackOutcome, ServiceError> {
         let row = caller.subscription.ok_or(ServiceError::NotFound("User"))?;
         let subscription = Subscription::at(row, clock::now())?;
         let plan = subscription.plan;
-        let result = match self.parse_track(request) {
+        // The command is parsed here, from whatever the caller holds (the HTTP layer's body
+        // converts itself), so a refused body still counts in the business metrics.
+        let result = match command.try_into().and_then(|c| self.resolve_track(c)) {
             Ok(parsed) => {
                 self.record(caller.user.id, parsed, plan, subscription.limits())
                     .await
@@ -388,9 +328,9 @@ impl Metering {
     pub async fn check(
         &self,
         user_id: Uuid,
-        request: CheckRequest,
+        command: CheckCommand,
     ) -> Result<CheckOutcome, ServiceError> {
-        let parsed = self.parse_check(request)?;
+        let parsed = self.resolve_check(command)?;
         let limits = self.limits(&self.ctx.db, user_id).await?;
         self.decide_check(user_id, parsed, limits).await
     }
@@ -401,32 +341,20 @@ impl Metering {
     pub async fn check_for(
         &self,
         caller: Subscriber,
-        request: CheckRequest,
+        command: CheckCommand,
     ) -> Result<CheckOutcome, ServiceError> {
-        let parsed = self.parse_check(request)?;
+        let parsed = self.resolve_check(command)?;
         let row = caller.subscription.ok_or(ServiceError::NotFound("User"))?;
         let limits = Subscription::at(row, clock::now())?.limits();
         self.decide_check(caller.user.id, parsed, limits).await
     }
 
-    fn parse_check(
+    fn resolve_check(
         &self,
-        request: CheckRequest,
+        command: CheckCommand,
     ) -> Result<(RequestType, ModelTier, Option<u64>), ServiceError> {
-        let mut errors = Collector::default();
-        let request_type = errors.take(RequestType::parse(&request.request_type));
-        let tier = errors.take(self.ctx.catalog.resolve(&request.model));
-        let estimate = errors.take(checked_token_count(
-            "estimated_tokens",
-            request.estimated_tokens,
-        ));
-        errors.finish()?;
-        let (Some(request_type), Some(model_tier), Some(estimated_tokens)) =
-            (request_type, tier, estimate)
-        else {
-            return Err(ServiceError::internal("check", "collector lost an error"));
-        };
-        Ok((request_type, model_tier, estimated_tokens))
+        let tier = self.ctx.catalog.resolve(command.model.as_str())?;
+        Ok((command.request_type, tier, command.estimated_tokens))
     }
 
     async fn decide_check(

@@ -9,29 +9,17 @@
 //! grants are exact across instances.
 
 use chrono::{DateTime, Utc};
-use domain::{
-    BillingPeriod, QuotaDecision, QuotaRequest, RequestType, checked_token_count, decide,
-};
+use domain::{BillingPeriod, QuotaDecision, QuotaRequest, RequestId, RequestType, decide};
 use persistence::ledger::{self as store_ledger, CountersKey, CountersWrite};
 use persistence::reservations::{self as store, ReservationRow};
 use persistence::{DatabaseConnection, StoreError};
 use uuid::Uuid;
 
 use super::ledger::{plus, reserved_holdings, usage_of};
-use super::{Metering, optional_id};
+use super::{Metering, ReservationCommand};
 use crate::accounts::Subscriber;
-use crate::error::Collector;
 use crate::views::Subscription;
 use crate::{ServiceError, clock};
-
-/// `POST /api/tokens/me/reservations` as received.
-#[derive(Debug, Clone, Default)]
-pub struct ReservationRequest {
-    pub request_type: String,
-    pub model: String,
-    pub estimated_tokens: Option<i64>,
-    pub request_id: Option<String>,
-}
 
 /// A granted reservation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,39 +65,22 @@ struct ParsedReservation {
 }
 
 impl Metering {
-    fn parse_reservation(
+    /// The command with its model's tier (an unknown model is 422 `unknown_model`).
+    fn resolve_reservation(
         &self,
-        request: ReservationRequest,
+        command: ReservationCommand,
     ) -> Result<ParsedReservation, ServiceError> {
-        let mut errors = Collector::default();
-        let request_type = errors.take(RequestType::parse(&request.request_type));
-        let tier = errors.take(self.ctx.catalog.resolve(&request.model));
-        let estimate = errors.take(checked_token_count(
-            "estimated_tokens",
-            request.estimated_tokens,
-        ));
-        errors.finish()?;
-        let request_id = optional_id("request_id", request.request_id)?;
-        let (Some(request_type), Some(model_tier), Some(estimate)) = (request_type, tier, estimate)
-        else {
-            return Err(ServiceError::internal("reserve", "collector lost an error"));
-        };
-        let Some(estimated_tokens) = estimate.filter(|tokens| *tokens > 0) else {
-            return Err(ServiceError::invalid_field(
-                "estimated_tokens",
-                "estimated_tokens is required and must be at least 1.",
-            ));
-        };
+        let model_tier = self.ctx.catalog.resolve(command.model.as_str())?;
         Ok(ParsedReservation {
-            request_type,
-            model: request.model,
+            request_type: command.request_type,
+            model: command.model.into_inner(),
             quota: QuotaRequest {
-                request_type,
+                request_type: command.request_type,
                 model_tier,
-                estimated_tokens: Some(estimated_tokens),
+                estimated_tokens: Some(command.estimated_tokens),
             },
-            estimated_tokens,
-            request_id,
+            estimated_tokens: command.estimated_tokens,
+            request_id: command.request_id.map(RequestId::into_inner),
         })
     }
 
@@ -119,9 +90,9 @@ impl Metering {
     pub async fn reserve_for(
         &self,
         caller: Subscriber,
-        request: ReservationRequest,
+        command: ReservationCommand,
     ) -> Result<(Reservation, bool), ServiceError> {
-        let parsed = self.parse_reservation(request)?;
+        let parsed = self.resolve_reservation(command)?;
         let user_id = caller.user.id;
         let row = caller.subscription.ok_or(ServiceError::NotFound("User"))?;
         let limits = Subscription::at(row, clock::now())?.limits();

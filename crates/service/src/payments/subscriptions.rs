@@ -6,7 +6,7 @@ use domain::{PaymentMethodId, Plan, SubscriptionStatus};
 use persistence::subscriptions::{SubscriptionChanges, SubscriptionRow};
 
 use super::{Billing, is_gone, stripe_id, stripe_sync};
-use crate::error::Collector;
+use crate::error::FieldErrors;
 use crate::subscription_events;
 use crate::tokens::CurrentUser;
 use crate::views::Subscription;
@@ -58,7 +58,7 @@ impl Billing {
         user: &CurrentUser,
         update: SubscriptionUpdate,
     ) -> Result<SubscriptionOutcome, ServiceError> {
-        let mut errors = Collector::default();
+        let mut errors = FieldErrors::default();
         let plan = update
             .plan
             .as_deref()
