@@ -210,6 +210,9 @@ async fn start_server(
         ("DATABASE_MAX_CONNECTIONS", "8"),
         ("EMAIL_OUTBOX_DIR", outbox_dir.as_str()),
         ("APP_BASE_URL", "https://app.example.com"),
+        // Every test client is 127.0.0.1: the per-address registration budget would count a
+        // whole test's accounts as one client's (the security tests set their own).
+        ("REGISTER_MAX_PER_IP", "1000000"),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

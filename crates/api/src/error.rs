@@ -97,7 +97,9 @@ impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         use ServiceError as E;
         let retry_after = match &err {
-            E::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
+            E::TooManyAttempts { retry_after_secs } | E::Busy { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
             _ => None,
         };
         let status = match &err {
@@ -114,7 +116,9 @@ impl From<ServiceError> for ApiError {
             E::Quota { .. } => StatusCode::PAYMENT_REQUIRED,
             E::RequestIdConflict | E::ReservationSettled => StatusCode::CONFLICT,
             E::InvalidEmailToken => StatusCode::BAD_REQUEST,
-            E::BillingUnavailable | E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            E::BillingUnavailable | E::Unavailable(_) | E::Busy { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             E::PaymentFailed { .. } => StatusCode::PAYMENT_REQUIRED,
             E::PaymentProvider(_) => StatusCode::BAD_GATEWAY,
             E::InvalidSignature => StatusCode::BAD_REQUEST,
@@ -150,6 +154,7 @@ impl From<ServiceError> for ApiError {
             E::ReservationSettled => "reservation_settled",
             E::InvalidEmailToken => "invalid_or_expired_token",
             E::Unavailable(_) => "service_unavailable",
+            E::Busy { .. } => "service_busy",
             E::Internal { .. } => "internal_error",
         };
         let detail = match &err {

@@ -14,6 +14,29 @@ use crate::dto::{LoginForm, LoginJson};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// The client's address as far as `TRUSTED_PROXIES` vouches for it (see
+/// [`crate::client_address`]), for the per-address budgets.
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub Option<String>);
+
+impl ClientIp {
+    pub fn as_deref(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl FromRequest for ClientIp {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let ip = req
+            .app_data::<Data<AppState>>()
+            .and_then(|state| state.trusted_proxies.client_ip(req));
+        std::future::ready(Ok(ClientIp(ip)))
+    }
+}
+
 /// The signed-in caller: a valid, unrevoked access token of an active account.
 #[derive(Debug, Clone)]
 pub struct AuthUser(pub CurrentUser);

@@ -62,6 +62,9 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// How many argon2 computations may run at once (default: cores − 1, at least 1).
     pub password_hash_concurrency: usize,
+    /// How many may wait for a hashing thread before sign-ins are refused with 503
+    /// `service_busy` (`PASSWORD_HASH_QUEUE`, default four per thread).
+    pub password_hash_queue: usize,
     /// Stripe, when `STRIPE_SECRET_KEY` is set (else paid plans answer 503).
     pub stripe: Option<billing::StripeSettings>,
     /// Group commit of tracks (`TRACK_BATCH_WINDOW`, `TRACK_BATCH_MAX`).
@@ -192,25 +195,7 @@ impl Settings {
                 Duration::from_secs(10),
             )?,
         };
-        let throttle = ThrottleConfig {
-            max_failures_per_email: number(
-                get("LOGIN_MAX_FAILURES"),
-                "LOGIN_MAX_FAILURES",
-                5u64,
-                1,
-            )?,
-            max_failures_per_ip: number(
-                get("LOGIN_MAX_FAILURES_PER_IP"),
-                "LOGIN_MAX_FAILURES_PER_IP",
-                50u64,
-                1,
-            )?,
-            window: duration(
-                get("LOGIN_LOCKOUT_WINDOW"),
-                "LOGIN_LOCKOUT_WINDOW",
-                Duration::from_secs(900),
-            )?,
-        };
+        let throttle = read_throttle(&get)?;
         if get("TRUST_PROXY_HEADERS").is_some() {
             // The flag believed the client-written left-most entry. Ignoring it silently would
             // count every client behind the proxy as the proxy: refuse, and say what replaces it.
@@ -326,6 +311,12 @@ impl Settings {
                 })
             }
         };
+        let password_hash_concurrency = number(
+            get("PASSWORD_HASH_CONCURRENCY"),
+            "PASSWORD_HASH_CONCURRENCY",
+            PasswordHasher::default_concurrency(),
+            1,
+        )?;
         Ok(Self {
             email,
             email_from,
@@ -380,10 +371,11 @@ impl Settings {
                 Duration::from_secs(30),
             )?,
             stripe,
-            password_hash_concurrency: number(
-                get("PASSWORD_HASH_CONCURRENCY"),
-                "PASSWORD_HASH_CONCURRENCY",
-                PasswordHasher::default_concurrency(),
+            password_hash_concurrency,
+            password_hash_queue: number(
+                get("PASSWORD_HASH_QUEUE"),
+                "PASSWORD_HASH_QUEUE",
+                PasswordHasher::default_queue(password_hash_concurrency),
                 1,
             )?,
             track_batching: service::TrackBatching {
@@ -477,6 +469,43 @@ fn price(
         .checked_mul(100)
         .and_then(|w| w.checked_add(cents))
         .ok_or_else(invalid)
+}
+
+/// The sign-in lock-out and the budgets of the other abusable operations. A budget is at
+/// least 1: `0` never means "off" (a large number relaxes one).
+fn read_throttle<'a>(
+    get: &dyn Fn(&str) -> Option<&'a str>,
+) -> Result<ThrottleConfig, SettingsError> {
+    let budget = |name: &'static str, default: u64| number(get(name), name, default, 1u64);
+    let defaults = ThrottleConfig::default();
+    Ok(ThrottleConfig {
+        max_failures_per_email: budget("LOGIN_MAX_FAILURES", defaults.max_failures_per_email)?,
+        max_failures_per_ip: budget("LOGIN_MAX_FAILURES_PER_IP", defaults.max_failures_per_ip)?,
+        window: duration(
+            get("LOGIN_LOCKOUT_WINDOW"),
+            "LOGIN_LOCKOUT_WINDOW",
+            defaults.window,
+        )?,
+        budget_window: duration(
+            get("THROTTLE_WINDOW"),
+            "THROTTLE_WINDOW",
+            defaults.budget_window,
+        )?,
+        register_per_ip: budget("REGISTER_MAX_PER_IP", defaults.register_per_ip)?,
+        reset_requests_per_ip: budget("PASSWORD_RESET_MAX_PER_IP", defaults.reset_requests_per_ip)?,
+        reset_redemptions_per_ip: budget(
+            "RESET_PASSWORD_MAX_PER_IP",
+            defaults.reset_redemptions_per_ip,
+        )?,
+        email_changes_per_user: budget(
+            "EMAIL_CHANGE_MAX_PER_USER",
+            defaults.email_changes_per_user,
+        )?,
+        password_change_failures: budget(
+            "PASSWORD_CHANGE_MAX_FAILURES",
+            defaults.password_change_failures,
+        )?,
+    })
 }
 
 /// The largest `TRACK_BATCH_MAX` honoured (statements of a batch stay far below the databases'
@@ -610,6 +639,14 @@ mod tests {
             ("APP_ENV", "staging"),
             ("MODEL_CATALOG", "gpt-4o"),
             ("LOGIN_MAX_FAILURES", "0"),
+            // A budget of 0 is never "off": every one refuses it.
+            ("REGISTER_MAX_PER_IP", "0"),
+            ("PASSWORD_RESET_MAX_PER_IP", "0"),
+            ("RESET_PASSWORD_MAX_PER_IP", "0"),
+            ("EMAIL_CHANGE_MAX_PER_USER", "0"),
+            ("PASSWORD_CHANGE_MAX_FAILURES", "0"),
+            ("PASSWORD_HASH_QUEUE", "0"),
+            ("THROTTLE_WINDOW", "0"),
             ("PLAN_PRICE_BASIC", "19.999"),
             ("PLAN_PRICE_BASIC", "-1"),
             ("PLAN_CURRENCY", "dollars"),

@@ -84,7 +84,11 @@ pub fn build_services(
             throttle: settings.throttle,
             catalog: settings.model_catalog.clone(),
             hasher: PasswordHasher::production()?
-                .with_concurrency(settings.password_hash_concurrency)?,
+                .with_concurrency(settings.password_hash_concurrency)?
+                .with_queue(
+                    settings.password_hash_concurrency,
+                    settings.password_hash_queue,
+                ),
             prices: settings.prices.clone(),
             email: settings.email.clone(),
             billing: settings
@@ -186,6 +190,9 @@ impl Application {
                 )
         })
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        // A client that closes its connection has given up on its answer: stop the work
+        // (dropping the handler skips a queued password hash) instead of finishing it for nobody.
+        .h1_allow_half_closed(false)
         .listen(listener)
         .map_err(|source| StartupError::Bind {
             address: settings.address(),

@@ -13,6 +13,7 @@
 mod api;
 mod db;
 mod fault;
+mod hash_flood;
 mod load;
 mod report;
 mod run;
@@ -47,6 +48,9 @@ enum Command {
     /// `GET /health` latency while clients flood the webhook with hostile Stripe-Signature
     /// headers; writes its own section of docs/BENCHMARKS.md.
     WebhookFlood(webhook_flood::WebhookFloodArgs),
+    /// Sign-in latency while clients flood the server with requests that make it hash
+    /// passwords; writes its own section of docs/BENCHMARKS.md.
+    HashFlood(hash_flood::HashFloodArgs),
 }
 
 #[derive(clap::Args)]
@@ -91,6 +95,7 @@ async fn main() -> ExitCode {
         Command::Register(args) => register(args).await,
         Command::TrackLoad(args) => fault::track_load(args).await,
         Command::WebhookFlood(args) => webhook_flood::webhook_flood(args).await,
+        Command::HashFlood(args) => hash_flood::hash_flood(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -51,7 +51,7 @@ pub enum ServiceError {
     WrongCurrentPassword,
     #[error("This account is disabled.")]
     AccountDisabled,
-    #[error("Too many failed sign-in attempts. Try again later.")]
+    #[error("Too many attempts. Try again later.")]
     TooManyAttempts { retry_after_secs: u64 },
     #[error("Not authenticated.")]
     NotAuthenticated,
@@ -81,6 +81,9 @@ pub enum ServiceError {
     ReservationSettled,
     #[error("The service is temporarily unavailable.")]
     Unavailable(#[source] StoreError),
+    /// Too much costly work is queued (password hashing); retry after the given seconds.
+    #[error("The service is busy. Please try again shortly.")]
+    Busy { retry_after_secs: u64 },
     #[error("internal error: {context}")]
     Internal {
         context: &'static str,

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin;
+mod budgets;
 mod catalogs;
 mod clock;
 mod config;
@@ -50,7 +51,7 @@ pub use outgoing::endpoints::{
 };
 pub use outgoing::events::EventType;
 pub use outgoing::worker::WebhookWorker;
-pub use passwords::PasswordHasher;
+pub use passwords::{HashStats, PasswordHasher};
 pub use payments::{
     Billing, InvoicePageView, InvoiceQuery, InvoiceView, PortalSession, SubscriptionOutcome,
     SubscriptionUpdate, WebhookReceipt,
@@ -116,6 +117,7 @@ pub struct Services {
     webhook_signal: Arc<tokio::sync::Notify>,
     webhook_config: Arc<WebhookConfig>,
     metrics: Arc<dyn ServiceMetrics>,
+    hasher: PasswordHasher,
     db: DatabaseConnection,
 }
 
@@ -130,6 +132,7 @@ pub struct OperationalGauges {
     pub webhook_backlog: u64,
     pub webhook_oldest_age_seconds: f64,
     pub pool: persistence::PoolStats,
+    pub password_hashes: HashStats,
 }
 
 /// Settings the services are built from.
@@ -219,12 +222,14 @@ impl Services {
                 .throttle
                 .window
                 .max(ctx.email.resend_window)
-                .max(ctx.email.reset_window),
+                .max(ctx.email.reset_window)
+                .max(ctx.throttle.budget_window),
             outbox_signal: ctx.outbox_signal.clone(),
             usage_retention: settings.usage_retention,
             webhook_signal: ctx.webhook_signal.clone(),
             webhook_config,
             metrics: ctx.metrics.clone(),
+            hasher: ctx.hasher.clone(),
             db,
         })
     }
@@ -289,6 +294,7 @@ impl Services {
             webhook_backlog: deliveries,
             webhook_oldest_age_seconds: age(oldest_delivery),
             pool: persistence::pool_stats(&self.db),
+            password_hashes: self.hasher.stats(),
         })
     }
 

@@ -8,6 +8,7 @@ use persistence::{ConnectionTrait, StoreError};
 use uuid::Uuid;
 
 use crate::accounts::load_profile;
+use crate::budgets::Budget;
 use crate::tokens::{self, CurrentUser, SessionTokens};
 use crate::views::Profile;
 use crate::{Context, ServiceError, clock};
@@ -96,8 +97,7 @@ impl Sessions {
         ip: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
-        let window = window(&self.ctx);
-        let since = now - window;
+        let since = now - window(&self.ctx);
         let mut checks = vec![(
             Scope::Email,
             email,
@@ -107,14 +107,16 @@ impl Sessions {
             checks.push((Scope::Ip, ip, self.ctx.throttle.max_failures_per_ip));
         }
         for (scope, subject, max) in checks {
-            // `>` because this attempt's own record is among them: `max` earlier failures
-            // (or attempts in flight) lock the next one out.
+            let budget = Budget {
+                scope,
+                max,
+                window: self.ctx.throttle.window,
+            };
+            // This attempt's own record is among them: `max` earlier failures (or attempts in
+            // flight) lock the next one out.
             let recent = throttle::recent_failures(&self.ctx.db, scope, subject, since).await?;
-            if recent.count > max {
-                let lifts_at = recent.oldest.unwrap_or(now) + window;
-                let secs = (lifts_at - now).num_milliseconds().max(0);
-                let retry_after_secs = u64::try_from((secs + 999) / 1000).unwrap_or(1).max(1);
-                return Err(ServiceError::TooManyAttempts { retry_after_secs });
+            if let Some(refused) = budget.refusal(recent, 1, now) {
+                return Err(refused);
             }
         }
         Ok(())
