@@ -17,6 +17,7 @@ mod hash_flood;
 mod load;
 mod report;
 mod run;
+mod scenarios;
 mod server;
 mod webhook_flood;
 

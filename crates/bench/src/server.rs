@@ -77,6 +77,24 @@ impl ServerConfig {
         Ok(t0.elapsed())
     }
 
+    /// Runs `doztra-auth create-admin` (password [`crate::api::PASSWORD`]).
+    pub fn create_admin(&self, email: &str) -> Result<(), String> {
+        let status = self
+            .command("create-admin", 0)?
+            .args(["--email", email, "--name", "Bench Admin"])
+            .env("DOZTRA_ADMIN_PASSWORD", crate::api::PASSWORD)
+            .status()
+            .map_err(|e| format!("cannot run {}: {e}", self.binary.display()))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "create-admin failed ({status}); see {}",
+                self.log_file.display()
+            ))
+        }
+    }
+
     /// Starts `doztra-auth serve` on a free port and waits until `/health/ready` answers 200.
     pub async fn start(&self) -> Result<Server, String> {
         let port = free_port()?;
