@@ -114,7 +114,7 @@ impl From<ServiceError> for ApiError {
                 StatusCode::FORBIDDEN
             }
             E::Quota { .. } => StatusCode::PAYMENT_REQUIRED,
-            E::RequestIdConflict | E::ReservationSettled => StatusCode::CONFLICT,
+            E::RequestIdConflict | E::ReservationSettled | E::LastAdmin => StatusCode::CONFLICT,
             E::InvalidEmailToken => StatusCode::BAD_REQUEST,
             E::BillingUnavailable | E::Unavailable(_) | E::Busy { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -148,6 +148,7 @@ impl From<ServiceError> for ApiError {
             E::RefreshTokenReused => "refresh_token_reused",
             E::AdminRequired => "admin_required",
             E::ForbiddenSelfChange(_) => "forbidden_self_change",
+            E::LastAdmin => "last_admin",
             E::NotFound(_) => "not_found",
             E::Quota { refusal, .. } => refusal.code(),
             E::RequestIdConflict => "request_id_conflict",

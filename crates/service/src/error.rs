@@ -63,6 +63,9 @@ pub enum ServiceError {
     AdminRequired,
     #[error("{0}")]
     ForbiddenSelfChange(&'static str),
+    /// The change would leave no active admin.
+    #[error("This would leave no active admin: promote another account first.")]
+    LastAdmin,
     #[error("{0} not found.")]
     NotFound(&'static str),
     /// A quota or tier refusal decided by the domain; `reset_date` is when the period's
