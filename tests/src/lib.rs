@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 pub mod alerting;
 pub mod examples;
+pub mod flaky_proxy;
 pub mod log_capture;
 pub mod smtp_sink;
 pub mod tools;

@@ -1,13 +1,15 @@
 //! `docs/API.md` stays true to the server: every route the live OpenAPI document lists has its
 //! `` ### `METHOD /path` `` heading in API.md and every such heading is a route of the document
 //! (but for the documentation routes listed below, which are served and deliberately not in
-//! it); and every error code the HTTP layer can answer is in API.md's error table.
+//! it); and every error code the HTTP layer can answer is in API.md's error table. The served
+//! document is the committed `docs/openapi.json` whatever the deployment's settings (the
+//! byte-for-byte check against `doztra-auth openapi` is in `crates/api/tests/deployment.rs`).
 //!
 //! The OpenAPI document does not depend on the database, so this runs on SQLite only.
 
 use std::collections::BTreeSet;
 
-use doztra_tests::{Backend, spawn_app, tools};
+use doztra_tests::{Backend, spawn_app, spawn_app_with, tools};
 use serde_json::Value;
 
 /// Served, documented in API.md, and deliberately absent from the OpenAPI document.
@@ -123,6 +125,58 @@ async fn every_route_of_the_openapi_document_is_in_api_md_and_back() {
             "{method} {path} is served (got {status})"
         );
     }
+}
+
+const REGENERATE: &str = "cargo run -q -p doztra-api -- openapi > docs/openapi.json";
+
+/// A deployment with its own models serves the committed document unchanged: `model` fields
+/// are strings with the built-in models as examples, never an enum of this catalog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_served_openapi_document_is_the_committed_one_whatever_the_catalog() {
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        &[("MODEL_CATALOG", "gpt-4o=gpt-4,claude-3-opus=gpt-4-turbo")],
+    )
+    .await
+    .expect("SQLite");
+    let served: Value = app
+        .get("/api/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(tools::repo_root().join("docs/openapi.json"))
+        .unwrap_or_else(|e| panic!("docs/openapi.json ({e}); create it with: {REGENERATE}"));
+    let committed: Value = serde_json::from_str(&text).expect("docs/openapi.json is JSON");
+    assert!(
+        served == committed,
+        "/api/openapi.json differs from docs/openapi.json; regenerate it with: {REGENERATE}"
+    );
+    assert_eq!(
+        api::openapi::document_json().unwrap(),
+        text,
+        "docs/openapi.json is stale; regenerate it with: {REGENERATE}"
+    );
+
+    let schemas = &committed["components"]["schemas"];
+    for (schema, property) in [
+        ("TrackRequestBody", "model"),
+        ("CheckRequestBody", "model"),
+        ("ReservationRequestBody", "model"),
+        ("PreferencesUpdateRequest", "default_model"),
+    ] {
+        let field = &schemas[schema]["properties"][property];
+        assert!(field.get("enum").is_none(), "{schema}.{property}: {field}");
+        assert_eq!(
+            field["examples"],
+            serde_json::json!(["gpt-3.5-turbo", "gpt-4", "gpt-4-turbo"]),
+            "{schema}.{property}: {field}"
+        );
+    }
+    assert!(
+        !text.contains("claude-3-opus"),
+        "nothing of this deployment's catalog"
+    );
 }
 
 /// The code of each `ApiError::new(StatusCode::X, "code", ...)` in `source`.

@@ -1,4 +1,5 @@
-//! `doztra-auth`: the server binary. `serve` (default), `migrate`, `create-admin`, `healthcheck`.
+//! `doztra-auth`: the server binary. `serve` (default), `migrate`, `create-admin`, `healthcheck`,
+//! `openapi`.
 
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
@@ -39,11 +40,17 @@ enum Command {
         #[arg(long, default_value = "/health")]
         path: String,
     },
+    /// Print the OpenAPI document (the one `GET /api/openapi.json` serves) and exit. It needs no
+    /// settings; `docs/openapi.json` is its output.
+    Openapi,
 }
 
 #[actix_web::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::Openapi)) {
+        return print_openapi();
+    }
     let settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {
@@ -57,6 +64,7 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate(settings).await,
         Command::CreateAdmin { email, name } => create_admin(settings, &email, &name).await,
         Command::Healthcheck { path } => run_healthcheck(&settings, &path),
+        Command::Openapi => return print_openapi(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -97,6 +105,19 @@ async fn serve(settings: Settings) -> Result<(), String> {
     app.run_until_stopped().await.map_err(|e| e.to_string())?;
     tracing::info!("stopped");
     Ok(())
+}
+
+fn print_openapi() -> ExitCode {
+    match doztra_api::openapi::document_json() {
+        Ok(json) => {
+            print!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the OpenAPI document: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn run_healthcheck(settings: &Settings, path: &str) -> Result<(), String> {

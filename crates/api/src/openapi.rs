@@ -1,4 +1,6 @@
-//! The OpenAPI 3 document of every route (`GET /api/openapi.json`, browsable at `/docs`).
+//! The OpenAPI 3 document of every route (`GET /api/openapi.json`, browsable at `/docs`,
+//! printed by `doztra-auth openapi` and committed as `docs/openapi.json`). It is the same for
+//! every deployment: nothing in it comes from settings.
 
 use domain::ModelCatalog;
 use serde_json::Value;
@@ -95,19 +97,55 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The document as this server answers: the static one plus the configured model catalog as
-/// the enum of every `model` a request must name.
-pub fn document(catalog: &ModelCatalog) -> utoipa::openapi::OpenApi {
+/// The document every server answers and `doztra-auth openapi` prints. A `model` is a plain
+/// string (each deployment extends the catalog with `MODEL_CATALOG`, so a generated client must
+/// not hard-code one deployment's models); the built-in catalog's names are its examples.
+pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    let models: Vec<&str> = catalog.models().map(|(name, _)| name).collect();
+    let built_in: Vec<Value> = ModelCatalog::default()
+        .models()
+        .map(|(name, _)| Value::from(name))
+        .collect();
     for (schema, property) in [
         ("TrackRequestBody", "model"),
         ("CheckRequestBody", "model"),
+        ("ReservationRequestBody", "model"),
         ("PreferencesUpdateRequest", "default_model"),
     ] {
-        set_enum(&mut doc, schema, property, &models);
+        set_model_examples(&mut doc, schema, property, &built_in);
     }
     doc
+}
+
+/// [`document`] as the pretty-printed JSON of `docs/openapi.json` (with a final newline).
+pub fn document_json() -> Result<String, serde_json::Error> {
+    let mut json = serde_json::to_string_pretty(&document())?;
+    json.push('\n');
+    Ok(json)
+}
+
+/// Describes a `model` property as any catalog name, with the built-in ones as examples.
+fn set_model_examples(
+    openapi: &mut utoipa::openapi::OpenApi,
+    schema: &str,
+    property: &str,
+    examples: &[Value],
+) {
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
+        return;
+    };
+    if let Some(RefOr::T(Schema::Object(field))) = object.properties.get_mut(property) {
+        field.enum_values = None;
+        field.examples = examples.to_vec();
+        field.description = Some(
+            "A model name of the deployment's catalog (`GET /api/models` lists it): the \
+             built-in gpt-3.5-turbo, gpt-4 and gpt-4-turbo, plus what MODEL_CATALOG adds."
+                .to_owned(),
+        );
+    }
 }
 
 /// The error responses every operation shares, added once here instead of on each handler:

@@ -156,7 +156,7 @@ impl Application {
         let headers = Data::new(SecureHeaders::new(settings.hsts_max_age));
         let body_limit = settings.body_limit;
         let cors_origins = settings.cors_origins.clone();
-        let openapi = openapi::document(&settings.model_catalog);
+        let openapi = openapi::document();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

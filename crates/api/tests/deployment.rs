@@ -4,6 +4,7 @@
 //! `doztra-auth healthcheck` exits 0 while the server answers and non-zero once it is gone;
 //! `doztra-auth migrate` as its own step, then `serve` with `AUTO_MIGRATE=false`, works on
 //! SQLite and PostgreSQL. The image build itself is not exercised (no Docker engine here).
+//! And `doztra-auth openapi` prints exactly the committed `docs/openapi.json` (the drift check).
 //!
 //! These tests live in the api package because only its own tests get the binary's path
 //! (`CARGO_BIN_EXE_doztra-auth`). Each process starts from an empty environment in an empty
@@ -353,4 +354,38 @@ async fn migrate_then_serve_without_auto_migrate_on_postgres() {
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
+}
+
+/// The committed OpenAPI document is the binary's own output, byte for byte: a change to a
+/// route, a DTO or the version that is not regenerated fails here. The command needs no
+/// settings (a broken one does not matter) and prints nothing but the document.
+#[test]
+fn openapi_prints_exactly_the_committed_docs_openapi_json() {
+    let dir = Scratch::new();
+    let output = run(&dir.0, &["openapi"], &[("PORT", "not-a-port")]);
+    assert!(output.status.success(), "{}", shown(&output));
+    let printed = String::from_utf8(output.stdout).expect("UTF-8");
+    let committed_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+    let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
+    assert!(
+        printed == committed,
+        "docs/openapi.json differs from `doztra-auth openapi` (first difference at line {}). \
+         Regenerate it and commit the result:\n\n    \
+         cargo run -q -p doztra-api -- openapi > docs/openapi.json\n",
+        printed
+            .lines()
+            .zip(committed.lines())
+            .position(|(a, b)| a != b)
+            .map_or_else(
+                || printed.lines().count().min(committed.lines().count()) + 1,
+                |i| i + 1
+            )
+    );
+    let document: Value = serde_json::from_str(&printed).expect("JSON");
+    assert!(
+        document["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3."))
+    );
+    assert_eq!(document["info"]["version"], env!("CARGO_PKG_VERSION"));
 }
