@@ -15,7 +15,7 @@ use crate::email_flows::{self, queue_verification, wake};
 use crate::error::{FieldErrors, parse_new_password};
 use crate::payments;
 use crate::preferences::{default_preferences, preferences_for};
-use crate::sessions::{SignedIn, start_session};
+use crate::sessions::{SignedIn, end_sessions, start_session};
 use crate::tokens::{self, AccessClaims, CurrentUser};
 use crate::views::{Account, Profile, Subscription};
 use crate::{Context, ServiceError, clock};
@@ -374,18 +374,11 @@ impl Accounts {
         let hash = self.ctx.hasher.hash(&new_password).await?;
         let now = clock::now();
         let txn = persistence::begin_write(&self.ctx.db).await?;
-        users::update(
-            &txn,
-            current.id,
-            UserChanges {
-                password_hash: Some(hash),
-                tokens_valid_after: Some(now),
-                ..Default::default()
-            },
-            now,
-        )
-        .await?;
-        session_store::revoke_all_for_user(&txn, current.id, Some(current.session_id), now).await?;
+        let changes = UserChanges {
+            password_hash: Some(hash),
+            ..Default::default()
+        };
+        end_sessions(&txn, current.id, Some(current.session_id), changes, now).await?;
         email_store::retire_tokens(&txn, current.id, email_flows::RESET, now).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(())

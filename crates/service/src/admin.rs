@@ -1,7 +1,6 @@
 //! Administration of accounts: listing, creation, overrides without payment, deletion.
 
 use domain::{Email, ModelTier, Password, Plan, Role, UserName};
-use persistence::sessions as session_store;
 use persistence::subscriptions::{self, SubscriptionChanges};
 use persistence::users::{self, ListQuery, SortKey, UserChanges};
 use persistence::{ConnectionTrait, StoreError};
@@ -9,6 +8,7 @@ use uuid::Uuid;
 
 use crate::accounts::{AccountDraft, hash_new_account_password, insert_account, load_profile};
 use crate::error::FieldErrors;
+use crate::sessions::end_sessions;
 use crate::subscription_events;
 use crate::tokens::CurrentUser;
 use crate::views::{Account, Profile, Subscription};
@@ -251,15 +251,14 @@ impl Admin {
             role: role.map(|r| r.as_str().to_owned()),
             is_active: patch.is_active,
             is_verified: patch.is_verified,
-            tokens_valid_after: disabling.then_some(now),
             ..Default::default()
         };
-        users::update(&txn, id, user_changes, now)
-            .await?
-            .ok_or(ServiceError::NotFound("User"))?;
-        if disabling {
-            session_store::revoke_all_for_user(&txn, id, None, now).await?;
-        }
+        let updated = if disabling {
+            end_sessions(&txn, id, None, user_changes, now).await?
+        } else {
+            users::update(&txn, id, user_changes, now).await?
+        };
+        updated.ok_or(ServiceError::NotFound("User"))?;
         let sub_changes = SubscriptionChanges {
             plan: plan.map(|p| p.as_str().to_owned()),
             status: plan.map(|_| "active".to_owned()),

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use persistence::email::{self as store, NewEmailToken};
-use persistence::sessions as session_store;
 use persistence::throttle::{self, Scope};
 use persistence::users::{self, UserChanges};
 use persistence::{ConnectionTrait, StoreError};
@@ -15,6 +14,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::budgets;
+use crate::sessions::end_sessions;
 use crate::error::parse_new_password;
 use crate::tokens::{self, CurrentUser};
 use crate::{Context, ServiceError, clock};
@@ -311,12 +311,10 @@ impl EmailFlows {
             .await?;
         let changes = UserChanges {
             password_hash: Some(hash),
-            tokens_valid_after: Some(now),
             is_verified: Some(true),
             ..Default::default()
         };
-        users::update(&txn, user.id, changes, now).await?;
-        session_store::revoke_all_for_user(&txn, user.id, None, now).await?;
+        end_sessions(&txn, user.id, None, changes, now).await?;
         store::retire_tokens(&txn, user.id, RESET, now).await?;
         throttle::clear(&txn, Scope::Email, &user.email).await?;
         txn.commit().await.map_err(StoreError::from)?;

@@ -252,20 +252,33 @@ impl Sessions {
     pub async fn logout_all(&self, current: &CurrentUser) -> Result<(), ServiceError> {
         let now = clock::now();
         let txn = persistence::begin_write(&self.ctx.db).await?;
-        users::update(
-            &txn,
-            current.id,
-            UserChanges {
-                tokens_valid_after: Some(now),
-                ..Default::default()
-            },
-            now,
-        )
-        .await?;
-        store::revoke_all_for_user(&txn, current.id, None, now).await?;
+        end_sessions(&txn, current.id, None, UserChanges::default(), now).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
+}
+
+/// Ends the sign-ins of an account, with `changes` to the account in the same statement: every
+/// refresh-token family but `keep`'s is revoked and every access token issued before `now` is
+/// rejected (the kept sign-in refreshes to go on). The one home of "revoke every session"
+/// (sign-out everywhere, password change and reset, disabling); the caller's transaction
+/// carries it together with the change that causes it. `None`: no such account.
+pub(crate) async fn end_sessions(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+    changes: UserChanges,
+    now: DateTime<Utc>,
+) -> Result<Option<users::UserRow>, ServiceError> {
+    let changes = UserChanges {
+        tokens_valid_after: Some(now),
+        ..changes
+    };
+    let Some(user) = users::update(conn, user_id, changes, now).await? else {
+        return Ok(None);
+    };
+    store::revoke_all_for_user(conn, user_id, keep, now).await?;
+    Ok(Some(user))
 }
 
 /// The account a refresh continues, if the sign-in has not reached its absolute expiry and the
