@@ -68,6 +68,9 @@ pub struct Settings {
     pub track_batching: service::TrackBatching,
     /// How long an unsettled token reservation counts (`RESERVATION_TTL`).
     pub reservation_ttl: Duration,
+    /// The most tokens one track, check estimate or reservation may carry
+    /// (`MAX_TOKENS_PER_REQUEST`).
+    pub max_tokens_per_request: domain::MaxTokensPerRequest,
     /// Raw usage events older than this are deleted (`USAGE_EVENT_RETENTION`; unset: never).
     pub usage_event_retention: Option<Duration>,
     /// `Strict-Transport-Security: max-age=` this many seconds on every response; 0 sends none.
@@ -406,6 +409,7 @@ impl Settings {
                 "RESERVATION_TTL",
                 Duration::from_secs(600),
             )?,
+            max_tokens_per_request: max_tokens_per_request(get("MAX_TOKENS_PER_REQUEST"))?,
             usage_event_retention: get("USAGE_EVENT_RETENTION")
                 .map(|raw| duration(Some(raw), "USAGE_EVENT_RETENTION", Duration::ZERO))
                 .transpose()?,
@@ -477,6 +481,18 @@ fn price(
         .checked_mul(100)
         .and_then(|w| w.checked_add(cents))
         .ok_or_else(invalid)
+}
+
+/// `MAX_TOKENS_PER_REQUEST`: 1 to 10,000,000 (no request field carries more).
+fn max_tokens_per_request(raw: Option<&str>) -> Result<domain::MaxTokensPerRequest, SettingsError> {
+    const VARIABLE: &str = "MAX_TOKENS_PER_REQUEST";
+    let max = number(raw, VARIABLE, domain::MaxTokensPerRequest::DEFAULT, 1)?;
+    domain::MaxTokensPerRequest::new(max).ok_or_else(|| {
+        bad(
+            VARIABLE,
+            format!("must be at most {}", domain::TokenCounts::MAX_TOKENS),
+        )
+    })
 }
 
 /// The largest `TRACK_BATCH_MAX` honoured (statements of a batch stay far below the databases'
@@ -618,6 +634,9 @@ mod tests {
             ("HSTS_MAX_AGE", "a year"),
             ("METRICS_TOKEN", "short"),
             ("TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal"),
+            ("MAX_TOKENS_PER_REQUEST", "0"),
+            ("MAX_TOKENS_PER_REQUEST", "10000001"),
+            ("MAX_TOKENS_PER_REQUEST", "2m"),
         ] {
             let err = Settings::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value}");
@@ -656,6 +675,16 @@ mod tests {
         let err =
             Settings::from_vars(&vars(&[("REFRESH_TOKEN_REUSE_INTERVAL", "soon")])).unwrap_err();
         assert_eq!(err.variable, "REFRESH_TOKEN_REUSE_INTERVAL");
+    }
+
+    #[test]
+    fn the_request_maximum_defaults_to_two_million_tokens() {
+        let s = Settings::from_vars(&vars(&[])).unwrap();
+        assert_eq!(s.max_tokens_per_request.get(), 2_000_000);
+        for (raw, max) in [("1", 1), ("10000000", 10_000_000), ("50000", 50_000)] {
+            let s = Settings::from_vars(&vars(&[("MAX_TOKENS_PER_REQUEST", raw)])).unwrap();
+            assert_eq!(s.max_tokens_per_request.get(), max);
+        }
     }
 
     #[test]
