@@ -214,6 +214,8 @@ async fn start_server(
         // Every test client is 127.0.0.1: the per-address registration budget would count a
         // whole test's accounts as one client's (the security tests set their own).
         ("REGISTER_MAX_PER_IP", "1000000"),
+        // Tests that sign many in at once are not about the hashing queue (security_auth is).
+        ("PASSWORD_HASH_QUEUE", "10000"),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

@@ -1,8 +1,9 @@
 //! Abuse of what accounts and admins may write (issue 12): mailbox syntax smuggled into an email
-//! address, and admins removing each other until none is left. Each test reproduces an attack.
+//! address, admins removing each other until none is left, and one track carrying a hundred
+//! times the plan. Each test reproduces an attack.
 
 use doztra_tests::reqwest::Response;
-use doztra_tests::{PASSWORD, Session, TestApp, db_tests, expect_error};
+use doztra_tests::{PASSWORD, Session, TestApp, db_tests, db_tests_with, expect_error};
 use serde_json::{Value, json};
 
 // ---- 13: mailbox syntax in email addresses ----
@@ -262,10 +263,197 @@ async fn the_last_active_admin_cannot_demote_disable_or_delete_itself(app: TestA
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
 }
 
+// ---- 15: one huge track ----
+
+const TRACK: &str = "/api/tokens/me/track";
+const CHECK: &str = "/api/tokens/me/check";
+const RESERVE: &str = "/api/tokens/me/reservations";
+/// The free plan's monthly tokens.
+const FREE_TOKENS: u64 = 100_000;
+/// `MAX_TOKENS_PER_REQUEST`'s default.
+const DEFAULT_MAX: u64 = 2_000_000;
+
+fn chat(prompt: u64, completion: u64) -> Value {
+    json!({"request_type": "chat", "model": "gpt-3.5-turbo",
+           "prompt_tokens": prompt, "completion_tokens": completion})
+}
+
+/// Asserts a 422 `validation_error` naming exactly `field`.
+async fn expect_invalid_field(res: Response, field: &str) {
+    let body = expect_error(res, 422, "validation_error").await;
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors list in {body}"))
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(fields, [field], "{body}");
+}
+
+async fn tokens_used(app: &TestApp, who: &Session) -> u64 {
+    let usage: Value = app
+        .get("/api/usage/me", Some(&who.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    usage["tokens"]["used"].as_u64().unwrap()
+}
+
+async fn recorded_events(app: &TestApp) -> i64 {
+    app.count("SELECT COUNT(*) FROM token_usage").await
+}
+
+/// One track of 10,000,000 tokens used to add them all to a 100,000-token free plan. A track
+/// whose total is above `MAX_TOKENS_PER_REQUEST` (2,000,000 by default) is 422 and records
+/// nothing, whether the total is given or computed from its parts; one at the maximum is still
+/// recorded in full (the call happened).
+async fn one_track_cannot_carry_more_than_the_request_maximum(app: TestApp) {
+    let user = app.user("huge@example.com").await;
+    for body in [
+        chat(5_000_000, 5_000_000),
+        json!({"request_type": "chat", "model": "gpt-3.5-turbo", "total_tokens": 10_000_000}),
+        chat(DEFAULT_MAX - 1, 2),
+        json!({"request_type": "chat", "model": "gpt-3.5-turbo",
+               "total_tokens": DEFAULT_MAX + 1, "request_id": "huge-1"}),
+    ] {
+        let res = app.post(TRACK, Some(&user.access), body.clone()).await;
+        expect_invalid_field(res, "total_tokens").await;
+    }
+    assert_eq!(recorded_events(&app).await, 0);
+    assert_eq!(tokens_used(&app, &user).await, 0);
+
+    let res = app
+        .post(
+            TRACK,
+            Some(&user.access),
+            chat(DEFAULT_MAX / 2, DEFAULT_MAX / 2),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(tokens_used(&app, &user).await, DEFAULT_MAX);
+    // The plan is spent: the next track is refused by the quota as before.
+    let res = app.post(TRACK, Some(&user.access), chat(1, 1)).await;
+    expect_error(res, 402, "token_limit_exceeded").await;
+    assert_eq!(recorded_events(&app).await, 1);
+}
+
+/// The check and a reservation refuse an estimate above the maximum (422, even on an unlimited
+/// plan); an estimate that does not fit what remains of the plan is refused in advance (402),
+/// one that fits exactly is allowed. Following that recipe, no track overshoots the plan.
+async fn the_check_refuses_in_advance_what_a_track_could_not_fit(app: TestApp) {
+    let admin = app.admin("boss@example.com").await;
+    let user = app.user("careful@example.com").await;
+    let estimate = |tokens: u64| json!({"request_type": "chat", "model": "gpt-3.5-turbo", "estimated_tokens": tokens});
+    for path in [CHECK, RESERVE] {
+        let res = app
+            .post(path, Some(&user.access), estimate(DEFAULT_MAX + 1))
+            .await;
+        expect_invalid_field(res, "estimated_tokens").await;
+    }
+    // Over what remains: refused before the call, by the quota.
+    let res = app
+        .post(CHECK, Some(&user.access), estimate(FREE_TOKENS + 1))
+        .await;
+    let body = expect_error(res, 402, "token_limit_exceeded").await;
+    assert_eq!(body["limit"], FREE_TOKENS);
+    assert_eq!(body["used"], 0);
+    let res = app
+        .post(CHECK, Some(&user.access), estimate(FREE_TOKENS))
+        .await;
+    assert_eq!(res.status(), 200);
+    // Spend part of the plan; the check follows what remains.
+    let res = app
+        .post(TRACK, Some(&user.access), chat(30_000, 30_000))
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app.post(CHECK, Some(&user.access), estimate(40_001)).await;
+    expect_error(res, 402, "token_limit_exceeded").await;
+    let res = app.post(CHECK, Some(&user.access), estimate(40_000)).await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["allowed"], true, "{body}");
+    assert_eq!(body["tokens_remaining"], 40_000);
+    let res = app
+        .post(TRACK, Some(&user.access), chat(20_000, 20_000))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(tokens_used(&app, &user).await, FREE_TOKENS);
+
+    // An unlimited plan has no quota to exhaust, but one request is still bounded.
+    let res = app
+        .patch(
+            &format!("/api/admin/users/{}", user.user_id),
+            Some(&admin.access),
+            json!({"plan": "professional"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .post(CHECK, Some(&user.access), estimate(DEFAULT_MAX))
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .post(CHECK, Some(&user.access), estimate(DEFAULT_MAX + 1))
+        .await;
+    expect_invalid_field(res, "estimated_tokens").await;
+    let res = app
+        .post(TRACK, Some(&user.access), chat(DEFAULT_MAX, 1))
+        .await;
+    expect_invalid_field(res, "total_tokens").await;
+    assert_eq!(recorded_events(&app).await, 2);
+}
+
+/// With `MAX_TOKENS_PER_REQUEST=1000`, every path honours that maximum: a track, a check, a
+/// reservation, and a track settling a reservation (refused, and the reservation stays).
+async fn a_configured_maximum_bounds_tracks_checks_and_reservations(app: TestApp) {
+    let user = app.user("bounded@example.com").await;
+    let res = app.post(TRACK, Some(&user.access), chat(500, 501)).await;
+    expect_invalid_field(res, "total_tokens").await;
+    let res = app.post(TRACK, Some(&user.access), chat(500, 500)).await;
+    assert_eq!(res.status(), 200);
+    let estimate = |tokens: u64| json!({"request_type": "chat", "model": "gpt-3.5-turbo", "estimated_tokens": tokens});
+    let res = app.post(CHECK, Some(&user.access), estimate(1001)).await;
+    expect_invalid_field(res, "estimated_tokens").await;
+    let res = app.post(CHECK, Some(&user.access), estimate(1000)).await;
+    assert_eq!(res.status(), 200);
+    let res = app.post(RESERVE, Some(&user.access), estimate(1001)).await;
+    expect_invalid_field(res, "estimated_tokens").await;
+    let res = app.post(RESERVE, Some(&user.access), estimate(1000)).await;
+    assert_eq!(res.status(), 201);
+    let reservation: Value = res.json().await.unwrap();
+    let id = reservation["reservation_id"].as_str().unwrap();
+
+    let mut settle = chat(1000, 1);
+    settle["reservation_id"] = json!(id);
+    let res = app.post(TRACK, Some(&user.access), settle).await;
+    expect_invalid_field(res, "total_tokens").await;
+    let held: Value = app
+        .get(RESERVE, Some(&user.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(held["total_reserved_tokens"], 1000, "{held}");
+    let mut settle = chat(400, 600);
+    settle["reservation_id"] = json!(id);
+    let res = app.post(TRACK, Some(&user.access), settle).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(tokens_used(&app, &user).await, 2000);
+    assert_eq!(recorded_events(&app).await, 2);
+}
+
+db_tests_with!(
+    small_request_maximum,
+    &[("MAX_TOKENS_PER_REQUEST", "1000")],
+    a_configured_maximum_bounds_tracks_checks_and_reservations,
+);
+
 db_tests!(
     registration_refuses_mailbox_syntax_in_the_email,
     admin_creation_refuses_mailbox_syntax_in_the_email,
     a_profile_change_refuses_mailbox_syntax_in_the_email,
     two_admins_removing_each_other_at_once_leave_one_admin,
     the_last_active_admin_cannot_demote_disable_or_delete_itself,
+    one_track_cannot_carry_more_than_the_request_maximum,
+    the_check_refuses_in_advance_what_a_track_could_not_fit,
 );

@@ -35,6 +35,7 @@ pub struct TrackRequestBody {
     #[schema(minimum = 0, maximum = 10_000_000)]
     pub completion_tokens: Option<i64>,
     /// Optional; prompt + completion when omitted, and must equal their sum when both are given.
+    /// The total must be at most `MAX_TOKENS_PER_REQUEST` (default 2,000,000).
     #[schema(example = 150)]
     #[serde(default, deserialize_with = "crate::dto::whole_number")]
     #[schema(minimum = 0, maximum = 10_000_000)]
@@ -149,7 +150,8 @@ pub struct CheckRequestBody {
     #[serde(default)]
     #[schema(required = true)]
     pub model: String,
-    /// With it, the request is refused when the estimate does not fit in what remains.
+    /// With it, the request is refused when the estimate does not fit in what remains; at most
+    /// `MAX_TOKENS_PER_REQUEST` (default 2,000,000).
     #[serde(default, deserialize_with = "crate::dto::whole_number")]
     #[schema(minimum = 0, maximum = 10_000_000)]
     pub estimated_tokens: Option<i64>,

@@ -63,7 +63,7 @@ pub struct Settings {
     /// How many argon2 computations may run at once (default: cores − 1, at least 1).
     pub password_hash_concurrency: usize,
     /// How many may wait for a hashing thread before sign-ins are refused with 503
-    /// `service_busy` (`PASSWORD_HASH_QUEUE`, default four per thread).
+    /// `service_busy` (`PASSWORD_HASH_QUEUE`, default eight per thread).
     pub password_hash_queue: usize,
     /// Stripe, when `STRIPE_SECRET_KEY` is set (else paid plans answer 503).
     pub stripe: Option<billing::StripeSettings>,
@@ -71,6 +71,9 @@ pub struct Settings {
     pub track_batching: service::TrackBatching,
     /// How long an unsettled token reservation counts (`RESERVATION_TTL`).
     pub reservation_ttl: Duration,
+    /// The most tokens one track, check estimate or reservation may carry
+    /// (`MAX_TOKENS_PER_REQUEST`).
+    pub max_tokens_per_request: domain::MaxTokensPerRequest,
     /// Raw usage events older than this are deleted (`USAGE_EVENT_RETENTION`; unset: never).
     pub usage_event_retention: Option<Duration>,
     /// `Strict-Transport-Security: max-age=` this many seconds on every response; 0 sends none.
@@ -398,6 +401,7 @@ impl Settings {
                 "RESERVATION_TTL",
                 Duration::from_secs(600),
             )?,
+            max_tokens_per_request: max_tokens_per_request(get("MAX_TOKENS_PER_REQUEST"))?,
             usage_event_retention: get("USAGE_EVENT_RETENTION")
                 .map(|raw| duration(Some(raw), "USAGE_EVENT_RETENTION", Duration::ZERO))
                 .transpose()?,
@@ -505,6 +509,18 @@ fn read_throttle<'a>(
             "PASSWORD_CHANGE_MAX_FAILURES",
             defaults.password_change_failures,
         )?,
+    })
+}
+
+/// `MAX_TOKENS_PER_REQUEST`: 1 to 10,000,000 (no request field carries more).
+fn max_tokens_per_request(raw: Option<&str>) -> Result<domain::MaxTokensPerRequest, SettingsError> {
+    const VARIABLE: &str = "MAX_TOKENS_PER_REQUEST";
+    let max = number(raw, VARIABLE, domain::MaxTokensPerRequest::DEFAULT, 1)?;
+    domain::MaxTokensPerRequest::new(max).ok_or_else(|| {
+        bad(
+            VARIABLE,
+            format!("must be at most {}", domain::TokenCounts::MAX_TOKENS),
+        )
     })
 }
 
@@ -655,6 +671,9 @@ mod tests {
             ("HSTS_MAX_AGE", "a year"),
             ("METRICS_TOKEN", "short"),
             ("TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal"),
+            ("MAX_TOKENS_PER_REQUEST", "0"),
+            ("MAX_TOKENS_PER_REQUEST", "10000001"),
+            ("MAX_TOKENS_PER_REQUEST", "2m"),
         ] {
             let err = Settings::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value}");
@@ -693,6 +712,16 @@ mod tests {
         let err =
             Settings::from_vars(&vars(&[("REFRESH_TOKEN_REUSE_INTERVAL", "soon")])).unwrap_err();
         assert_eq!(err.variable, "REFRESH_TOKEN_REUSE_INTERVAL");
+    }
+
+    #[test]
+    fn the_request_maximum_defaults_to_two_million_tokens() {
+        let s = Settings::from_vars(&vars(&[])).unwrap();
+        assert_eq!(s.max_tokens_per_request.get(), 2_000_000);
+        for (raw, max) in [("1", 1), ("10000000", 10_000_000), ("50000", 50_000)] {
+            let s = Settings::from_vars(&vars(&[("MAX_TOKENS_PER_REQUEST", raw)])).unwrap();
+            assert_eq!(s.max_tokens_per_request.get(), max);
+        }
     }
 
     #[test]

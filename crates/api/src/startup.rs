@@ -98,6 +98,7 @@ pub fn build_services(
                 .transpose()?,
             track_batching: settings.track_batching,
             reservation_ttl: settings.reservation_ttl,
+            max_tokens_per_request: settings.max_tokens_per_request,
             usage_retention: settings.usage_event_retention,
             alert_thresholds: settings.alert_thresholds.clone(),
             webhooks: settings.webhooks.clone(),

@@ -322,7 +322,7 @@ fn markdown(args: &HashFloodArgs, phases: &[Phase]) -> String {
     let target = 3.0 * idle;
     let _ = writeln!(
         m,
-        "`doztra-bench hash-flood`: the release server (default settings: one hashing thread on {cores} cores, a queue of 4) on a fresh PostgreSQL database, behind `TRUSTED_PROXIES=127.0.0.1/32`; {} hostile requests are kept in flight for {} s per attack, each from an `X-Forwarded-For` address of its own (a botnet: the per-address budgets do not apply), while one client on its own thread signs in with the right password in a closed loop (a 503 `service_busy` is retried at once; the latency is until success). Target: p99 of that sign-in within twice its idle latency plus one hash = {target:.1} ms (one hash is taken as the idle median sign-in, {idle:.1} ms, which includes it).\n",
+        "`doztra-bench hash-flood`: the release server (default settings: one hashing thread on {cores} cores, a queue of 8) on a fresh PostgreSQL database, behind `TRUSTED_PROXIES=127.0.0.1/32`; {} hostile requests are kept in flight for {} s per attack, each from an `X-Forwarded-For` address of its own (a botnet: the per-address budgets do not apply), while one client on its own thread signs in with the right password in a closed loop (a 503 `service_busy` is retried at once; the latency is until success). Target: p99 of that sign-in within twice its idle latency plus one hash = {target:.1} ms (one hash is taken as the idle median sign-in, {idle:.1} ms, which includes it).\n",
         args.attackers, args.seconds
     );
     let _ = writeln!(

@@ -30,4 +30,6 @@ pub use subscription::{
     StateOrder, StoredProviderState, SubscriptionStatus, TIE_WINDOW_SECS, WebhookOutcome,
     decide_payment_failure, decide_state, order_state,
 };
-pub use usage::{Counters, RequestType, TokenCounts, UsageUnit, checked_token_count};
+pub use usage::{
+    Counters, MaxTokensPerRequest, RequestType, TokenCounts, UsageUnit, checked_token_count,
+};

@@ -14,8 +14,8 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::budgets;
-use crate::sessions::end_sessions;
 use crate::error::parse_new_password;
+use crate::sessions::end_sessions;
 use crate::tokens::{self, CurrentUser};
 use crate::{Context, ServiceError, clock};
 use domain::Email;

@@ -149,6 +149,8 @@ pub struct ServiceSettings {
     pub track_batching: TrackBatching,
     /// How long an unsettled token reservation counts.
     pub reservation_ttl: std::time::Duration,
+    /// The most tokens one track, check estimate or reservation may carry.
+    pub max_tokens_per_request: domain::MaxTokensPerRequest,
     /// Raw usage events older than this are deleted by the maintenance worker (`None`: never).
     pub usage_retention: Option<std::time::Duration>,
     /// The percentages of a limit that raise a usage alert.
@@ -213,6 +215,7 @@ impl Services {
                 ctx.clone(),
                 settings.track_batching,
                 settings.reservation_ttl,
+                settings.max_tokens_per_request,
             ),
             reports: UsageReports::new(ctx.clone()),
             email: EmailFlows::new(ctx.clone()),

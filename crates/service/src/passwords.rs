@@ -57,9 +57,10 @@ impl PasswordHasher {
             .max(1)
     }
 
-    /// The default queue: four waiting computations per hashing thread.
+    /// The default queue: eight waiting computations per hashing thread (at ~30 ms each, a
+    /// quarter of a second of waiting at most).
     pub fn default_queue(concurrency: usize) -> usize {
-        4 * concurrency.max(1)
+        8 * concurrency.max(1)
     }
 
     /// Runs the computations on `concurrency` threads (at least 1) instead of the default, with

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
-    BillingPeriod, ConversationId, Counters, EffectiveLimits, ModelTier, Plan, QuotaDecision,
-    QuotaRequest, Refusal, RequestId, RequestType, TokenCounts, decide,
+    BillingPeriod, ConversationId, Counters, EffectiveLimits, MaxTokensPerRequest, ModelTier, Plan,
+    QuotaDecision, QuotaRequest, Refusal, RequestId, RequestType, TokenCounts, decide,
 };
 use persistence::ConnectionTrait;
 use persistence::metering::{self as store, CountersRow, NewUsageEvent};
@@ -102,6 +102,8 @@ pub struct Metering {
     writer: TrackWriter,
     /// How long an unsettled reservation counts.
     reservation_ttl: chrono::TimeDelta,
+    /// The most tokens one track, check estimate or reservation may carry.
+    max_per_request: MaxTokensPerRequest,
 }
 
 struct ParsedTrack {
@@ -127,7 +129,12 @@ fn counters_of(row: Option<&CountersRow>) -> Counters {
 }
 
 impl Metering {
-    pub(crate) fn new(ctx: Context, batching: TrackBatching, reservation_ttl: Duration) -> Self {
+    pub(crate) fn new(
+        ctx: Context,
+        batching: TrackBatching,
+        reservation_ttl: Duration,
+        max_per_request: MaxTokensPerRequest,
+    ) -> Self {
         let ledger = Ledger {
             db: ctx.db.clone(),
             thresholds: ctx.alert_thresholds.clone(),
@@ -141,12 +148,16 @@ impl Metering {
             writer,
             reservation_ttl: chrono::TimeDelta::from_std(reservation_ttl)
                 .unwrap_or(chrono::TimeDelta::minutes(10)),
+            max_per_request,
         }
     }
 
     /// The command with its model's tier, looked up in the catalog (an unknown model is 422
-    /// `unknown_model`).
+    /// `unknown_model`); a total above the request maximum is 422 on `total_tokens`, before
+    /// anything is written (it would be recorded in full otherwise).
     fn resolve_track(&self, command: TrackCommand) -> Result<ParsedTrack, ServiceError> {
+        self.max_per_request
+            .admit("total_tokens", command.counts.total())?;
         let tier = self.ctx.catalog.resolve(command.model.as_str())?;
         Ok(ParsedTrack {
             request_type: command.request_type,
@@ -353,6 +364,9 @@ impl Metering {
         &self,
         command: CheckCommand,
     ) -> Result<(RequestType, ModelTier, Option<u64>), ServiceError> {
+        if let Some(estimate) = command.estimated_tokens {
+            self.max_per_request.admit("estimated_tokens", estimate)?;
+        }
         let tier = self.ctx.catalog.resolve(command.model.as_str())?;
         Ok((command.request_type, tier, command.estimated_tokens))
     }
