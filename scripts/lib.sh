@@ -73,7 +73,7 @@ watchdog() {
 require_binaries() {
   if [[ ! -x $SERVER_BIN || ! -x $BENCH_BIN ]]; then
     log "building the release binaries (first time: several minutes)"
-    (cd "$ROOT" && cargo build --release -p doztra-api -p doztra-bench)
+    (cd "$ROOT" && cargo build --release -p doztra-server -p doztra-bench)
   fi
   pg_isready -h 127.0.0.1 -p 5432 -q || fail "PostgreSQL does not answer at 127.0.0.1:5432"
 }

@@ -11,10 +11,10 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use api::{Application, Settings};
 use reqwest::{Method, Response, StatusCode};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
+use server::{Application, Settings};
 use service::Services;
 use uuid::Uuid;
 

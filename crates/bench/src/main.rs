@@ -2,7 +2,7 @@
 //! load generator of the fault scripts in `scripts/`.
 //!
 //! ```sh
-//! cargo build --release -p doztra-api -p doztra-bench
+//! cargo build --release -p doztra-server -p doztra-bench
 //! target/release/doztra-bench run            # full run, writes docs/BENCHMARKS.md
 //! target/release/doztra-bench run --quick    # a short smoke run (no file written)
 //! target/release/doztra-bench webhook-flood  # /health under hostile webhook signatures

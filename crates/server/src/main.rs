@@ -5,10 +5,10 @@ use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use doztra_api::settings::DEFAULT_APP_BASE_URL;
-use doztra_api::startup::{Application, build_services, open_database};
-use doztra_api::{Settings, healthcheck, telemetry};
 use migration::MigratorTrait;
+use server::settings::DEFAULT_APP_BASE_URL;
+use server::startup::{Application, build_services, open_database};
+use server::{Settings, healthcheck, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -108,7 +108,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
 }
 
 fn print_openapi() -> ExitCode {
-    match doztra_api::openapi::document_json() {
+    match api::openapi::document_json() {
         Ok(json) => {
             print!("{json}");
             ExitCode::SUCCESS

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
-use crate::client_address::TrustedProxies;
-use crate::metrics::MetricsToken;
+use api::client_address::TrustedProxies;
+use api::metrics::MetricsToken;
 use domain::ModelCatalog;
 use mail::{SmtpSecurity, SmtpSettings};
 use service::{AuthConfig, EmailConfig, JwtSecret, PasswordHasher, PlanPrices, ThrottleConfig};
