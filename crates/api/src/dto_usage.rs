@@ -344,6 +344,20 @@ pub struct HistoryParams {
     pub cursor: Option<String>,
 }
 
+impl From<HistoryParams> for service::HistoryQuery {
+    fn from(p: HistoryParams) -> Self {
+        Self {
+            page: p.page,
+            limit: p.limit,
+            request_type: p.request_type,
+            model: p.model,
+            start_date: p.start_date,
+            end_date: p.end_date,
+            cursor: p.cursor,
+        }
+    }
+}
+
 /// One recorded request.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct HistoryItem {

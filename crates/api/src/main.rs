@@ -1,4 +1,5 @@
-//! `doztra-auth`: the server binary. `serve` (default), `migrate`, `create-admin`, `healthcheck`.
+//! `doztra-auth`: the server binary. `serve` (default), `migrate`, `create-admin`,
+//! `create-api-key`, `healthcheck`.
 
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
@@ -33,6 +34,17 @@ enum Command {
         #[arg(long)]
         name: String,
     },
+    /// Create a service API key and print its secret (shown this once).
+    CreateApiKey {
+        #[arg(long)]
+        name: String,
+        /// usage:write, usage:read or users:read; repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// RFC 3339 date-time after which the key stops working.
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
     /// Ask the server configured by HOST and PORT for a 200 on `--path` (default /health) and
     /// exit 0, else exit 1. For container health checks: the image needs no curl.
     Healthcheck {
@@ -56,6 +68,11 @@ async fn main() -> ExitCode {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(settings).await,
         Command::CreateAdmin { email, name } => create_admin(settings, &email, &name).await,
+        Command::CreateApiKey {
+            name,
+            scopes,
+            expires_at,
+        } => create_api_key(settings, name, scopes, expires_at).await,
         Command::Healthcheck { path } => run_healthcheck(&settings, &path),
     };
     match result {
@@ -142,5 +159,38 @@ async fn create_admin(settings: Settings, email: &str, name: &str) -> Result<(),
         "created admin {} ({})",
         profile.account.email, profile.account.id
     );
+    Ok(())
+}
+
+async fn create_api_key(
+    settings: Settings,
+    name: String,
+    scopes: Vec<String>,
+    expires_at: Option<String>,
+) -> Result<(), String> {
+    // The same parsing as `POST /api/admin/api-keys`.
+    let new: service::NewApiKey = doztra_api::dto_api_keys::CreateApiKeyRequest {
+        name,
+        scopes,
+        expires_at,
+    }
+    .try_into()
+    .map_err(|e: service::ServiceError| e.to_string())?;
+    let db = open_database(&settings).await.map_err(|e| e.to_string())?;
+    let services = build_services(&settings, db, std::sync::Arc::new(service::NoMetrics))
+        .map_err(|e| e.to_string())?;
+    let created = services
+        .api_keys
+        .create_by_operator(new)
+        .await
+        .map_err(|e| e.to_string())?;
+    let scopes: Vec<&str> = created.key.scopes.iter().map(|s| s.as_str()).collect();
+    eprintln!(
+        "created API key {} ({}) with scopes {}; the secret below is shown only now:",
+        created.key.name,
+        created.key.id,
+        scopes.join(",")
+    );
+    println!("{}", created.secret);
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin;
+mod api_keys;
 mod catalogs;
 mod clock;
 mod config;
@@ -30,6 +31,9 @@ use std::sync::Arc;
 
 pub use accounts::{Accounts, ProfileChanges, Registered, Registration, Subscriber};
 pub use admin::{Admin, AdminPatch, NewAccount, UserListQuery, UserPage};
+pub use api_keys::{
+    API_KEY_PREFIX, ApiKey, ApiKeys, CreatedApiKey, KeyCaller, NewApiKey, UserLookup, UserSummary,
+};
 pub use billing::CheckoutSession;
 pub use catalogs::{Catalogs, ModelEntry, ModelList, PlanOffer, PlanPrices};
 pub use config::{AuthConfig, JwtSecret, ThrottleConfig};
@@ -109,6 +113,7 @@ pub struct Services {
     pub email: EmailFlows,
     pub billing: Billing,
     pub webhooks: Webhooks,
+    pub api_keys: ApiKeys,
     /// The longest window any throttle looks back over.
     throttle_window: std::time::Duration,
     usage_retention: Option<std::time::Duration>,
@@ -200,18 +205,21 @@ impl Services {
         };
         let webhook_config = Arc::new(settings.webhooks);
         ctx.auth.keys()?; // refuse a key the JWT library cannot use, at start-up
+        let metering = Metering::new(
+            ctx.clone(),
+            settings.track_batching,
+            settings.reservation_ttl,
+        );
+        let reports = UsageReports::new(ctx.clone());
         Ok(Self {
+            api_keys: ApiKeys::new(ctx.clone(), metering.clone(), reports.clone()),
             accounts: Accounts::new(ctx.clone()),
             sessions: Sessions::new(ctx.clone()),
             admin: Admin::new(ctx.clone()),
             preferences: PreferencesService::new(ctx.clone()),
             catalogs: Catalogs::new(ctx.clone()),
-            metering: Metering::new(
-                ctx.clone(),
-                settings.track_batching,
-                settings.reservation_ttl,
-            ),
-            reports: UsageReports::new(ctx.clone()),
+            metering,
+            reports,
             email: EmailFlows::new(ctx.clone()),
             billing: Billing::new(ctx.clone()),
             webhooks: Webhooks::new(ctx.clone(), webhook_config.clone()),

@@ -3,10 +3,12 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod api_keys;
 pub mod app;
 pub mod auth;
 pub mod billing;
 pub mod catalog;
+pub mod key_routes;
 pub mod ops;
 pub mod preferences;
 pub mod reservations;
@@ -21,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api")
             .configure(auth::configure)
+            .configure(key_routes::configure)
             .configure(users::configure)
             .configure(billing::configure)
             .configure(admin::configure)
