@@ -25,6 +25,7 @@ mod m20261204_000041_add_open_reservations;
 mod m20261204_000042_key_metering_rows_by_user;
 mod m20261204_000043_key_usage_alerts_by_user;
 mod m20261204_000044_create_api_keys;
+mod m20261204_000045_add_usage_reporter;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000042_key_metering_rows_by_user::Migration),
             Box::new(m20261204_000043_key_usage_alerts_by_user::Migration),
             Box::new(m20261204_000044_create_api_keys::Migration),
+            Box::new(m20261204_000045_add_usage_reporter::Migration),
         ]
     }
 }

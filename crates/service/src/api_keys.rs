@@ -13,7 +13,8 @@ use crate::accounts::Subscriber;
 use crate::admin::require_admin;
 use crate::error::FieldErrors;
 use crate::metering::{
-    CheckCommand, CheckOutcome, Metering, TokenStatistics, TrackCommand, TrackOutcome, UsageSummary,
+    CheckCommand, CheckOutcome, Metering, Reporter, TokenStatistics, TrackCommand, TrackOutcome,
+    UsageSummary,
 };
 use crate::tokens::{CurrentUser, hash_token, random_token};
 use crate::usage_reports::{HistoryPage, HistoryQuery, UsageReports};
@@ -123,7 +124,9 @@ impl ApiKeys {
         let subscriber = self
             .subscriber(caller, ApiKeyScope::UsageWrite, user_id)
             .await?;
-        self.metering.track_for(subscriber, command).await
+        self.metering
+            .track_reported(subscriber, Reporter::ApiKey(caller.key_id), command)
+            .await
     }
 
     /// Whether a request of `user_id` would be accepted now (`usage:write`).

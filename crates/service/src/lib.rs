@@ -41,9 +41,9 @@ pub use email_flows::{EmailConfig, EmailFlows};
 pub use error::{FieldError, FieldErrors, ServiceError};
 pub use maintenance::{MaintenanceWorker, Pruned};
 pub use metering::{
-    ActiveReservations, CheckCommand, CheckOutcome, MAX_BATCHES_IN_FLIGHT, Metering, Reservation,
-    ReservationCommand, TokenStatistics, TokenTotals, TrackBatching, TrackCommand, TrackOutcome,
-    UsageSummary,
+    ActiveReservations, CheckCommand, CheckOutcome, MAX_BATCHES_IN_FLIGHT, Metering, Reporter,
+    Reservation, ReservationCommand, TokenStatistics, TokenTotals, TrackBatching, TrackCommand,
+    TrackOutcome, UsageSummary,
 };
 pub use metrics::{AttemptOutcome, NoMetrics, ServiceMetrics, TrackAnswer};
 pub use outbox::OutboxWorker;

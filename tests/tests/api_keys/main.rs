@@ -4,5 +4,6 @@
 
 mod admin;
 mod concurrency;
+mod reporter;
 mod routes;
 mod support;

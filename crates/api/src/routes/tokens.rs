@@ -129,6 +129,7 @@ pub async fn get_admin_usage(
         start_date: p.start_date,
         end_date: p.end_date,
         group_by: p.group_by,
+        reporter: p.reporter,
     };
     let report =
         AdminUsageResponse::from(state.services.reports.admin_usage(&user.0, query).await?);
