@@ -88,7 +88,8 @@ async fn main() -> ExitCode {
 async fn serve(settings: Settings) -> Result<(), String> {
     if settings.jwt_secret_is_random {
         tracing::warn!(
-            "JWT_SECRET is not set: using a random secret, so tokens will not survive a restart"
+            "neither JWT_SIGNING_KEY_FILE nor JWT_SECRET is set: access tokens are signed with an \
+             Ed25519 key generated at start, so they will not survive a restart"
         );
     }
     let app = Application::build(settings.clone())

@@ -72,6 +72,8 @@ use crate::routes;
         routes::ops::health,
         routes::ops::ready,
         routes::ops::metrics,
+        routes::well_known::get_jwks,
+        routes::well_known::get_openid_configuration,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::FieldErrorBody)),
     modifiers(&BearerAuth, &StandardResponses, &WireEnums),

@@ -20,6 +20,7 @@ mod passwords;
 mod payments;
 mod preferences;
 mod sessions;
+mod signing_keys;
 mod subscription_events;
 mod tokens;
 mod usage_alerts;
@@ -61,6 +62,7 @@ pub use payments::{
 };
 pub use preferences::{PreferencesService, PreferencesUpdate};
 pub use sessions::{LoginRequest, Sessions, SignedIn};
+pub use signing_keys::{Ed25519Keys, PublicJwk};
 pub use tokens::{CurrentUser, SessionTokens};
 pub use usage_alerts::UsageAlert;
 pub use usage_reports::{
@@ -121,6 +123,7 @@ pub struct Services {
     webhook_signal: Arc<tokio::sync::Notify>,
     webhook_config: Arc<WebhookConfig>,
     metrics: Arc<dyn ServiceMetrics>,
+    auth: Arc<AuthConfig>,
     db: DatabaseConnection,
 }
 
@@ -204,7 +207,7 @@ impl Services {
             metrics: settings.metrics,
         };
         let webhook_config = Arc::new(settings.webhooks);
-        ctx.auth.keys()?; // refuse a key the JWT library cannot use, at start-up
+        tokens::self_test(&ctx.auth)?; // refuse a key the JWT library cannot use, at start-up
         let metering = Metering::new(
             ctx.clone(),
             settings.track_batching,
@@ -233,6 +236,7 @@ impl Services {
             webhook_signal: ctx.webhook_signal.clone(),
             webhook_config,
             metrics: ctx.metrics.clone(),
+            auth: ctx.auth.clone(),
             db,
         })
     }
@@ -309,6 +313,21 @@ impl Services {
             throttle_window,
             self.usage_retention,
         )
+    }
+
+    /// The public keys access tokens are verified with (the JWKS): the current signing key and
+    /// the previous ones still accepted; empty with HS256, whose key is a secret.
+    pub fn public_keys(&self) -> Vec<PublicJwk> {
+        self.auth
+            .signing_key
+            .as_ref()
+            .map(Ed25519Keys::public_jwks)
+            .unwrap_or_default()
+    }
+
+    /// The `iss` of access tokens.
+    pub fn token_issuer(&self) -> &str {
+        &self.auth.issuer
     }
 
     /// The pool, for operational commands (migrations, shutdown).

@@ -15,6 +15,7 @@ pub mod reservations;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;
+pub mod well_known;
 
 use actix_web::web;
 
@@ -34,5 +35,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(alerts::configure),
     )
     .configure(ops::configure)
+    .configure(well_known::configure)
     .configure(app::configure);
 }
