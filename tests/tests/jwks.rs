@@ -154,6 +154,22 @@ async fn tokens_are_eddsa_and_verify_against_the_published_key(backend: Backend)
     assert_eq!(claims["sub"], me.user_id);
     assert_eq!(me_status(&app, &me.access).await, 200);
     pyjwt_says(&app, &me, &me.access, "valid");
+    // The documentation's example verifies it the same way.
+    let (base, token) = (app.address.clone(), me.access.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        doztra_tests::examples::run(
+            "verify_token.py",
+            &[("BASE_URL", &base), ("USER_TOKEN", &token)],
+        )
+    })
+    .await
+    .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        printed.contains(&format!("user: {}", me.user_id)),
+        "{printed}"
+    );
+    assert!(printed.trim_end().ends_with("OK"), "{printed}");
 
     // A refresh answers an EdDSA token too.
     let res = app
