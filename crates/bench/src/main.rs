@@ -6,6 +6,7 @@
 //! target/release/doztra-bench run            # full run, writes docs/BENCHMARKS.md
 //! target/release/doztra-bench run --quick    # a short smoke run (no file written)
 //! target/release/doztra-bench webhook-flood  # /health under hostile webhook signatures
+//! target/release/doztra-bench key-track      # track through an API key vs a user token
 //! ```
 //!
 //! Every load loop is bounded in time and in requests, and targets 127.0.0.1 only.
@@ -13,6 +14,7 @@
 mod api;
 mod db;
 mod fault;
+mod key_track;
 mod load;
 mod report;
 mod run;
@@ -47,6 +49,9 @@ enum Command {
     /// `GET /health` latency while clients flood the webhook with hostile Stripe-Signature
     /// headers; writes its own section of docs/BENCHMARKS.md.
     WebhookFlood(webhook_flood::WebhookFloodArgs),
+    /// Track throughput through a service API key vs through a user token; writes its own
+    /// section of docs/BENCHMARKS.md.
+    KeyTrack(key_track::KeyTrackArgs),
 }
 
 #[derive(clap::Args)]
@@ -91,6 +96,7 @@ async fn main() -> ExitCode {
         Command::Register(args) => register(args).await,
         Command::TrackLoad(args) => fault::track_load(args).await,
         Command::WebhookFlood(args) => webhook_flood::webhook_flood(args).await,
+        Command::KeyTrack(args) => key_track::key_track(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
