@@ -160,16 +160,17 @@ async fn levels(
         env: Vec::new(),
     };
     config.migrate()?;
-    let key = config
-        .run_cli(
-            "create-api-key",
-            &["--name", "bench-backend", "--scope", "usage:write"],
-        )?
-        .trim()
+    let printed = config.run_cli(
+        "create-api-key",
+        &["--name", "bench-backend", "--scope", "usage:write"],
+    )?;
+    // The key is the line of its own among the JSON log lines.
+    let key = printed
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("dzk_"))
+        .ok_or_else(|| format!("create-api-key printed no key: {printed}"))?
         .to_owned();
-    if !key.starts_with("dzk_") {
-        return Err(format!("create-api-key printed no key: {key}"));
-    }
     let srv = config.start().await?;
     let max_clients = args.clients.iter().copied().max().unwrap_or(1);
     let client = api::client(max_clients + 2)?;
