@@ -265,6 +265,12 @@ impl TestApp {
         start_server(self.backend, None, self.database_url.clone(), &extra).await
     }
 
+    /// A server on the same database with other extra settings (a redeploy with a new
+    /// configuration, such as a rolled signing key).
+    pub async fn instance_with(&self, extra: &[(&str, &str)]) -> TestApp {
+        start_server(self.backend, None, self.database_url.clone(), extra).await
+    }
+
     /// The database the server uses, for assertions on what it holds.
     pub fn db(&self) -> &DatabaseConnection {
         self.services.database()

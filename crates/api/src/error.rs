@@ -109,6 +109,7 @@ impl From<ServiceError> for ApiError {
             | E::WrongCurrentPassword
             | E::AccountDisabled
             | E::AdminRequired
+            | E::InsufficientScope(_)
             | E::ForbiddenSelfChange(_) => StatusCode::FORBIDDEN,
             E::Quota { refusal, .. } if refusal.code() == "model_not_allowed" => {
                 StatusCode::FORBIDDEN
@@ -126,6 +127,7 @@ impl From<ServiceError> for ApiError {
             E::InvalidCredentials
             | E::NotAuthenticated
             | E::InvalidToken
+            | E::InvalidApiKey
             | E::RefreshTokenReused => StatusCode::UNAUTHORIZED,
             E::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             E::NotFound(_) => StatusCode::NOT_FOUND,
@@ -147,6 +149,8 @@ impl From<ServiceError> for ApiError {
             E::InvalidToken => "invalid_token",
             E::RefreshTokenReused => "refresh_token_reused",
             E::AdminRequired => "admin_required",
+            E::InvalidApiKey => "invalid_api_key",
+            E::InsufficientScope(_) => "insufficient_scope",
             E::ForbiddenSelfChange(_) => "forbidden_self_change",
             E::LastAdmin => "last_admin",
             E::NotFound(_) => "not_found",

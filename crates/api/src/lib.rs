@@ -7,6 +7,7 @@ pub mod app;
 pub mod business_metrics;
 pub mod client_address;
 pub mod dto;
+pub mod dto_api_keys;
 pub mod dto_billing;
 pub mod dto_reservations;
 pub mod dto_usage;

@@ -6,6 +6,7 @@
 //! target/release/doztra-bench run            # full run, writes docs/BENCHMARKS.md
 //! target/release/doztra-bench run --quick    # a short smoke run (no file written)
 //! target/release/doztra-bench webhook-flood  # /health under hostile webhook signatures
+//! target/release/doztra-bench key-track      # track through an API key vs a user token
 //! ```
 //!
 //! Every load loop is bounded in time and in requests, and targets 127.0.0.1 only.
@@ -14,6 +15,7 @@ mod api;
 mod db;
 mod fault;
 mod hash_flood;
+mod key_track;
 mod load;
 mod report;
 mod run;
@@ -52,6 +54,9 @@ enum Command {
     /// Sign-in latency while clients flood the server with requests that make it hash
     /// passwords; writes its own section of docs/BENCHMARKS.md.
     HashFlood(hash_flood::HashFloodArgs),
+    /// Track throughput through a service API key vs through a user token; writes its own
+    /// section of docs/BENCHMARKS.md.
+    KeyTrack(key_track::KeyTrackArgs),
 }
 
 #[derive(clap::Args)]
@@ -97,6 +102,7 @@ async fn main() -> ExitCode {
         Command::TrackLoad(args) => fault::track_load(args).await,
         Command::WebhookFlood(args) => webhook_flood::webhook_flood(args).await,
         Command::HashFlood(args) => hash_flood::hash_flood(args).await,
+        Command::KeyTrack(args) => key_track::key_track(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

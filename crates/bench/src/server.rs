@@ -61,6 +61,25 @@ impl ServerConfig {
         Ok(cmd)
     }
 
+    /// Runs a command-line subcommand of the server (`create-api-key --name ...`) to
+    /// completion; returns what it printed on stdout.
+    pub fn run_cli(&self, subcommand: &str, args: &[&str]) -> Result<String, String> {
+        let output = self
+            .command(subcommand, 0)?
+            .args(args)
+            .stdout(Stdio::piped())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", self.binary.display()))?;
+        if !output.status.success() {
+            return Err(format!(
+                "{subcommand} failed ({}); see {}",
+                output.status,
+                self.log_file.display()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
     /// Runs `doztra-auth migrate` to completion; returns how long it took.
     pub fn migrate(&self) -> Result<Duration, String> {
         let t0 = Instant::now();

@@ -290,3 +290,19 @@ pub async fn find_many(
         .all(conn)
         .await?)
 }
+
+/// The account `id` with its subscription (`None` if it has none), in one query (a left join).
+pub async fn find_with_subscription(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<(UserRow, Option<subscription::Model>)>, StoreError> {
+    let subscription_of_user: sea_orm::RelationDef = subscription::Entity::belongs_to(user::Entity)
+        .from(subscription::Column::UserId)
+        .to(user::Column::Id)
+        .into();
+    Ok(user::Entity::find_by_id(id)
+        .join(sea_orm::JoinType::LeftJoin, subscription_of_user.rev())
+        .select_also(subscription::Entity)
+        .one(conn)
+        .await?)
+}

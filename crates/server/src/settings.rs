@@ -9,7 +9,9 @@ use api::client_address::TrustedProxies;
 use api::metrics::MetricsToken;
 use domain::ModelCatalog;
 use mail::{SmtpSecurity, SmtpSettings};
-use service::{AuthConfig, EmailConfig, JwtSecret, PasswordHasher, PlanPrices, ThrottleConfig};
+use service::{
+    AuthConfig, Ed25519Keys, EmailConfig, JwtSecret, PasswordHasher, PlanPrices, ThrottleConfig,
+};
 
 /// Where the process runs; production is strict about secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,21 +162,10 @@ impl Settings {
                 "must start with sqlite:, postgres:// or postgresql://",
             ));
         }
-        let (secret, jwt_secret_is_random) = match get("JWT_SECRET") {
-            Some(raw) => (
-                JwtSecret::new(raw.as_bytes().to_vec()).map_err(|p| bad("JWT_SECRET", p))?,
-                false,
-            ),
-            None if app_env == AppEnv::Production => {
-                return Err(bad(
-                    "JWT_SECRET",
-                    "is required in production (at least 32 bytes)",
-                ));
-            }
-            None => (JwtSecret::random().map_err(|p| bad("JWT_SECRET", p))?, true),
-        };
+        let (secret, signing_key, jwt_secret_is_random) = signing_keys(&get, app_env)?;
         let auth = AuthConfig {
             secret,
+            signing_key,
             issuer: get("JWT_ISSUER").unwrap_or("doztra-auth").to_owned(),
             audience: get("JWT_AUDIENCE").unwrap_or("doztra").to_owned(),
             access_ttl: duration(
@@ -559,6 +550,71 @@ fn short_duration(
 }
 
 /// Seconds, or a number with a unit: `900`, `90s`, `15m`, `12h`, `30d`. Zero is refused.
+/// The access-token keys: an Ed25519 signing key from `JWT_SIGNING_KEY_FILE` (with the
+/// previous keys of `JWT_PREVIOUS_VERIFY_KEY_FILES`), else HS256 with `JWT_SECRET`, else (outside
+/// production) a fresh Ed25519 key. Also the secret refresh-token successors are derived with:
+/// `JWT_SECRET` when set, else one derived from the signing key. The flag says the key is
+/// random (tokens will not survive a restart).
+fn signing_keys<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+    app_env: AppEnv,
+) -> Result<(JwtSecret, Option<Ed25519Keys>, bool), SettingsError> {
+    let secret = get("JWT_SECRET")
+        .map(|raw| JwtSecret::new(raw.as_bytes().to_vec()).map_err(|p| bad("JWT_SECRET", p)))
+        .transpose()?;
+    let previous: Vec<&str> = get("JWT_PREVIOUS_VERIFY_KEY_FILES")
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let read = |variable: &'static str, path: &str| {
+        std::fs::read_to_string(path).map_err(|e| bad(variable, format!("cannot read {path}: {e}")))
+    };
+    let (mut keys, random) = match (get("JWT_SIGNING_KEY_FILE"), &secret) {
+        (Some(path), _) => {
+            let pem = read("JWT_SIGNING_KEY_FILE", path)?;
+            let keys = Ed25519Keys::from_pem(&pem)
+                .map_err(|p| bad("JWT_SIGNING_KEY_FILE", format!("{path} {p}")))?;
+            (keys, false)
+        }
+        (None, Some(secret)) => {
+            if !previous.is_empty() {
+                return Err(bad(
+                    "JWT_PREVIOUS_VERIFY_KEY_FILES",
+                    "needs JWT_SIGNING_KEY_FILE (previous keys are Ed25519 keys)",
+                ));
+            }
+            return Ok((secret.clone(), None, false));
+        }
+        (None, None) if app_env == AppEnv::Production => {
+            return Err(bad(
+                "JWT_SECRET",
+                "is required in production (at least 32 bytes), unless JWT_SIGNING_KEY_FILE \
+                 names an Ed25519 key",
+            ));
+        }
+        (None, None) => (
+            Ed25519Keys::generate().map_err(|p| bad("JWT_SIGNING_KEY_FILE", p))?,
+            true,
+        ),
+    };
+    for path in previous {
+        let pem = read("JWT_PREVIOUS_VERIFY_KEY_FILES", path)?;
+        keys.also_accept_pem(&pem)
+            .map_err(|p| bad("JWT_PREVIOUS_VERIFY_KEY_FILES", format!("{path} {p}")))?;
+    }
+    let secret = match secret {
+        Some(secret) => secret,
+        None => keys
+            .derived_secret()
+            .map_err(|p| bad("JWT_SIGNING_KEY_FILE", p))?,
+    };
+    Ok((secret, Some(keys), random))
+}
+
 pub(crate) fn duration(
     raw: Option<&str>,
     variable: &'static str,
@@ -641,6 +697,92 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(ok.log_format, LogFormat::Json);
+    }
+
+    /// A PKCS#8 PEM file of a fixed Ed25519 key, and the file's path.
+    fn key_file(seed: u8) -> std::path::PathBuf {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+        let path = std::env::temp_dir().join(format!(
+            "doztra-settings-key-{seed}-{}.pem",
+            std::process::id()
+        ));
+        std::fs::write(
+            &path,
+            key.to_pkcs8_pem(Default::default()).unwrap().as_bytes(),
+        )
+        .unwrap();
+        path
+    }
+
+    #[test]
+    fn an_ed25519_key_file_signs_and_previous_keys_are_published() {
+        let current = key_file(3);
+        let previous = key_file(4);
+        let s = Settings::from_vars(&vars(&[
+            ("APP_ENV", "production"),
+            ("JWT_SIGNING_KEY_FILE", current.to_str().unwrap()),
+            (
+                "JWT_PREVIOUS_VERIFY_KEY_FILES",
+                &format!(" {} ,", previous.display()),
+            ),
+        ]))
+        .unwrap();
+        assert!(!s.jwt_secret_is_random);
+        let keys = s.auth.signing_key.as_ref().unwrap();
+        assert_eq!(keys.public_jwks().len(), 2);
+        // Without JWT_SECRET the successor secret comes from the key: stable across restarts.
+        let again = Settings::from_vars(&vars(&[(
+            "JWT_SIGNING_KEY_FILE",
+            current.to_str().unwrap(),
+        )]))
+        .unwrap();
+        assert_eq!(
+            format!("{:?}", again.auth.signing_key.as_ref().unwrap().kid()),
+            format!("{:?}", keys.kid())
+        );
+    }
+
+    #[test]
+    fn development_without_keys_generates_an_ed25519_key() {
+        let s = Settings::from_vars(&vars(&[])).unwrap();
+        assert!(s.jwt_secret_is_random);
+        assert!(s.auth.signing_key.is_some());
+        let hs = Settings::from_vars(&vars(&[("JWT_SECRET", &"x".repeat(32))])).unwrap();
+        assert!(hs.auth.signing_key.is_none());
+        assert!(!hs.jwt_secret_is_random);
+    }
+
+    #[test]
+    fn bad_key_files_name_their_variable() {
+        let current = key_file(5);
+        for (pairs, variable) in [
+            (
+                vec![("JWT_SIGNING_KEY_FILE", "/nonexistent/key.pem")],
+                "JWT_SIGNING_KEY_FILE",
+            ),
+            (
+                vec![("JWT_SIGNING_KEY_FILE", "Cargo.toml")],
+                "JWT_SIGNING_KEY_FILE",
+            ),
+            (
+                vec![
+                    ("JWT_SIGNING_KEY_FILE", current.to_str().unwrap()),
+                    ("JWT_PREVIOUS_VERIFY_KEY_FILES", "Cargo.toml"),
+                ],
+                "JWT_PREVIOUS_VERIFY_KEY_FILES",
+            ),
+            (
+                vec![
+                    ("JWT_SECRET", "y".repeat(32).leak()),
+                    ("JWT_PREVIOUS_VERIFY_KEY_FILES", current.to_str().unwrap()),
+                ],
+                "JWT_PREVIOUS_VERIFY_KEY_FILES",
+            ),
+        ] {
+            let err = Settings::from_vars(&vars(&pairs)).unwrap_err();
+            assert_eq!(err.variable, variable, "{pairs:?}: {err}");
+        }
     }
 
     #[test]

@@ -44,7 +44,12 @@ impl fmt::Debug for JwtSecret {
 /// Token settings.
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
+    /// The HS256 key of access tokens when no `signing_key` is set; always the key refresh
+    /// token successors are derived with.
     pub secret: JwtSecret,
+    /// When set, access tokens are signed EdDSA with it (and only EdDSA tokens of its current
+    /// or previous keys are accepted).
+    pub signing_key: Option<crate::Ed25519Keys>,
     pub issuer: String,
     pub audience: String,
     pub access_ttl: Duration,
@@ -58,7 +63,8 @@ pub struct AuthConfig {
 }
 
 impl AuthConfig {
-    pub(crate) fn keys(&self) -> Result<(EncodingKey, DecodingKey), ServiceError> {
+    /// The HS256 keys (used when no Ed25519 signing key is configured).
+    pub(crate) fn hs256_keys(&self) -> Result<(EncodingKey, DecodingKey), ServiceError> {
         let enc = EncodingKey::from_secret(self.secret.expose())
             .map_err(|e| ServiceError::internal("jwt encoding key", e))?;
         let dec = DecodingKey::from_secret(self.secret.expose())

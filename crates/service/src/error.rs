@@ -61,6 +61,13 @@ pub enum ServiceError {
     RefreshTokenReused,
     #[error("Administrator rights are required.")]
     AdminRequired,
+    /// An API key that is unknown, revoked or expired (or a credential that is no API key on a
+    /// key route).
+    #[error("The API key is invalid, expired or revoked.")]
+    InvalidApiKey,
+    /// A valid API key without the scope the route needs.
+    #[error("This API key lacks the scope '{0}'.")]
+    InsufficientScope(&'static str),
     #[error("{0}")]
     ForbiddenSelfChange(&'static str),
     /// The change would leave no active admin.

@@ -16,6 +16,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin")
             .configure(super::webhooks::configure)
+            .configure(super::api_keys::configure)
             .service(
                 web::resource("/users")
                     .route(web::get().to(list_users))

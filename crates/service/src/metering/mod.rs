@@ -33,6 +33,24 @@ use crate::usage_alerts::{self, UsageAlert};
 use crate::views::Subscription;
 use crate::{Context, ServiceError, clock};
 
+/// Who reported a track: the user through their own route, or a service API key acting for
+/// them. Recorded with the event; the admin analytics group and filter by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reporter {
+    User,
+    ApiKey(Uuid),
+}
+
+impl Reporter {
+    /// The stored form: `user` or the key's id.
+    pub fn stored(&self) -> String {
+        match self {
+            Reporter::User => persistence::metering::USER_REPORTER.to_owned(),
+            Reporter::ApiKey(id) => id.to_string(),
+        }
+    }
+}
+
 /// What a track did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackOutcome {
@@ -205,7 +223,7 @@ impl Metering {
         // converts itself), so a refused body still counts in the business metrics.
         let result = match command.try_into().and_then(|c| self.resolve_track(c)) {
             Ok(parsed) => {
-                self.record(user_id, parsed, plan, subscription.limits())
+                self.record(user_id, parsed, plan, subscription.limits(), Reporter::User)
                     .await
             }
             Err(e) => Err(e),
@@ -217,10 +235,20 @@ impl Metering {
     /// [`track`](Self::track) for a caller whose subscription was read with the account
     /// ([`Accounts::authenticate_subscriber`](crate::Accounts::authenticate_subscriber)): one
     /// round trip fewer.
-    #[tracing::instrument(skip_all, fields(user_id = %caller.user.id))]
     pub async fn track_for(
         &self,
         caller: Subscriber,
+        command: impl TryInto<TrackCommand, Error = ServiceError>,
+    ) -> Result<TrackOutcome, ServiceError> {
+        self.track_reported(caller, Reporter::User, command).await
+    }
+
+    /// [`track_for`](Self::track_for), recording who reported it.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user.id))]
+    pub async fn track_reported(
+        &self,
+        caller: Subscriber,
+        reporter: Reporter,
         command: impl TryInto<TrackCommand, Error = ServiceError>,
     ) -> Result<TrackOutcome, ServiceError> {
         let row = caller.subscription.ok_or(ServiceError::NotFound("User"))?;
@@ -230,8 +258,14 @@ impl Metering {
         // converts itself), so a refused body still counts in the business metrics.
         let result = match command.try_into().and_then(|c| self.resolve_track(c)) {
             Ok(parsed) => {
-                self.record(caller.user.id, parsed, plan, subscription.limits())
-                    .await
+                self.record(
+                    caller.user.id,
+                    parsed,
+                    plan,
+                    subscription.limits(),
+                    reporter,
+                )
+                .await
             }
             Err(e) => Err(e),
         };
@@ -264,6 +298,7 @@ impl Metering {
         parsed: ParsedTrack,
         plan: Plan,
         limits: EffectiveLimits,
+        reporter: Reporter,
     ) -> Result<TrackOutcome, ServiceError> {
         let now = clock::now();
         let quota = QuotaRequest {
@@ -282,6 +317,7 @@ impl Metering {
             request_id: parsed.request_id,
             conversation_id: parsed.conversation_id,
             created_at: now,
+            reporter: reporter.stored(),
         };
         let item = TrackItem {
             limits,
