@@ -371,9 +371,17 @@ async fn the_smtp_path_really_delivers() {
         app.emails_to("smtp@example.com").is_empty(),
         "SMTP replaces the file outbox"
     );
-    let sent = app
-        .count("SELECT COUNT(*) FROM email_outbox WHERE sent_at IS NOT NULL AND body = ''")
-        .await;
+    // The sink has the message before the server hears its 250 and marks the row: wait for it.
+    let mut sent = 0;
+    for _ in 0..100 {
+        sent = app
+            .count("SELECT COUNT(*) FROM email_outbox WHERE sent_at IS NOT NULL AND body = ''")
+            .await;
+        if sent == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(sent, 1, "a sent message keeps no copy of its link");
 }
 

@@ -190,7 +190,7 @@ async fn create_api_key(
     expires_at: Option<String>,
 ) -> Result<(), String> {
     // The same parsing as `POST /api/admin/api-keys`.
-    let new: service::NewApiKey = api::dto_api_keys::CreateApiKeyRequest {
+    let new: service::NewApiKey = api::dto::api_keys::CreateApiKeyRequest {
         name,
         scopes,
         expires_at,

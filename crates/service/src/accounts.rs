@@ -10,13 +10,13 @@ use persistence::users::{self, NewUser, UserChanges};
 use persistence::{ConnectionTrait, StoreError, email as email_store, sessions as session_store};
 use uuid::Uuid;
 
+use crate::auth_tokens::{self, AccessClaims, CurrentUser};
 use crate::budgets;
 use crate::email_flows::{self, queue_verification, wake};
 use crate::error::{FieldErrors, parse_new_password};
 use crate::payments;
 use crate::preferences::{default_preferences, preferences_for};
 use crate::sessions::{SignedIn, end_sessions, start_session};
-use crate::tokens::{self, AccessClaims, CurrentUser};
 use crate::views::{Account, Profile, Subscription};
 use crate::{Context, ServiceError, clock};
 
@@ -226,7 +226,7 @@ impl Accounts {
     /// it is now (it must exist, be active, and not have revoked tokens issued before) and its
     /// sign-in (not signed out), read in one query.
     pub async fn authenticate(&self, bearer: &str) -> Result<CurrentUser, ServiceError> {
-        let claims = tokens::verify_access(&self.ctx.auth, bearer)?;
+        let claims = auth_tokens::verify_access(&self.ctx.auth, bearer)?;
         let found =
             session_store::find_account(&self.ctx.db, claims.user_id, claims.session_id).await?;
         admit(&claims, found)
@@ -235,7 +235,7 @@ impl Accounts {
     /// [`authenticate`](Self::authenticate), with the caller's subscription read in the same
     /// query (one round trip instead of two on the metering path).
     pub async fn authenticate_subscriber(&self, bearer: &str) -> Result<Subscriber, ServiceError> {
-        let claims = tokens::verify_access(&self.ctx.auth, bearer)?;
+        let claims = auth_tokens::verify_access(&self.ctx.auth, bearer)?;
         let (found, subscription) = match session_store::find_account_with_subscription(
             &self.ctx.db,
             claims.user_id,

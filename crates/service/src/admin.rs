@@ -7,10 +7,10 @@ use persistence::{ConnectionTrait, StoreError};
 use uuid::Uuid;
 
 use crate::accounts::{AccountDraft, hash_new_account_password, insert_account, load_profile};
+use crate::auth_tokens::CurrentUser;
 use crate::error::FieldErrors;
 use crate::sessions::end_sessions;
 use crate::subscription_events;
-use crate::tokens::CurrentUser;
 use crate::views::{Account, Profile, Subscription};
 use crate::{Context, ServiceError, clock};
 

@@ -11,12 +11,12 @@ use uuid::Uuid;
 
 use crate::accounts::Subscriber;
 use crate::admin::require_admin;
+use crate::auth_tokens::{CurrentUser, hash_token, random_token};
 use crate::error::FieldErrors;
 use crate::metering::{
     CheckCommand, CheckOutcome, Metering, Reporter, TokenStatistics, TrackCommand, TrackOutcome,
     UsageSummary,
 };
-use crate::tokens::{CurrentUser, hash_token, random_token};
 use crate::usage_reports::{HistoryPage, HistoryQuery, UsageReports};
 use crate::{Context, ServiceError, clock};
 

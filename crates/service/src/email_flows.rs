@@ -13,10 +13,10 @@ use persistence::{ConnectionTrait, StoreError};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use crate::auth_tokens::{self, CurrentUser};
 use crate::budgets;
 use crate::error::parse_new_password;
 use crate::sessions::end_sessions;
-use crate::tokens::{self, CurrentUser};
 use crate::{Context, ServiceError, clock};
 use domain::Email;
 
@@ -78,14 +78,14 @@ pub(crate) async fn queue_verification(
     email: &str,
     now: DateTime<Utc>,
 ) -> Result<(), ServiceError> {
-    let token = tokens::random_token()?;
+    let token = auth_tokens::random_token()?;
     store::retire_tokens(conn, user_id, VERIFY, now).await?;
     store::insert_token(
         conn,
         NewEmailToken {
             user_id,
             purpose: VERIFY,
-            token_hash: tokens::hash_token(&token),
+            token_hash: auth_tokens::hash_token(&token),
             email: email.to_owned(),
             now,
             expires_at: now + delta(ctx.email.verification_ttl),
@@ -135,7 +135,7 @@ impl EmailFlows {
     pub async fn verify_email(&self, token: &str) -> Result<(), ServiceError> {
         let now = clock::now();
         let txn = persistence::begin_write(&self.ctx.db).await?;
-        let spent = store::spend_token(&txn, VERIFY, &tokens::hash_token(token), now)
+        let spent = store::spend_token(&txn, VERIFY, &auth_tokens::hash_token(token), now)
             .await?
             .ok_or(ServiceError::InvalidEmailToken)?;
         let user = users::find_by_id(&txn, spent.user_id)
@@ -248,14 +248,14 @@ impl EmailFlows {
         user: &users::UserRow,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
-        let token = tokens::random_token()?;
+        let token = auth_tokens::random_token()?;
         store::retire_tokens(conn, user.id, RESET, now).await?;
         store::insert_token(
             conn,
             NewEmailToken {
                 user_id: user.id,
                 purpose: RESET,
-                token_hash: tokens::hash_token(&token),
+                token_hash: auth_tokens::hash_token(&token),
                 email: user.email.clone(),
                 now,
                 expires_at: now + delta(self.ctx.email.reset_ttl),
@@ -295,7 +295,7 @@ impl EmailFlows {
             budgets::spend(&self.ctx, budget, ip, now).await?;
         }
         let password = parse_new_password(new_password)?;
-        let token_hash = tokens::hash_token(token);
+        let token_hash = auth_tokens::hash_token(token);
         let live = store::find_live_token(&self.ctx.db, RESET, &token_hash, now)
             .await?
             .ok_or(ServiceError::InvalidEmailToken)?;

@@ -5,6 +5,7 @@
 mod accounts;
 mod admin;
 mod api_keys;
+mod auth_tokens;
 mod budgets;
 mod catalogs;
 mod clock;
@@ -23,7 +24,6 @@ mod preferences;
 mod sessions;
 mod signing_keys;
 mod subscription_events;
-mod tokens;
 mod usage_alerts;
 mod usage_reports;
 mod views;
@@ -36,6 +36,7 @@ pub use admin::{Admin, AdminPatch, NewAccount, UserListQuery, UserPage};
 pub use api_keys::{
     API_KEY_PREFIX, ApiKey, ApiKeys, CreatedApiKey, KeyCaller, NewApiKey, UserLookup, UserSummary,
 };
+pub use auth_tokens::{CurrentUser, SessionTokens};
 pub use billing::CheckoutSession;
 pub use catalogs::{Catalogs, ModelEntry, ModelList, PlanOffer, PlanPrices};
 pub use config::{AuthConfig, JwtSecret, ThrottleConfig};
@@ -64,7 +65,6 @@ pub use payments::{
 pub use preferences::{PreferencesService, PreferencesUpdate};
 pub use sessions::{LoginRequest, Sessions, SignedIn};
 pub use signing_keys::{Ed25519Keys, PublicJwk};
-pub use tokens::{CurrentUser, SessionTokens};
 pub use usage_alerts::UsageAlert;
 pub use usage_reports::{
     AdminUsageQuery, AdminUsageReport, Breakdown, GroupTotals, HistoryPage, HistoryQuery,
@@ -212,7 +212,7 @@ impl Services {
             metrics: settings.metrics,
         };
         let webhook_config = Arc::new(settings.webhooks);
-        tokens::self_test(&ctx.auth)?; // refuse a key the JWT library cannot use, at start-up
+        auth_tokens::self_test(&ctx.auth)?; // refuse a key the JWT library cannot use, at start-up
         let metering = Metering::new(
             ctx.clone(),
             settings.track_batching,

@@ -8,8 +8,8 @@ use persistence::{ConnectionTrait, StoreError};
 use uuid::Uuid;
 
 use crate::accounts::load_profile;
+use crate::auth_tokens::{self, CurrentUser, SessionTokens};
 use crate::budgets::Budget;
-use crate::tokens::{self, CurrentUser, SessionTokens};
 use crate::views::Profile;
 use crate::{Context, ServiceError, clock};
 
@@ -148,8 +148,8 @@ impl Sessions {
     /// end up holding it) and nothing rotates a second time.
     #[tracing::instrument(skip_all)]
     pub async fn refresh(&self, refresh_token: &str) -> Result<SessionTokens, ServiceError> {
-        let hash = tokens::hash_token(refresh_token);
-        let successor = tokens::successor_token(&self.ctx.auth, refresh_token)?;
+        let hash = auth_tokens::hash_token(refresh_token);
+        let successor = auth_tokens::successor_token(&self.ctx.auth, refresh_token)?;
         let now = clock::now();
         let txn = persistence::begin_write(&self.ctx.db).await?;
         // On PostgreSQL a concurrent rotation of the same token holds the row until it commits,
@@ -159,7 +159,7 @@ impl Sessions {
             txn.commit().await.map_err(StoreError::from)?;
             let (user_id, family_id) = outcome?;
             return Ok(SessionTokens {
-                access_token: tokens::issue_access(&self.ctx.auth, user_id, family_id, now)?,
+                access_token: auth_tokens::issue_access(&self.ctx.auth, user_id, family_id, now)?,
                 refresh_token: successor,
                 expires_in: self.ctx.auth.access_ttl.as_secs(),
             });
@@ -208,7 +208,7 @@ impl Sessions {
             TimeDelta::from_std(self.ctx.auth.refresh_reuse_interval).unwrap_or(TimeDelta::zero());
         // A zero interval is the strict rule, even for a second caller in the same millisecond.
         if grace > TimeDelta::zero() && row.revoked_at.is_none() && now - used_at <= grace {
-            let child = store::find_by_hash(conn, &tokens::hash_token(successor)).await?;
+            let child = store::find_by_hash(conn, &auth_tokens::hash_token(successor)).await?;
             if let Some(child) = child.filter(|c| {
                 c.family_id == row.family_id
                     && c.used_at.is_none()
@@ -234,7 +234,7 @@ impl Sessions {
         current: &CurrentUser,
         refresh_token: &str,
     ) -> Result<(), ServiceError> {
-        let hash = tokens::hash_token(refresh_token);
+        let hash = auth_tokens::hash_token(refresh_token);
         let now = clock::now();
         let txn = persistence::begin_write(&self.ctx.db).await?;
         if let Some(row) = store::find_by_hash(&txn, &hash).await?
@@ -320,7 +320,7 @@ pub(crate) async fn start_session(
         user_id,
         family_id: Uuid::now_v7(),
         family_expires_at: now + ttl(ctx.auth.refresh_ttl),
-        refresh_token: tokens::random_token()?,
+        refresh_token: auth_tokens::random_token()?,
     };
     issue_pair(ctx, conn, rotation, now).await
 }
@@ -351,14 +351,14 @@ async fn issue_pair(
         NewRefreshToken {
             user_id,
             family_id,
-            token_hash: tokens::hash_token(&refresh_token),
+            token_hash: auth_tokens::hash_token(&refresh_token),
             created_at: now,
             expires_at: (now + ttl(ctx.auth.refresh_idle_ttl)).min(family_expires_at),
             family_expires_at,
         },
     )
     .await?;
-    let access_token = tokens::issue_access(&ctx.auth, user_id, family_id, now)?;
+    let access_token = auth_tokens::issue_access(&ctx.auth, user_id, family_id, now)?;
     Ok(SessionTokens {
         access_token,
         refresh_token,

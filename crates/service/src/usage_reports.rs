@@ -6,8 +6,8 @@ use persistence::metering::{self as store, GroupBy, GroupKey, HistoryFilter, USE
 use persistence::users;
 use uuid::Uuid;
 
+use crate::auth_tokens::CurrentUser;
 use crate::history_cursor::{FilterFingerprint, HistoryCursor};
-use crate::tokens::CurrentUser;
 use crate::{Context, ServiceError, clock};
 
 /// Largest history page.

@@ -2,7 +2,7 @@
 
 use actix_web::web::{self, Data, Json};
 
-use crate::dto_webhooks::UsageAlertsResponse;
+use crate::dto::webhooks::UsageAlertsResponse;
 use crate::error::ApiError;
 use crate::extractors::AuthUser;
 use crate::state::AppState;

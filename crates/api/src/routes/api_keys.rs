@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use actix_web::web::{self, Data, Json, Path};
 use uuid::Uuid;
 
-use crate::dto_api_keys::{ApiKeyListResponse, ApiKeyResponse, CreateApiKeyRequest};
+use crate::dto::api_keys::{ApiKeyListResponse, ApiKeyResponse, CreateApiKeyRequest};
 use crate::error::{ApiError, ErrorBody};
 use crate::extractors::{AuthUser, JsonBody};
 use crate::state::AppState;

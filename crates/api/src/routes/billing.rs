@@ -4,8 +4,8 @@
 use actix_web::HttpRequest;
 use actix_web::web::{self, Bytes, Data, Json, Query};
 
+use crate::dto::billing::{InvoiceListParams, InvoiceListResponse, PortalSessionResponse};
 use crate::dto::{CheckoutRequest, CheckoutResponse, WebhookResponse};
-use crate::dto_billing::{InvoiceListParams, InvoiceListResponse, PortalSessionResponse};
 use crate::error::{ApiError, ErrorBody};
 use crate::extractors::{AuthUser, JsonBody};
 use crate::state::AppState;

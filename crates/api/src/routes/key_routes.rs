@@ -6,8 +6,8 @@
 use actix_web::web::{self, Data, Json, Path, Query};
 use uuid::Uuid;
 
-use crate::dto_api_keys::{UserLookupParams, UserSummaryResponse};
-use crate::dto_usage::{
+use crate::dto::api_keys::{UserLookupParams, UserSummaryResponse};
+use crate::dto::usage::{
     CheckRequestBody, CheckResponse, HistoryParams, HistoryResponse, TokenStatsResponse,
     TrackRequestBody, TrackResponse, UsageResponse,
 };

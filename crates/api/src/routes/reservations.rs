@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Data, Json, Path};
 
-use crate::dto_reservations::{
+use crate::dto::reservations::{
     ReservationListResponse, ReservationRequestBody, ReservationResponse,
 };
 use crate::error::{ApiError, ErrorBody};

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, Data, Json, Query};
 use service::AdminUsageQuery;
 
-use crate::dto_usage::{
+use crate::dto::usage::{
     AdminUsageParams, AdminUsageResponse, CheckRequestBody, CheckResponse, HistoryParams,
     HistoryResponse, TokenStatsResponse, TrackRequestBody, TrackResponse, UsageResponse,
 };

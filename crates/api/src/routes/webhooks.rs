@@ -5,7 +5,7 @@ use actix_web::web::{self, Data, Json, Path, Query};
 use service::NewWebhookEndpoint;
 use uuid::Uuid;
 
-use crate::dto_webhooks::{
+use crate::dto::webhooks::{
     CreateWebhookRequest, DeliveryListParams, WebhookDeliveryListResponse,
     WebhookEndpointListResponse, WebhookEndpointResponse,
 };

@@ -12,8 +12,8 @@ use webhooks::{EndpointUrl, WebhookSecret};
 use super::WebhookConfig;
 use super::events::EventType;
 use crate::admin::require_admin;
+use crate::auth_tokens::CurrentUser;
 use crate::error::FieldError;
-use crate::tokens::CurrentUser;
 use crate::{Context, ServiceError, clock};
 
 /// The longest description accepted.

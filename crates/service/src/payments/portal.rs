@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::Billing;
 use crate::ServiceError;
+use crate::auth_tokens::CurrentUser;
 use crate::error::FieldError;
-use crate::tokens::CurrentUser;
 
 pub use billing::PortalSession;
 

@@ -6,9 +6,9 @@ use domain::{PaymentMethodId, Plan, SubscriptionStatus};
 use persistence::subscriptions::{SubscriptionChanges, SubscriptionRow};
 
 use super::{Billing, is_gone, stripe_id, stripe_sync};
+use crate::auth_tokens::CurrentUser;
 use crate::error::FieldErrors;
 use crate::subscription_events;
-use crate::tokens::CurrentUser;
 use crate::views::Subscription;
 use crate::{ServiceError, clock};
 

@@ -1,4 +1,6 @@
-//! Access tokens (JWT, EdDSA with a configured Ed25519 key or HS256) and opaque refresh tokens.
+//! `auth_tokens`: what proves who the caller is. Access tokens (JWT, EdDSA with a configured
+//! Ed25519 key or HS256), opaque refresh tokens and email-link tokens (random, stored as their
+//! SHA-256). Not to be confused with the LLM tokens that metering counts.
 
 use std::collections::HashSet;
 
