@@ -3,7 +3,7 @@
 #   docker build -t doztra-auth .
 #   docker run --rm -e JWT_SECRET=... -e APP_BASE_URL=https://app.example.com -p 8000:8000 doztra-auth
 # The image is not built by this repository's CI (no Docker engine there); hadolint checks this
-# file (scripts/lint-deploy.sh) and crates/api/tests/deployment.rs tests what it relies on:
+# file (scripts/lint-deploy.sh) and crates/server/tests/deployment.rs tests what it relies on:
 # HOST=0.0.0.0, `doztra-auth healthcheck`, and `doztra-auth migrate` as a separate step.
 # docs/DEPLOYMENT.md explains every setting below.
 
@@ -15,7 +15,7 @@ COPY . .
 # Caches keep the crate registry and the build between image builds (BuildKit).
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/build/target \
-    cargo build --release --locked -p doztra-api --bin doztra-auth \
+    cargo build --release --locked -p doztra-server --bin doztra-auth \
     && install -m 0755 target/release/doztra-auth /usr/local/bin/doztra-auth
 
 FROM debian:bookworm-slim

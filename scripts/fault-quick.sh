@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir="${CARGO_TARGET_DIR:-target}"
 if [[ ! -x $target_dir/release/doztra-auth || ! -x $target_dir/release/doztra-bench ]]; then
-  cargo build --release -p doztra-api -p doztra-bench
+  cargo build --release -p doztra-server -p doztra-bench
 fi
 for test in crash two-instances shutdown; do
   echo "== scripts/fault-$test.sh"

@@ -73,7 +73,7 @@ watchdog() {
 require_binaries() {
   if [[ ! -x $SERVER_BIN || ! -x $BENCH_BIN ]]; then
     log "building the release binaries (first time: several minutes)"
-    (cd "$ROOT" && cargo build --release -p doztra-api -p doztra-bench)
+    (cd "$ROOT" && cargo build --release -p doztra-server -p doztra-bench)
   fi
   pg_isready -h 127.0.0.1 -p 5432 -q || fail "PostgreSQL does not answer at 127.0.0.1:5432"
 }
@@ -156,12 +156,12 @@ counters AS (
      OR coalesce(ev.plag, 0) <> coalesce(s.plagiarism_checks, 0)
      OR coalesce(ev.prompt, 0) <> coalesce(s.prompts_generated, 0)),
 days AS (
-  SELECT user_id, usage_date, request_type, model, sum(prompt_tokens) AS p,
+  SELECT user_id, usage_date, request_type, model, reporter, sum(prompt_tokens) AS p,
          sum(completion_tokens) AS c, sum(total_tokens) AS t, count(*) AS n
-  FROM token_usage GROUP BY 1, 2, 3, 4),
+  FROM token_usage GROUP BY 1, 2, 3, 4, 5),
 rollups AS (
   SELECT count(*) AS bad FROM days d
-  FULL JOIN token_usage_summary s USING (user_id, usage_date, request_type, model)
+  FULL JOIN token_usage_summary s USING (user_id, usage_date, request_type, model, reporter)
   WHERE coalesce(d.p, 0) <> coalesce(s.prompt_tokens, 0)
      OR coalesce(d.c, 0) <> coalesce(s.completion_tokens, 0)
      OR coalesce(d.t, 0) <> coalesce(s.total_tokens, 0)

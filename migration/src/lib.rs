@@ -24,6 +24,8 @@ mod m20261204_000040_create_token_reservations;
 mod m20261204_000041_add_open_reservations;
 mod m20261204_000042_key_metering_rows_by_user;
 mod m20261204_000043_key_usage_alerts_by_user;
+mod m20261204_000044_create_api_keys;
+mod m20261204_000045_add_usage_reporter;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -53,6 +55,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000041_add_open_reservations::Migration),
             Box::new(m20261204_000042_key_metering_rows_by_user::Migration),
             Box::new(m20261204_000043_key_usage_alerts_by_user::Migration),
+            Box::new(m20261204_000044_create_api_keys::Migration),
+            Box::new(m20261204_000045_add_usage_reporter::Migration),
         ]
     }
 }

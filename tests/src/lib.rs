@@ -11,10 +11,10 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use api::{Application, Settings};
 use reqwest::{Method, Response, StatusCode};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
+use server::{Application, Settings};
 use service::Services;
 use uuid::Uuid;
 
@@ -211,6 +211,11 @@ async fn start_server(
         ("DATABASE_MAX_CONNECTIONS", "8"),
         ("EMAIL_OUTBOX_DIR", outbox_dir.as_str()),
         ("APP_BASE_URL", "https://app.example.com"),
+        // Every test client is 127.0.0.1: the per-address registration budget would count a
+        // whole test's accounts as one client's (the security tests set their own).
+        ("REGISTER_MAX_PER_IP", "1000000"),
+        // Tests that sign many in at once are not about the hashing queue (security_auth is).
+        ("PASSWORD_HASH_QUEUE", "10000"),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -258,6 +263,12 @@ impl TestApp {
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         start_server(self.backend, None, self.database_url.clone(), &extra).await
+    }
+
+    /// A server on the same database with other extra settings (a redeploy with a new
+    /// configuration, such as a rolled signing key).
+    pub async fn instance_with(&self, extra: &[(&str, &str)]) -> TestApp {
+        start_server(self.backend, None, self.database_url.clone(), extra).await
     }
 
     /// The database the server uses, for assertions on what it holds.

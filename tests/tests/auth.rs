@@ -641,7 +641,7 @@ async fn profile_changes_check_email_and_reset_verification(app: TestApp) {
         .put(
             "/api/users/me",
             Some(&me.access),
-            json!({"email": "FIRST@example.com"}),
+            json!({"email": "FIRST@example.com", "current_password": PASSWORD}),
         )
         .await;
     expect_error(res, 409, "email_taken").await;
@@ -657,7 +657,7 @@ async fn profile_changes_check_email_and_reset_verification(app: TestApp) {
         .put(
             "/api/users/me",
             Some(&me.access),
-            json!({"email": "New@Example.com", "name": "New Name"}),
+            json!({"email": "New@Example.com", "name": "New Name", "current_password": PASSWORD}),
         )
         .await;
     assert_eq!(res.status(), 200);

@@ -3,7 +3,7 @@
 //! (but for the documentation routes listed below, which are served and deliberately not in
 //! it); and every error code the HTTP layer can answer is in API.md's error table. The served
 //! document is the committed `docs/openapi.json` whatever the deployment's settings (the
-//! byte-for-byte check against `doztra-auth openapi` is in `crates/api/tests/deployment.rs`).
+//! byte-for-byte check against `doztra-auth openapi` is in `crates/server/tests/deployment.rs`).
 //!
 //! The OpenAPI document does not depend on the database, so this runs on SQLite only.
 
@@ -127,7 +127,7 @@ async fn every_route_of_the_openapi_document_is_in_api_md_and_back() {
     }
 }
 
-const REGENERATE: &str = "cargo run -q -p doztra-api -- openapi > docs/openapi.json";
+const REGENERATE: &str = "cargo run -q -p doztra-server -- openapi > docs/openapi.json";
 
 /// A deployment with its own models serves the committed document unchanged: `model` fields
 /// are strings with the built-in models as examples, never an enum of this catalog.

@@ -165,9 +165,42 @@ async fn the_webhook_receiver_example_verifies_and_handles_an_alert(app: TestApp
     assert!(printed.trim_end().ends_with("OK"), "{printed}");
 }
 
+/// The backend with a service API key tracks for a user; the events name the key.
+async fn the_ai_backend_key_example_runs(app: TestApp) {
+    let admin = app.admin("admin@example.com").await;
+    let user = app.user("key-user@example.com").await;
+    let res = app
+        .post(
+            "/api/admin/api-keys",
+            Some(&admin.access),
+            serde_json::json!({"name": "chat-backend", "scopes": ["usage:write", "usage:read"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let created: serde_json::Value = res.json().await.unwrap();
+    let printed = run(
+        &app,
+        "ai_backend_key.py",
+        &[
+            ("DOZTRA_API_KEY", created["secret"].as_str().unwrap()),
+            ("USER_ID", &user.user_id),
+        ],
+    )
+    .await;
+    assert!(printed.contains("402: used 101200 of 100000"), "{printed}");
+    let by_key = app
+        .count(&format!(
+            "SELECT COUNT(*) FROM token_usage WHERE reporter = '{}'",
+            created["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(by_key, 2);
+}
+
 db_tests!(
     the_web_app_examples_run,
     the_ai_backend_examples_run,
+    the_ai_backend_key_example_runs,
     the_email_link_page_examples_run,
     the_webhook_receiver_example_verifies_and_handles_an_alert,
 );

@@ -79,7 +79,7 @@ async fn changing_the_email_sends_a_new_link_and_voids_the_old_one(app: TestApp)
         .put(
             "/api/users/me",
             Some(&me.access),
-            json!({"email": "new@example.com"}),
+            json!({"email": "new@example.com", "current_password": PASSWORD}),
         )
         .await;
     assert_eq!(res.status(), 200);

@@ -42,6 +42,11 @@ struct TokenLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HashLabels {
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AlertLabels {
     unit: &'static str,
     threshold: String,
@@ -97,6 +102,8 @@ pub struct BusinessMetrics {
     pool_connections: Family<PoolLabels, Gauge>,
     pool_size: Gauge,
     pool_max: Gauge,
+    password_hashes: Family<HashLabels, Counter>,
+    password_hash_pending: Gauge,
 }
 
 impl BusinessMetrics {
@@ -119,6 +126,8 @@ impl BusinessMetrics {
             pool_connections: Family::default(),
             pool_size: Gauge::default(),
             pool_max: Gauge::default(),
+            password_hashes: Family::default(),
+            password_hash_pending: Gauge::default(),
         };
         let r = registry;
         r.register(
@@ -182,6 +191,16 @@ impl BusinessMetrics {
             metrics.pool_size.clone(),
         );
         r.register(
+            "doztra_password_hashes",
+            "Password hashes (argon2) since start, by outcome: computed, skipped (the request had gone), refused (queue full: 503 service_busy)",
+            metrics.password_hashes.clone(),
+        );
+        r.register(
+            "doztra_password_hash_pending",
+            "Password hashes queued or running now",
+            metrics.password_hash_pending.clone(),
+        );
+        r.register(
             "doztra_db_pool_max_connections",
             "The most connections the database pool opens",
             metrics.pool_max.clone(),
@@ -219,6 +238,19 @@ impl BusinessMetrics {
         }
         self.pool_size.set(i64::from(pool.size));
         self.pool_max.set(i64::from(pool.max));
+        let hashes = gauges.password_hashes;
+        for (outcome, total) in [
+            ("computed", hashes.computed),
+            ("skipped", hashes.skipped),
+            ("refused", hashes.refused),
+        ] {
+            // The hasher keeps the running totals; the counter shows them as they are.
+            self.password_hashes
+                .get_or_create(&HashLabels { outcome })
+                .inner()
+                .store(total, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.password_hash_pending.set(count(hashes.pending));
     }
 
     fn model_label(&self, model: &str) -> String {

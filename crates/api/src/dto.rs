@@ -239,6 +239,9 @@ pub struct UpdateMeRequest {
     pub name: Option<String>,
     #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
+    /// Required to change the email (re-authentication): a stolen access token alone cannot
+    /// move the account to another address.
+    pub current_password: Option<String>,
 }
 
 /// `POST /api/users/me/password`.

@@ -19,7 +19,8 @@ pub struct ReservationRequestBody {
     #[serde(default)]
     #[schema(example = "gpt-4", required = true)]
     pub model: String,
-    /// The most tokens the call may spend; granted only if all of it fits.
+    /// The most tokens the call may spend; granted only if all of it fits. At most
+    /// `MAX_TOKENS_PER_REQUEST` (default 2,000,000).
     #[serde(default, deserialize_with = "crate::dto::whole_number")]
     #[schema(example = 4000, minimum = 1, maximum = 10_000_000, required = true)]
     pub estimated_tokens: Option<i64>,

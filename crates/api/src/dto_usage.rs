@@ -35,6 +35,7 @@ pub struct TrackRequestBody {
     #[schema(minimum = 0, maximum = 10_000_000)]
     pub completion_tokens: Option<i64>,
     /// Optional; prompt + completion when omitted, and must equal their sum when both are given.
+    /// The total must be at most `MAX_TOKENS_PER_REQUEST` (default 2,000,000).
     #[schema(example = 150)]
     #[serde(default, deserialize_with = "crate::dto::whole_number")]
     #[schema(minimum = 0, maximum = 10_000_000)]
@@ -149,7 +150,8 @@ pub struct CheckRequestBody {
     #[serde(default)]
     #[schema(required = true)]
     pub model: String,
-    /// With it, the request is refused when the estimate does not fit in what remains.
+    /// With it, the request is refused when the estimate does not fit in what remains; at most
+    /// `MAX_TOKENS_PER_REQUEST` (default 2,000,000).
     #[serde(default, deserialize_with = "crate::dto::whole_number")]
     #[schema(minimum = 0, maximum = 10_000_000)]
     pub estimated_tokens: Option<i64>,
@@ -344,6 +346,20 @@ pub struct HistoryParams {
     pub cursor: Option<String>,
 }
 
+impl From<HistoryParams> for service::HistoryQuery {
+    fn from(p: HistoryParams) -> Self {
+        Self {
+            page: p.page,
+            limit: p.limit,
+            request_type: p.request_type,
+            model: p.model,
+            start_date: p.start_date,
+            end_date: p.end_date,
+            cursor: p.cursor,
+        }
+    }
+}
+
 /// One recorded request.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct HistoryItem {
@@ -409,8 +425,10 @@ pub struct AdminUsageParams {
     pub start_date: Option<String>,
     /// Inclusive last day (default: today, UTC).
     pub end_date: Option<String>,
-    /// `day` (default), `user`, `model` or `request_type`.
+    /// `day` (default), `user`, `model`, `request_type` or `reporter`.
     pub group_by: Option<String>,
+    /// Only the events of one reporter: `user` (tracked through `/me/track`) or an API key id.
+    pub reporter: Option<String>,
     /// `json` (default) or `csv`.
     pub format: Option<String>,
 }
@@ -451,6 +469,19 @@ pub struct RequestTypeRow {
     pub request_count: u64,
 }
 
+/// Tokens and requests of one reporter.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReporterRow {
+    /// `user` or an API key id.
+    pub reporter: String,
+    /// The API key's name (`null` for `user`, or a key deleted since).
+    pub name: Option<String>,
+    pub total_tokens: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub request_count: u64,
+}
+
 /// Usage across all users.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AdminUsageResponse {
@@ -469,6 +500,8 @@ pub struct AdminUsageResponse {
     pub breakdown_by_model: Option<Vec<ModelRow>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub breakdown_by_request_type: Option<Vec<RequestTypeRow>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breakdown_by_reporter: Option<Vec<ReporterRow>>,
 }
 
 impl From<AdminUsageReport> for AdminUsageResponse {
@@ -491,6 +524,7 @@ impl From<AdminUsageReport> for AdminUsageResponse {
             breakdown_by_user: None,
             breakdown_by_model: None,
             breakdown_by_request_type: None,
+            breakdown_by_reporter: None,
         };
         match r.breakdown {
             Breakdown::Day(rows) => {
@@ -536,6 +570,20 @@ impl From<AdminUsageReport> for AdminUsageResponse {
                         .map(|(request_type, t)| RequestTypeRow {
                             request_type,
                             total_tokens: t.total_tokens,
+                            request_count: t.request_count,
+                        })
+                        .collect(),
+                );
+            }
+            Breakdown::Reporter(rows) => {
+                out.breakdown_by_reporter = Some(
+                    rows.into_iter()
+                        .map(|(reporter, name, t)| ReporterRow {
+                            reporter,
+                            name,
+                            total_tokens: t.total_tokens,
+                            prompt_tokens: t.prompt_tokens,
+                            completion_tokens: t.completion_tokens,
                             request_count: t.request_count,
                         })
                         .collect(),
@@ -607,6 +655,23 @@ impl AdminUsageResponse {
                     "{},{},{}",
                     cell(&r.request_type),
                     r.total_tokens,
+                    r.request_count
+                )
+            }));
+        }
+        if let Some(rows) = &self.breakdown_by_reporter {
+            lines.push(
+                "reporter,name,total_tokens,prompt_tokens,completion_tokens,request_count"
+                    .to_owned(),
+            );
+            lines.extend(rows.iter().map(|r| {
+                format!(
+                    "{},{},{},{},{},{}",
+                    cell(&r.reporter),
+                    cell(r.name.as_deref().unwrap_or_default()),
+                    r.total_tokens,
+                    r.prompt_tokens,
+                    r.completion_tokens,
                     r.request_count
                 )
             }));

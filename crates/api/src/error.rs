@@ -97,7 +97,9 @@ impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         use ServiceError as E;
         let retry_after = match &err {
-            E::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
+            E::TooManyAttempts { retry_after_secs } | E::Busy { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
             _ => None,
         };
         let status = match &err {
@@ -107,14 +109,17 @@ impl From<ServiceError> for ApiError {
             | E::WrongCurrentPassword
             | E::AccountDisabled
             | E::AdminRequired
+            | E::InsufficientScope(_)
             | E::ForbiddenSelfChange(_) => StatusCode::FORBIDDEN,
             E::Quota { refusal, .. } if refusal.code() == "model_not_allowed" => {
                 StatusCode::FORBIDDEN
             }
             E::Quota { .. } => StatusCode::PAYMENT_REQUIRED,
-            E::RequestIdConflict | E::ReservationSettled => StatusCode::CONFLICT,
+            E::RequestIdConflict | E::ReservationSettled | E::LastAdmin => StatusCode::CONFLICT,
             E::InvalidEmailToken => StatusCode::BAD_REQUEST,
-            E::BillingUnavailable | E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            E::BillingUnavailable | E::Unavailable(_) | E::Busy { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             E::PaymentFailed { .. } => StatusCode::PAYMENT_REQUIRED,
             E::PaymentProvider(_) => StatusCode::BAD_GATEWAY,
             E::InvalidSignature => StatusCode::BAD_REQUEST,
@@ -122,6 +127,7 @@ impl From<ServiceError> for ApiError {
             E::InvalidCredentials
             | E::NotAuthenticated
             | E::InvalidToken
+            | E::InvalidApiKey
             | E::RefreshTokenReused => StatusCode::UNAUTHORIZED,
             E::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             E::NotFound(_) => StatusCode::NOT_FOUND,
@@ -143,13 +149,17 @@ impl From<ServiceError> for ApiError {
             E::InvalidToken => "invalid_token",
             E::RefreshTokenReused => "refresh_token_reused",
             E::AdminRequired => "admin_required",
+            E::InvalidApiKey => "invalid_api_key",
+            E::InsufficientScope(_) => "insufficient_scope",
             E::ForbiddenSelfChange(_) => "forbidden_self_change",
+            E::LastAdmin => "last_admin",
             E::NotFound(_) => "not_found",
             E::Quota { refusal, .. } => refusal.code(),
             E::RequestIdConflict => "request_id_conflict",
             E::ReservationSettled => "reservation_settled",
             E::InvalidEmailToken => "invalid_or_expired_token",
             E::Unavailable(_) => "service_unavailable",
+            E::Busy { .. } => "service_busy",
             E::Internal { .. } => "internal_error",
         };
         let detail = match &err {

@@ -14,6 +14,29 @@ use crate::dto::{LoginForm, LoginJson};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// The client's address as far as `TRUSTED_PROXIES` vouches for it (see
+/// [`crate::client_address`]), for the per-address budgets.
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub Option<String>);
+
+impl ClientIp {
+    pub fn as_deref(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl FromRequest for ClientIp {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let ip = req
+            .app_data::<Data<AppState>>()
+            .and_then(|state| state.trusted_proxies.client_ip(req));
+        std::future::ready(Ok(ClientIp(ip)))
+    }
+}
+
 /// The signed-in caller: a valid, unrevoked access token of an active account.
 #[derive(Debug, Clone)]
 pub struct AuthUser(pub CurrentUser);
@@ -207,5 +230,51 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             let parsed = T::deserialize(value).map_err(|e| crate::error::deserialize_error(&e))?;
             Ok(JsonBody(parsed))
         })
+    }
+}
+
+/// A request authenticated by a live service API key, from `Authorization: Bearer dzk_...` or
+/// `X-Api-Key: dzk_...`: 401 `not_authenticated` without either, 401 `invalid_api_key` for
+/// anything that is not a live key (a user's access token included). The scope is checked by
+/// the use case.
+#[derive(Debug, Clone)]
+pub struct ApiKeyCaller(pub service::KeyCaller);
+
+/// The header that may carry an API key instead of `Authorization`.
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+impl FromRequest for ApiKeyCaller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let credentials = api_key_credentials(req);
+        Box::pin(async move {
+            let (state, secret) = credentials?;
+            Ok(ApiKeyCaller(
+                state.services.api_keys.authenticate(&secret).await?,
+            ))
+        })
+    }
+}
+
+fn api_key_credentials(req: &HttpRequest) -> Result<(Data<AppState>, String), ApiError> {
+    let state = req
+        .app_data::<Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::from(ServiceError::NotAuthenticated))?;
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        let secret = bearer_token(req).map_err(|_| ApiError::from(ServiceError::InvalidApiKey))?;
+        return Ok((state, secret));
+    }
+    match req.headers().get(API_KEY_HEADER) {
+        None => Err(ServiceError::NotAuthenticated.into()),
+        Some(value) => {
+            let secret = value
+                .to_str()
+                .map(str::trim)
+                .map_err(|_| ApiError::from(ServiceError::InvalidApiKey))?;
+            Ok((state, secret.to_owned()))
+        }
     }
 }

@@ -46,6 +46,16 @@ use crate::routes;
         routes::webhooks::get_webhook,
         routes::webhooks::delete_webhook,
         routes::webhooks::list_deliveries,
+        routes::api_keys::create_api_key,
+        routes::api_keys::list_api_keys,
+        routes::api_keys::get_api_key,
+        routes::api_keys::revoke_api_key,
+        routes::key_routes::track_user_usage,
+        routes::key_routes::check_user_usage,
+        routes::key_routes::get_user_token_stats,
+        routes::key_routes::get_user_usage_history,
+        routes::key_routes::get_user_usage,
+        routes::key_routes::lookup_user,
         routes::preferences::get_preferences,
         routes::preferences::update_preferences,
         routes::catalog::list_plans,
@@ -64,6 +74,8 @@ use crate::routes;
         routes::ops::health,
         routes::ops::ready,
         routes::ops::metrics,
+        routes::well_known::get_jwks,
+        routes::well_known::get_openid_configuration,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::FieldErrorBody)),
     modifiers(&BearerAuth, &StandardResponses, &WireEnums),
@@ -75,6 +87,7 @@ use crate::routes;
         (name = "catalog", description = "Plans and models"),
         (name = "billing", description = "Stripe Checkout, Customer Portal, invoices and webhooks"),
         (name = "tokens", description = "Token metering and usage statistics"),
+        (name = "keys", description = "What an AI backend does for a user with a service API key"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -91,6 +104,16 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        // A service API key: `Authorization: Bearer dzk_...` (or `X-Api-Key: dzk_...`).
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("dzk_...")
                     .build(),
             ),
         );

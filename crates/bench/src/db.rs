@@ -197,12 +197,12 @@ counters AS (
      OR coalesce(ev.plag, 0) <> coalesce(s.plagiarism_checks, 0)
      OR coalesce(ev.prompt, 0) <> coalesce(s.prompts_generated, 0)),
 days AS (
-  SELECT user_id, usage_date, request_type, model, sum(prompt_tokens) AS p,
+  SELECT user_id, usage_date, request_type, model, reporter, sum(prompt_tokens) AS p,
          sum(completion_tokens) AS c, sum(total_tokens) AS t, count(*) AS n
-  FROM token_usage GROUP BY 1, 2, 3, 4),
+  FROM token_usage GROUP BY 1, 2, 3, 4, 5),
 rollups AS (
   SELECT count(*) AS bad FROM days d
-  FULL JOIN token_usage_summary s USING (user_id, usage_date, request_type, model)
+  FULL JOIN token_usage_summary s USING (user_id, usage_date, request_type, model, reporter)
   WHERE coalesce(d.p, 0) <> coalesce(s.prompt_tokens, 0)
      OR coalesce(d.c, 0) <> coalesce(s.completion_tokens, 0)
      OR coalesce(d.t, 0) <> coalesce(s.total_tokens, 0)
@@ -239,7 +239,7 @@ const INSERT_EVENT: &str = r#"INSERT INTO "token_usage" ("id", "user_id", "reque
 const GATE_CHAT: &str = r#"INSERT INTO "usage_statistics" ("id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT ("user_id", "period_start") DO UPDATE SET "tokens_used" = "usage_statistics"."tokens_used" + "excluded"."tokens_used", "chat_messages" = "usage_statistics"."chat_messages" + "excluded"."chat_messages", "updated_at" = "excluded"."updated_at" RETURNING "id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at""#;
 const GATE_PLAGIARISM: &str = r#"INSERT INTO "usage_statistics" ("id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT ("user_id", "period_start") DO UPDATE SET "tokens_used" = "usage_statistics"."tokens_used" + "excluded"."tokens_used", "plagiarism_checks" = "usage_statistics"."plagiarism_checks" + "excluded"."plagiarism_checks", "updated_at" = "excluded"."updated_at" RETURNING "id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at""#;
 const GATE_PROMPT: &str = r#"INSERT INTO "usage_statistics" ("id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT ("user_id", "period_start") DO UPDATE SET "tokens_used" = "usage_statistics"."tokens_used" + "excluded"."tokens_used", "prompts_generated" = "usage_statistics"."prompts_generated" + "excluded"."prompts_generated", "updated_at" = "excluded"."updated_at" RETURNING "id", "user_id", "period_start", "tokens_used", "chat_messages", "plagiarism_checks", "prompts_generated", "updated_at""#;
-const ADD_TO_SUMMARY: &str = r#"INSERT INTO "token_usage_summary" ("id", "user_id", "usage_date", "request_type", "model", "prompt_tokens", "completion_tokens", "total_tokens", "request_count") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT ("user_id", "usage_date", "request_type", "model") DO UPDATE SET "prompt_tokens" = "token_usage_summary"."prompt_tokens" + "excluded"."prompt_tokens", "completion_tokens" = "token_usage_summary"."completion_tokens" + "excluded"."completion_tokens", "total_tokens" = "token_usage_summary"."total_tokens" + "excluded"."total_tokens", "request_count" = "token_usage_summary"."request_count" + "excluded"."request_count""#;
+const ADD_TO_SUMMARY: &str = r#"INSERT INTO "token_usage_summary" ("id", "user_id", "usage_date", "request_type", "model", "prompt_tokens", "completion_tokens", "total_tokens", "request_count", "reporter") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'user') ON CONFLICT ("user_id", "usage_date", "request_type", "model", "reporter") DO UPDATE SET "prompt_tokens" = "token_usage_summary"."prompt_tokens" + "excluded"."prompt_tokens", "completion_tokens" = "token_usage_summary"."completion_tokens" + "excluded"."completion_tokens", "total_tokens" = "token_usage_summary"."total_tokens" + "excluded"."total_tokens", "request_count" = "token_usage_summary"."request_count" + "excluded"."request_count""#;
 
 fn month_start(now: DateTime<Utc>) -> NaiveDate {
     NaiveDate::from_ymd_opt(now.year(), now.month(), 1).unwrap_or_default()

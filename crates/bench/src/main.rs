@@ -2,10 +2,11 @@
 //! load generator of the fault scripts in `scripts/`.
 //!
 //! ```sh
-//! cargo build --release -p doztra-api -p doztra-bench
+//! cargo build --release -p doztra-server -p doztra-bench
 //! target/release/doztra-bench run            # full run, writes docs/BENCHMARKS.md
 //! target/release/doztra-bench run --quick    # a short smoke run (no file written)
 //! target/release/doztra-bench webhook-flood  # /health under hostile webhook signatures
+//! target/release/doztra-bench key-track      # track through an API key vs a user token
 //! ```
 //!
 //! Every load loop is bounded in time and in requests, and targets 127.0.0.1 only.
@@ -13,9 +14,12 @@
 mod api;
 mod db;
 mod fault;
+mod hash_flood;
+mod key_track;
 mod load;
 mod report;
 mod run;
+mod scenarios;
 mod server;
 mod webhook_flood;
 
@@ -47,6 +51,12 @@ enum Command {
     /// `GET /health` latency while clients flood the webhook with hostile Stripe-Signature
     /// headers; writes its own section of docs/BENCHMARKS.md.
     WebhookFlood(webhook_flood::WebhookFloodArgs),
+    /// Sign-in latency while clients flood the server with requests that make it hash
+    /// passwords; writes its own section of docs/BENCHMARKS.md.
+    HashFlood(hash_flood::HashFloodArgs),
+    /// Track throughput through a service API key vs through a user token; writes its own
+    /// section of docs/BENCHMARKS.md.
+    KeyTrack(key_track::KeyTrackArgs),
 }
 
 #[derive(clap::Args)]
@@ -91,6 +101,8 @@ async fn main() -> ExitCode {
         Command::Register(args) => register(args).await,
         Command::TrackLoad(args) => fault::track_load(args).await,
         Command::WebhookFlood(args) => webhook_flood::webhook_flood(args).await,
+        Command::HashFlood(args) => hash_flood::hash_flood(args).await,
+        Command::KeyTrack(args) => key_track::key_track(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,6 +12,7 @@ use crate::api::{self, Account};
 use crate::db::{self, DirectTrack, TempDb};
 use crate::load::{Bounds, Stats, closed_loop};
 use crate::report::{self, Report};
+use crate::scenarios;
 use crate::server::{self, Server, ServerConfig};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -48,6 +49,15 @@ pub struct RunArgs {
     /// Database pool size of the server (DATABASE_MAX_CONNECTIONS) and of the direct baseline.
     #[arg(long, default_value_t = 16)]
     pub pool: u32,
+    /// Clients of the hot-account run (every one on the same account); 0 skips it.
+    #[arg(long, default_value_t = 32)]
+    pub hot_clients: usize,
+    /// Rows above the deep history page (reached through `next_cursor`); 0 skips it.
+    #[arg(long, default_value_t = 100_000)]
+    pub history_depth: u64,
+    /// Client levels of the SQLite runs (group commit off and on); empty skips them.
+    #[arg(long, value_delimiter = ',', default_value = "8,32")]
+    pub sqlite_clients: Vec<usize>,
     /// Events of the "large" account of the read benchmark.
     #[arg(long, default_value_t = 1_000_000)]
     pub big_events: u64,
@@ -103,6 +113,7 @@ impl RunArgs {
             self.read_seconds = self.read_seconds.min(1.0);
             self.login_seconds = self.login_seconds.min(2.0);
             self.big_events = self.big_events.min(100_000);
+            self.history_depth = self.history_depth.min(self.big_events / 2);
             self.users = self.users.min(64);
             if self.output.is_none() {
                 self.output = Some("-".to_owned());
@@ -395,7 +406,7 @@ pub async fn run(mut args: RunArgs) -> Result<(), String> {
         .unwrap_or_else(server::default_server_binary);
     if !binary.exists() {
         return Err(format!(
-            "{} not found: build it with `cargo build --release -p doztra-api -p doztra-bench`",
+            "{} not found: build it with `cargo build --release -p doztra-server -p doztra-bench`",
             binary.display()
         ));
     }
@@ -526,6 +537,55 @@ async fn run_on(args: &RunArgs, binary: &std::path::Path, db: &TempDb) -> Result
         });
     }
 
+    // Issue 17: every client on one account (its counters row is the contended one).
+    if args.hot_clients > 0 {
+        let clients = args.hot_clients;
+        eprintln!("hot account, {clients} clients");
+        let ctx = Ctx {
+            args,
+            cores,
+            db,
+            server: Some(&srv),
+        };
+        let one = Arc::new(accounts.iter().take(1).cloned().collect::<Vec<_>>());
+        let mut service: Option<(Stats, CpuUse)> = None;
+        let mut direct: Option<(Stats, CpuUse)> = None;
+        for round in 0..args.repeat.max(1) {
+            let op = http_track_op(
+                client.clone(),
+                &srv.base,
+                Arc::clone(&one),
+                format!("hs{round}-"),
+            );
+            let run = measure(
+                &ctx,
+                "service track, one account",
+                clients,
+                args.seconds,
+                op,
+            )
+            .await;
+            service = best(service, run);
+            let op = direct_track_op(pool.clone(), Arc::clone(&one), format!("hd{round}-"), false);
+            let run = measure(
+                &ctx,
+                "direct transaction, one account",
+                clients,
+                args.seconds,
+                op,
+            )
+            .await;
+            direct = best(direct, run);
+        }
+        if let (Some(service), Some(direct)) = (service, direct) {
+            report.hot = Some(report::TrackRow {
+                clients,
+                service,
+                direct,
+            });
+        }
+    }
+
     // Where the time goes, at the profile level.
     if !args.no_profile {
         let c = args.profile_clients;
@@ -621,6 +681,21 @@ async fn run_on(args: &RunArgs, binary: &std::path::Path, db: &TempDb) -> Result
             small: s.0,
             big: b.0,
         });
+    }
+
+    if args.history_depth > 0 {
+        eprintln!("history {} rows down", args.history_depth);
+        report.depth = Some(
+            scenarios::history_depth(
+                &client,
+                &srv.base,
+                &big,
+                args.history_depth,
+                args.read_clients,
+                args.read_seconds,
+            )
+            .await?,
+        );
     }
 
     // 4: logins, and GET /api/users/me while they saturate the CPU.
@@ -724,6 +799,13 @@ async fn run_on(args: &RunArgs, binary: &std::path::Path, db: &TempDb) -> Result
         report.shutdown = Some((status_text(status), drain));
     }
     pool.close().await;
+
+    if !args.sqlite_clients.is_empty() {
+        eprintln!("SQLite, group commit off and on");
+        report.sqlite =
+            scenarios::sqlite_batching(binary, &args.log_dir, &args.sqlite_clients, args.seconds)
+                .await?;
+    }
     Ok(report)
 }
 

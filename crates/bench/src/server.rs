@@ -50,6 +50,8 @@ impl ServerConfig {
             .env("AUTO_MIGRATE", "false")
             // Long enough for a whole bench run; token lifetime does not change the work.
             .env("ACCESS_TOKEN_TTL", "2h")
+            // Every bench client is 127.0.0.1: its thousands of accounts are not one abuser's.
+            .env("REGISTER_MAX_PER_IP", "100000000")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log2));
@@ -57,6 +59,25 @@ impl ServerConfig {
             cmd.env(k, v);
         }
         Ok(cmd)
+    }
+
+    /// Runs a command-line subcommand of the server (`create-api-key --name ...`) to
+    /// completion; returns what it printed on stdout.
+    pub fn run_cli(&self, subcommand: &str, args: &[&str]) -> Result<String, String> {
+        let output = self
+            .command(subcommand, 0)?
+            .args(args)
+            .stdout(Stdio::piped())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", self.binary.display()))?;
+        if !output.status.success() {
+            return Err(format!(
+                "{subcommand} failed ({}); see {}",
+                output.status,
+                self.log_file.display()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
     /// Runs `doztra-auth migrate` to completion; returns how long it took.
@@ -73,6 +94,24 @@ impl ServerConfig {
             ));
         }
         Ok(t0.elapsed())
+    }
+
+    /// Runs `doztra-auth create-admin` (password [`crate::api::PASSWORD`]).
+    pub fn create_admin(&self, email: &str) -> Result<(), String> {
+        let status = self
+            .command("create-admin", 0)?
+            .args(["--email", email, "--name", "Bench Admin"])
+            .env("DOZTRA_ADMIN_PASSWORD", crate::api::PASSWORD)
+            .status()
+            .map_err(|e| format!("cannot run {}: {e}", self.binary.display()))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "create-admin failed ({status}); see {}",
+                self.log_file.display()
+            ))
+        }
     }
 
     /// Starts `doztra-auth serve` on a free port and waits until `/health/ready` answers 200.

@@ -212,7 +212,7 @@ pub async fn webhook_flood(args: WebhookFloodArgs) -> Result<(), String> {
         .unwrap_or_else(server::default_server_binary);
     if !binary.exists() {
         return Err(format!(
-            "{} not found: build it with `cargo build --release -p doztra-api -p doztra-bench`",
+            "{} not found: build it with `cargo build --release -p doztra-server -p doztra-bench`",
             binary.display()
         ));
     }

@@ -8,13 +8,16 @@ use std::str::FromStr;
 use crate::common_passwords::is_common_password;
 use crate::error::DomainError;
 
-/// A plausible email address: trimmed and lower-cased.
+/// A plausible email address: one bare address, trimmed and lower-cased.
 ///
 /// `parse` trims surrounding whitespace, lower-cases, and then requires at most 254 characters,
 /// exactly one `@`, a local part of 1 to 64 characters, a domain that contains a `.` and has no
-/// empty label (so no leading, trailing or doubled dots), and no whitespace or control characters
-/// anywhere. It does not try to be RFC 5322: the only real proof of an address is a mail that
-/// arrives.
+/// empty label (so no leading, trailing or doubled dots), no whitespace or control characters
+/// anywhere, and none of the mailbox punctuation `< > " ( ) , ; : [ ] \`. That last rule keeps
+/// out what a mail library would read as something other than this one address: a display name
+/// (`x<probe@evil.io>` is delivered to `probe@evil.io`), a comment, a quoted local part, a
+/// group or a list. It does not try to be RFC 5322: the only real proof of an address is a mail
+/// that arrives.
 ///
 /// ```
 /// use doztra_domain::Email;
@@ -22,6 +25,7 @@ use crate::error::DomainError;
 /// let email = Email::parse("  John.Doe@Example.COM ")?;
 /// assert_eq!(email.as_str(), "john.doe@example.com");
 /// assert!(Email::parse("john.doe@localhost").is_err());
+/// assert!(Email::parse("x<probe@evil.io>").is_err());
 /// # Ok::<(), doztra_domain::DomainError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -37,12 +41,17 @@ impl Email {
     pub const MAX_CHARS: usize = 254;
     /// The longest accepted local part (before the `@`), in characters.
     pub const MAX_LOCAL_CHARS: usize = 64;
+    /// Mailbox punctuation (RFC 5322 "specials" but `@` and `.`): never part of a bare address.
+    pub const FORBIDDEN_CHARS: [char; 11] =
+        ['<', '>', '"', '(', ')', ',', ';', ':', '[', ']', '\\'];
 
     /// Parses a raw address; see the type's documentation for the rules.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let email = raw.trim().to_lowercase();
         if email.chars().count() > Self::MAX_CHARS
-            || email.chars().any(|c| c.is_whitespace() || c.is_control())
+            || email
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || Self::FORBIDDEN_CHARS.contains(&c))
         {
             return Err(DomainError::InvalidEmail);
         }

@@ -1,6 +1,8 @@
 //! Accept/reject edges of the account value types.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use proptest::prelude::*;
+
 use super::*;
 
 #[test]
@@ -43,6 +45,27 @@ fn email_rejects_implausible_addresses() {
         "user@exa mple.com",
         "user\u{0}@example.com",
         "user@example.com\u{7}",
+    ] {
+        assert_eq!(Email::parse(raw), Err(DomainError::InvalidEmail), "{raw:?}");
+    }
+}
+
+#[test]
+fn email_rejects_mailbox_syntax() {
+    for raw in [
+        "x<probe@evil.io>",
+        "<probe@evil.io>",
+        "\"x\"<probe@evil.io>",
+        "victim:probe@evil.io;",
+        "probe@evil.io>",
+        "(comment)probe@evil.io",
+        "probe@evil.io(comment)",
+        "\"probe\"@evil.io",
+        "probe,x@evil.io",
+        "x;probe@evil.io",
+        "probe@[127.0.0.1]",
+        "a\\b@example.com",
+        "John Doe <john@example.com>",
     ] {
         assert_eq!(Email::parse(raw), Err(DomainError::InvalidEmail), "{raw:?}");
     }
@@ -200,4 +223,65 @@ fn serde_uses_the_wire_strings_and_validates_on_the_way_in() {
     assert_eq!(Email::deserialize(de).unwrap().as_str(), "a@b.co");
     let de: serde::de::value::StringDeserializer<DeError> = "nope".to_owned().into_deserializer();
     assert!(Email::deserialize(de).is_err());
+}
+
+/// A local part or domain label of characters a bare address may hold.
+fn atom() -> impl Strategy<Value = String> {
+    "[a-z0-9_+'-]{1,12}"
+}
+
+/// Plausible bare addresses: `atom(.atom)*@atom(.atom)+`.
+fn bare_address() -> impl Strategy<Value = String> {
+    (
+        proptest::collection::vec(atom(), 1..3),
+        proptest::collection::vec(atom(), 2..4),
+    )
+        .prop_map(|(local, domain)| format!("{}@{}", local.join("."), domain.join(".")))
+}
+
+proptest! {
+    /// Whatever is accepted is one bare address: the rules of the type hold for it, and it
+    /// parses again to itself.
+    #[test]
+    fn an_accepted_email_is_one_bare_address(raw in "[ -~]{0,40}") {
+        if let Ok(email) = Email::parse(&raw) {
+            let s = email.as_str();
+            prop_assert!(s.chars().count() <= Email::MAX_CHARS);
+            prop_assert_eq!(s.matches('@').count(), 1);
+            prop_assert!(!s.chars().any(|c| c.is_whitespace()
+                || c.is_control()
+                || c.is_ascii_uppercase()
+                || Email::FORBIDDEN_CHARS.contains(&c)));
+            let (local, domain) = s.split_once('@').unwrap();
+            prop_assert!(!local.is_empty() && local.chars().count() <= Email::MAX_LOCAL_CHARS);
+            prop_assert!(domain.contains('.'));
+            prop_assert!(domain.split('.').all(|label| !label.is_empty()));
+            prop_assert_eq!(Email::parse(s), Ok(email.clone()));
+        }
+    }
+
+    /// Bare addresses are accepted as they are.
+    #[test]
+    fn a_bare_address_is_accepted(raw in bare_address()) {
+        prop_assert_eq!(Email::parse(&raw).map(Email::into_inner), Ok(raw));
+    }
+
+    /// One mailbox punctuation character anywhere in a bare address makes it invalid, and so
+    /// does a display name in front of it.
+    #[test]
+    fn mailbox_punctuation_anywhere_is_refused(
+        raw in bare_address(),
+        at in any::<proptest::sample::Index>(),
+        special in proptest::sample::select(Email::FORBIDDEN_CHARS.to_vec()),
+        name in "[a-z]{1,8}",
+    ) {
+        let mut chars: Vec<char> = raw.chars().collect();
+        chars.insert(at.index(chars.len() + 1), special);
+        let tampered: String = chars.into_iter().collect();
+        prop_assert_eq!(Email::parse(&tampered), Err(DomainError::InvalidEmail));
+        prop_assert_eq!(
+            Email::parse(&format!("{name}<{raw}>")),
+            Err(DomainError::InvalidEmail)
+        );
+    }
 }

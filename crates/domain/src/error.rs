@@ -111,6 +111,12 @@ pub enum DomainError {
         /// Why the entry was rejected.
         reason: String,
     },
+    /// An API key scope that is not `usage:write`, `usage:read` or `users:read` (empty: no
+    /// scope was named).
+    #[error(
+        "Unknown scope '{0}'; expected one or more of 'usage:write', 'usage:read', 'users:read'."
+    )]
+    UnknownScope(String),
     /// The usage alert thresholds configuration could not be parsed.
     #[error("Invalid alert thresholds: {reason}.")]
     InvalidAlertThresholds {
@@ -151,6 +157,7 @@ impl DomainError {
             | Self::UnknownSubscriptionStatus(_)
             | Self::OutOfRange { .. }
             | Self::InvalidCatalogEntry { .. }
+            | Self::UnknownScope(_)
             | Self::InvalidAlertThresholds { .. } => "validation_error",
         }
     }
@@ -179,6 +186,7 @@ impl DomainError {
             Self::InvalidPaymentMethod => Some("payment_method_id"),
             Self::UnknownBillingInterval(_) => Some("billing_period"),
             Self::UnknownSubscriptionStatus(_) => Some("status"),
+            Self::UnknownScope(_) => Some("scopes"),
             Self::InvalidCatalogEntry { .. } | Self::InvalidAlertThresholds { .. } => None,
         }
     }

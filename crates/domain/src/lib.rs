@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod alerts;
+pub mod api_key;
 pub mod catalog;
 mod common_passwords;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod usage;
 
 pub use account::{Email, Password, Role, UserName};
 pub use alerts::{AlertLevels, AlertThresholds, Crossing, MeteredUnit};
+pub use api_key::ApiKeyScope;
 pub use catalog::ModelCatalog;
 pub use error::DomainError;
 pub use ids::{ConversationId, MAX_ID_CHARS, ModelName, PaymentMethodId, RequestId, parse_uuid};
@@ -30,4 +32,6 @@ pub use subscription::{
     StateOrder, StoredProviderState, SubscriptionStatus, TIE_WINDOW_SECS, WebhookOutcome,
     decide_payment_failure, decide_state, order_state,
 };
-pub use usage::{Counters, RequestType, TokenCounts, UsageUnit, checked_token_count};
+pub use usage::{
+    Counters, MaxTokensPerRequest, RequestType, TokenCounts, UsageUnit, checked_token_count,
+};

@@ -204,6 +204,59 @@ impl TokenCounts {
     }
 }
 
+/// The most tokens one request may carry (`MAX_TOKENS_PER_REQUEST`): the total of a track, the
+/// estimate of a check or of a reservation. A track is recorded in full even when it crosses the
+/// plan's limit (the call happened), so this bounds how far one request can overshoot a plan.
+///
+/// ```
+/// use doztra_domain::MaxTokensPerRequest;
+///
+/// let max = MaxTokensPerRequest::new(1000).expect("1 to 10,000,000");
+/// assert_eq!(max.admit("total_tokens", 1000)?, 1000);
+/// let err = max.admit("estimated_tokens", 1001).unwrap_err();
+/// assert_eq!(err.field(), Some("estimated_tokens"));
+/// assert!(MaxTokensPerRequest::new(0).is_none());
+/// assert_eq!(MaxTokensPerRequest::default().get(), 2_000_000);
+/// # Ok::<(), doztra_domain::DomainError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MaxTokensPerRequest(u64);
+
+impl MaxTokensPerRequest {
+    /// The default maximum.
+    pub const DEFAULT: u64 = 2_000_000;
+
+    /// A maximum of 1 to [`TokenCounts::MAX_TOKENS`] (no request field can carry more).
+    pub fn new(max: u64) -> Option<Self> {
+        (1..=TokenCounts::MAX_TOKENS)
+            .contains(&max)
+            .then_some(Self(max))
+    }
+
+    /// The maximum.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+
+    /// `tokens` when they are within the maximum, else an
+    /// [`InvalidTokenCount`](DomainError::InvalidTokenCount) on `field`.
+    pub fn admit(self, field: &'static str, tokens: u64) -> Result<u64, DomainError> {
+        if tokens > self.0 {
+            return Err(DomainError::InvalidTokenCount {
+                field,
+                reason: format!("must be at most {} for one request", self.0),
+            });
+        }
+        Ok(tokens)
+    }
+}
+
+impl Default for MaxTokensPerRequest {
+    fn default() -> Self {
+        Self(Self::DEFAULT)
+    }
+}
+
 /// Validates one optional token count from the wire against `0..=MAX_TOKENS`.
 ///
 /// `field` names the request field in the error (`prompt_tokens`, `completion_tokens`,

@@ -189,6 +189,36 @@ fn checked_token_count_validates_an_estimate() {
 }
 
 #[test]
+fn the_request_maximum_is_one_to_ten_million_and_inclusive() {
+    assert!(MaxTokensPerRequest::new(0).is_none());
+    assert!(MaxTokensPerRequest::new(10_000_001).is_none());
+    assert_eq!(MaxTokensPerRequest::new(1).unwrap().get(), 1);
+    assert_eq!(
+        MaxTokensPerRequest::new(10_000_000).unwrap().get(),
+        10_000_000
+    );
+    assert_eq!(
+        MaxTokensPerRequest::default().get(),
+        MaxTokensPerRequest::DEFAULT
+    );
+
+    let max = MaxTokensPerRequest::new(2_000).unwrap();
+    assert_eq!(max.admit("total_tokens", 0), Ok(0));
+    assert_eq!(max.admit("total_tokens", 2_000), Ok(2_000));
+    let err = max.admit("total_tokens", 2_001).unwrap_err();
+    assert_eq!(err.code(), "validation_error");
+    assert_eq!(
+        err.to_string(),
+        "Invalid total_tokens: must be at most 2000 for one request."
+    );
+    assert_eq!(field_of(err), "total_tokens");
+    assert_eq!(
+        field_of(max.admit("estimated_tokens", u64::MAX).unwrap_err()),
+        "estimated_tokens"
+    );
+}
+
+#[test]
 fn counters_expose_and_record_each_unit() {
     let mut counters = Counters {
         tokens_used: 10,

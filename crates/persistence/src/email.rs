@@ -64,6 +64,23 @@ pub async fn spend_token(
         .pop())
 }
 
+/// The live token of `purpose` with this hash, without spending it (a cheap check before
+/// costly work; [`spend_token`] still decides).
+pub async fn find_live_token(
+    conn: &impl ConnectionTrait,
+    purpose: &str,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<EmailTokenRow>, StoreError> {
+    Ok(email_token::Entity::find()
+        .filter(email_token::Column::TokenHash.eq(token_hash))
+        .filter(email_token::Column::Purpose.eq(purpose))
+        .filter(email_token::Column::UsedAt.is_null())
+        .filter(email_token::Column::ExpiresAt.gt(now))
+        .one(conn)
+        .await?)
+}
+
 /// Marks every live token of a user and purpose used (a newer one supersedes them).
 pub async fn retire_tokens(
     conn: &impl ConnectionTrait,

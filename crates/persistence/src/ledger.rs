@@ -152,6 +152,7 @@ pub async fn insert_events(
         conversation_id: Set(event.conversation_id.clone()),
         created_at: Set(event.created_at),
         usage_date: Set(event.created_at.date_naive()),
+        reporter: Set(event.reporter.clone()),
     });
     let mut statement = token_usage::Entity::insert_many(rows)
         .on_conflict(
@@ -275,13 +276,14 @@ pub async fn add_to_counters(
     Ok(())
 }
 
-/// One day's roll-up increment of a (user, request type, model).
+/// One day's roll-up increment of a (user, request type, model, reporter).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SummaryIncrement {
     pub user_id: Uuid,
     pub usage_date: NaiveDate,
     pub request_type: String,
     pub model: String,
+    pub reporter: String,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub total_tokens: i64,
@@ -306,6 +308,7 @@ pub async fn add_to_summaries(
             usage_date: Set(inc.usage_date),
             request_type: Set(inc.request_type.clone()),
             model: Set(inc.model.clone()),
+            reporter: Set(inc.reporter.clone()),
             prompt_tokens: Set(inc.prompt_tokens),
             completion_tokens: Set(inc.completion_tokens),
             total_tokens: Set(inc.total_tokens),
@@ -315,12 +318,18 @@ pub async fn add_to_summaries(
         |col: C| Expr::col((token_usage_summary::Entity, col)).add(Expr::col(("excluded", col)));
     token_usage_summary::Entity::insert_many(rows)
         .on_conflict(
-            OnConflict::columns([C::UserId, C::UsageDate, C::RequestType, C::Model])
-                .value(C::PromptTokens, add(C::PromptTokens))
-                .value(C::CompletionTokens, add(C::CompletionTokens))
-                .value(C::TotalTokens, add(C::TotalTokens))
-                .value(C::RequestCount, add(C::RequestCount))
-                .to_owned(),
+            OnConflict::columns([
+                C::UserId,
+                C::UsageDate,
+                C::RequestType,
+                C::Model,
+                C::Reporter,
+            ])
+            .value(C::PromptTokens, add(C::PromptTokens))
+            .value(C::CompletionTokens, add(C::CompletionTokens))
+            .value(C::TotalTokens, add(C::TotalTokens))
+            .value(C::RequestCount, add(C::RequestCount))
+            .to_owned(),
         )
         .exec_without_returning(conn)
         .await?;

@@ -4,6 +4,7 @@
 //! runs on both SQLite and PostgreSQL.
 
 pub mod alerts;
+pub mod api_keys;
 pub mod email;
 pub mod entities;
 mod error;

@@ -28,7 +28,12 @@ pub struct NewUsageEvent {
     pub request_id: Option<String>,
     pub conversation_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// `user`, or the id of the API key that tracked it.
+    pub reporter: String,
 }
+
+/// The reporter of an event the user tracked through their own route.
+pub const USER_REPORTER: &str = "user";
 
 /// The event a user recorded under a request id.
 pub async fn find_by_request_id(
@@ -266,22 +271,31 @@ pub struct UsageTotals {
     pub active_users: i64,
 }
 
-fn in_range(from: NaiveDate, to: NaiveDate) -> sea_orm::Select<token_usage_summary::Entity> {
+fn in_range(
+    from: NaiveDate,
+    to: NaiveDate,
+    reporter: Option<&str>,
+) -> sea_orm::Select<token_usage_summary::Entity> {
     use token_usage_summary::Column as C;
-    token_usage_summary::Entity::find()
+    let query = token_usage_summary::Entity::find()
         .select_only()
         .filter(C::UsageDate.gte(from))
-        .filter(C::UsageDate.lte(to))
+        .filter(C::UsageDate.lte(to));
+    match reporter {
+        Some(reporter) => query.filter(C::Reporter.eq(crate::lookup_text(reporter).as_ref())),
+        None => query,
+    }
 }
 
-/// Totals across every user between two days.
+/// Totals across every user between two days (of one reporter's events, with `reporter`).
 pub async fn usage_totals(
     conn: &impl ConnectionTrait,
     from: NaiveDate,
     to: NaiveDate,
+    reporter: Option<&str>,
 ) -> Result<UsageTotals, StoreError> {
     use token_usage_summary::Column as C;
-    let totals = in_range(from, to)
+    let totals = in_range(from, to, reporter)
         .column_as(sum(C::TotalTokens), "total_tokens")
         .column_as(sum(C::PromptTokens), "prompt_tokens")
         .column_as(sum(C::CompletionTokens), "completion_tokens")
@@ -324,16 +338,20 @@ pub enum GroupBy {
     User,
     Model,
     RequestType,
+    /// `user` or an API key id.
+    Reporter,
 }
 
 type Sums = (i64, i64, i64, i64);
 
-/// Totals per day, user, model or request type between two days.
+/// Totals per day, user, model, request type or reporter between two days (of one reporter's
+/// events, with `reporter`).
 pub async fn usage_groups(
     conn: &impl ConnectionTrait,
     from: NaiveDate,
     to: NaiveDate,
     group_by: GroupBy,
+    reporter: Option<&str>,
 ) -> Result<Vec<GroupRow>, StoreError> {
     use token_usage_summary::Column as C;
     let key = match group_by {
@@ -341,8 +359,9 @@ pub async fn usage_groups(
         GroupBy::User => C::UserId,
         GroupBy::Model => C::Model,
         GroupBy::RequestType => C::RequestType,
+        GroupBy::Reporter => C::Reporter,
     };
-    let query = in_range(from, to)
+    let query = in_range(from, to, reporter)
         .column(key)
         .column_as(sum(C::TotalTokens), "total_tokens")
         .column_as(sum(C::PromptTokens), "prompt_tokens")
@@ -374,7 +393,7 @@ pub async fn usage_groups(
             .into_iter()
             .map(|(k, a, b, c, d)| row(GroupKey::User(k), (a, b, c, d)))
             .collect(),
-        GroupBy::Model | GroupBy::RequestType => query
+        GroupBy::Model | GroupBy::RequestType | GroupBy::Reporter => query
             .into_tuple::<(String, i64, i64, i64, i64)>()
             .all(conn)
             .await?

@@ -1,4 +1,6 @@
-//! Failed sign-ins, counted per email and per client address within a window.
+//! Throttle events (failed sign-ins, reset requests, registrations...), counted per subject
+//! (an email, a client address, a user id) within a window. Subjects are stored as their
+//! SHA-256, so a row has a fixed size whatever the caller sent and holds no address in clear.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -23,6 +25,14 @@ pub enum Scope {
     ResetEmail,
     /// Password-reset requests per client address.
     ResetIp,
+    /// Registrations per client address.
+    RegisterIp,
+    /// Reset-token redemptions per client address.
+    ResetRedeemIp,
+    /// Email changes per user.
+    EmailChange,
+    /// Wrong current passwords per user (password and email changes).
+    PasswordChange,
 }
 
 impl Scope {
@@ -33,8 +43,18 @@ impl Scope {
             Scope::ResendVerification => "resend_verification",
             Scope::ResetEmail => "reset_email",
             Scope::ResetIp => "reset_ip",
+            Scope::RegisterIp => "register_ip",
+            Scope::ResetRedeemIp => "reset_redeem_ip",
+            Scope::EmailChange => "email_change",
+            Scope::PasswordChange => "password_change",
         }
     }
+}
+
+/// The stored form of a subject: its SHA-256, hex.
+fn key(subject: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(subject.as_bytes()))
 }
 
 /// Failures since `since` and the oldest of them (which decides when the lock lifts).
@@ -53,7 +73,7 @@ pub async fn recent_failures(
 ) -> Result<RecentFailures, StoreError> {
     let base = login_attempt::Entity::find()
         .filter(login_attempt::Column::Scope.eq(scope.as_str()))
-        .filter(login_attempt::Column::Subject.eq(crate::lookup_text(subject).as_ref()))
+        .filter(login_attempt::Column::Subject.eq(key(subject)))
         .filter(login_attempt::Column::AttemptedAt.gt(since));
     let count = base.clone().count(conn).await?;
     let oldest = if count == 0 {
@@ -79,7 +99,7 @@ pub async fn record_failure(
     login_attempt::ActiveModel {
         id: Set(id),
         scope: Set(scope.as_str().to_owned()),
-        subject: Set(crate::lookup_text(subject).into_owned()),
+        subject: Set(key(subject)),
         attempted_at: Set(at),
     }
     .insert(conn)
@@ -107,7 +127,7 @@ pub async fn clear(
 ) -> Result<(), StoreError> {
     login_attempt::Entity::delete_many()
         .filter(login_attempt::Column::Scope.eq(scope.as_str()))
-        .filter(login_attempt::Column::Subject.eq(crate::lookup_text(subject).as_ref()))
+        .filter(login_attempt::Column::Subject.eq(key(subject)))
         .exec(conn)
         .await?;
     Ok(())

@@ -148,6 +148,27 @@ pub async fn count_active_with_role(
         .await?)
 }
 
+/// The ids of the active accounts holding this role, in id order, locked until the transaction
+/// ends: `FOR UPDATE` on PostgreSQL (a concurrent change of one of them waits, and a row it
+/// changed is checked again against the filter once it commits); a SQLite write transaction
+/// ([`begin_write`](crate::begin_write)) holds the database lock already. Changes that take an
+/// admin's rights away call it first, so of two such changes the second sees the first.
+pub async fn lock_active_with_role(
+    conn: &impl ConnectionTrait,
+    role: &str,
+) -> Result<Vec<Uuid>, StoreError> {
+    let mut query = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::Role.eq(role))
+        .filter(user::Column::IsActive.eq(true))
+        .order_by_asc(user::Column::Id);
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    Ok(query.into_tuple().all(conn).await?)
+}
+
 /// Sort keys of the admin listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
@@ -267,5 +288,21 @@ pub async fn find_many(
     Ok(user::Entity::find()
         .filter(user::Column::Id.is_in(ids))
         .all(conn)
+        .await?)
+}
+
+/// The account `id` with its subscription (`None` if it has none), in one query (a left join).
+pub async fn find_with_subscription(
+    conn: &impl ConnectionTrait,
+    id: Uuid,
+) -> Result<Option<(UserRow, Option<subscription::Model>)>, StoreError> {
+    let subscription_of_user: sea_orm::RelationDef = subscription::Entity::belongs_to(user::Entity)
+        .from(subscription::Column::UserId)
+        .to(user::Column::Id)
+        .into();
+    Ok(user::Entity::find_by_id(id)
+        .join(sea_orm::JoinType::LeftJoin, subscription_of_user.rev())
+        .select_also(subscription::Entity)
+        .one(conn)
         .await?)
 }

@@ -5,15 +5,17 @@ use domain::{Email, ModelCatalog, Password, Plan, Role, UserName};
 use persistence::preferences;
 use persistence::sessions::SessionAccount;
 use persistence::subscriptions::{self, NewSubscription, SubscriptionRow};
+use persistence::throttle::{self, Scope};
 use persistence::users::{self, NewUser, UserChanges};
-use persistence::{ConnectionTrait, StoreError, sessions as session_store};
+use persistence::{ConnectionTrait, StoreError, email as email_store, sessions as session_store};
 use uuid::Uuid;
 
-use crate::email_flows::{queue_verification, wake};
+use crate::budgets;
+use crate::email_flows::{self, queue_verification, wake};
 use crate::error::{FieldErrors, parse_new_password};
 use crate::payments;
 use crate::preferences::{default_preferences, preferences_for};
-use crate::sessions::{SignedIn, start_session};
+use crate::sessions::{SignedIn, end_sessions, start_session};
 use crate::tokens::{self, AccessClaims, CurrentUser};
 use crate::views::{Account, Profile, Subscription};
 use crate::{Context, ServiceError, clock};
@@ -43,6 +45,8 @@ pub struct Registered {
 pub struct ProfileChanges {
     pub name: Option<String>,
     pub email: Option<String>,
+    /// Needed to change the email.
+    pub current_password: Option<String>,
 }
 
 /// Account use cases.
@@ -102,7 +106,11 @@ impl Accounts {
     /// and a payment that needs the customer (3-D Secure) registers the account on `free`
     /// with status `pending` and returns the secret to finish it.
     #[tracing::instrument(skip_all)]
-    pub async fn register(&self, request: Registration) -> Result<Registered, ServiceError> {
+    pub async fn register(
+        &self,
+        request: Registration,
+        client_ip: Option<&str>,
+    ) -> Result<Registered, ServiceError> {
         let mut errors = FieldErrors::default();
         let name = errors.take(UserName::parse(&request.name));
         let email = errors.take(Email::parse(&request.email));
@@ -137,6 +145,12 @@ impl Accounts {
         } else {
             None
         };
+        if let Some(ip) = client_ip {
+            let budget = self
+                .ctx
+                .budget(Scope::RegisterIp, self.ctx.throttle.register_per_ip);
+            budgets::spend(&self.ctx, budget, ip, clock::now()).await?;
+        }
         let draft = AccountDraft {
             email,
             name,
@@ -251,7 +265,10 @@ impl Accounts {
         load_profile(&self.ctx.db, &self.ctx.catalog, user_id).await
     }
 
-    /// Changes one's name and/or email; a new email is unverified until confirmed.
+    /// Changes one's name and/or email. Changing the email takes the current password (so a
+    /// stolen access token cannot move the account to another address and reset it from
+    /// there) and a unit of the per-user budget; the new address is unverified until
+    /// confirmed, the old one is told, and outstanding reset links stop working.
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     pub async fn update_profile(
         &self,
@@ -271,15 +288,23 @@ impl Accounts {
             .and_then(|r| errors.take(r));
         errors.finish()?;
         let now = clock::now();
-        let txn = persistence::begin_write(&self.ctx.db).await?;
-        let current = users::find_by_id(&txn, user_id)
+        let current = users::find_by_id(&self.ctx.db, user_id)
             .await?
             .ok_or(ServiceError::NotFound("User"))?;
-        let email_changed = email.as_ref().is_some_and(|e| e.as_str() != current.email);
+        let new_email = email.filter(|e| e.as_str() != current.email);
+        if new_email.is_some() {
+            let budget = self
+                .ctx
+                .budget(Scope::EmailChange, self.ctx.throttle.email_changes_per_user);
+            budgets::spend(&self.ctx, budget, &user_id.to_string(), now).await?;
+            let password = changes.current_password.as_deref().unwrap_or_default();
+            self.reauthenticate(&current, password, now).await?;
+        }
+        let txn = persistence::begin_write(&self.ctx.db).await?;
         let update = UserChanges {
             name: name.map(UserName::into_inner),
-            email: email.filter(|_| email_changed).map(Email::into_inner),
-            is_verified: email_changed.then_some(false),
+            is_verified: new_email.is_some().then_some(false),
+            email: new_email.map(Email::into_inner),
             ..Default::default()
         };
         match users::update(&txn, user_id, update, now).await {
@@ -288,10 +313,13 @@ impl Accounts {
             Err(e) => return Err(e.into()),
         }
         let profile = load_profile(&txn, &self.ctx.catalog, user_id).await?;
+        let email_changed = profile.account.email != current.email;
         if email_changed {
             let account = &profile.account;
+            email_store::retire_tokens(&txn, user_id, email_flows::RESET, now).await?;
             queue_verification(&self.ctx, &txn, user_id, &account.name, &account.email, now)
                 .await?;
+            email_flows::queue_email_changed(&txn, &current.email, account, now).await?;
         }
         txn.commit().await.map_err(StoreError::from)?;
         if email_changed {
@@ -300,9 +328,36 @@ impl Accounts {
         Ok(profile)
     }
 
-    /// Changes one's password after checking the current one. Every other sign-in is revoked
-    /// and every access token issued before now stops working; the caller's own sign-in
-    /// survives, so its refresh token yields a fresh access token.
+    /// Checks the caller's current password before a sensitive change, within the per-user
+    /// failure budget: once spent, even the right password waits out the window (429). A
+    /// right password takes its attempt back.
+    async fn reauthenticate(
+        &self,
+        user: &users::UserRow,
+        password: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), ServiceError> {
+        let budget = self.ctx.budget(
+            Scope::PasswordChange,
+            self.ctx.throttle.password_change_failures,
+        );
+        let attempt = budgets::spend(&self.ctx, budget, &user.id.to_string(), now).await?;
+        if !self
+            .ctx
+            .hasher
+            .verify(password, Some(&user.password_hash))
+            .await?
+        {
+            return Err(ServiceError::WrongCurrentPassword); // the attempt stays: a failure
+        }
+        throttle::forget(&self.ctx.db, &[attempt]).await?;
+        Ok(())
+    }
+
+    /// Changes one's password after checking the current one (within the per-user failure
+    /// budget). Every other sign-in is revoked, every access token issued before now stops
+    /// working and outstanding reset links are retired; the caller's own sign-in survives, so
+    /// its refresh token yields a fresh access token.
     #[tracing::instrument(skip_all, fields(user_id = %current.id))]
     pub async fn change_password(
         &self,
@@ -314,29 +369,17 @@ impl Accounts {
         let user = users::find_by_id(&self.ctx.db, current.id)
             .await?
             .ok_or(ServiceError::NotFound("User"))?;
-        if !self
-            .ctx
-            .hasher
-            .verify(current_password, Some(&user.password_hash))
-            .await?
-        {
-            return Err(ServiceError::WrongCurrentPassword);
-        }
+        self.reauthenticate(&user, current_password, clock::now())
+            .await?;
         let hash = self.ctx.hasher.hash(&new_password).await?;
         let now = clock::now();
         let txn = persistence::begin_write(&self.ctx.db).await?;
-        users::update(
-            &txn,
-            current.id,
-            UserChanges {
-                password_hash: Some(hash),
-                tokens_valid_after: Some(now),
-                ..Default::default()
-            },
-            now,
-        )
-        .await?;
-        session_store::revoke_all_for_user(&txn, current.id, Some(current.session_id), now).await?;
+        let changes = UserChanges {
+            password_hash: Some(hash),
+            ..Default::default()
+        };
+        end_sessions(&txn, current.id, Some(current.session_id), changes, now).await?;
+        email_store::retire_tokens(&txn, current.id, email_flows::RESET, now).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(())
     }

@@ -1,14 +1,14 @@
 //! Administration of accounts: listing, creation, overrides without payment, deletion.
 
 use domain::{Email, ModelTier, Password, Plan, Role, UserName};
-use persistence::StoreError;
-use persistence::sessions as session_store;
 use persistence::subscriptions::{self, SubscriptionChanges};
 use persistence::users::{self, ListQuery, SortKey, UserChanges};
+use persistence::{ConnectionTrait, StoreError};
 use uuid::Uuid;
 
 use crate::accounts::{AccountDraft, hash_new_account_password, insert_account, load_profile};
 use crate::error::FieldErrors;
+use crate::sessions::end_sessions;
 use crate::subscription_events;
 use crate::tokens::CurrentUser;
 use crate::views::{Account, Profile, Subscription};
@@ -199,8 +199,9 @@ impl Admin {
         Ok(profile)
     }
 
-    /// Applies an admin override. An admin cannot demote or disable itself. Disabling an
-    /// account revokes its sign-ins at once.
+    /// Applies an admin override. An admin cannot demote or disable itself, and no change may
+    /// leave no active admin (see [`keep_an_active_admin`]). Disabling an account revokes its
+    /// sign-ins at once.
     #[tracing::instrument(skip_all, fields(admin_id = %actor.id, user_id = %id))]
     pub async fn patch_user(
         &self,
@@ -234,34 +235,30 @@ impl Admin {
                 "token_limit must be 0 or more, or null.",
             ));
         }
-        if id == actor.id {
-            if role.is_some_and(|r| r != Role::Admin) {
-                return Err(ServiceError::ForbiddenSelfChange(
-                    "An admin cannot demote itself.",
-                ));
-            }
-            if patch.is_active == Some(false) {
-                return Err(ServiceError::ForbiddenSelfChange(
-                    "An admin cannot disable itself.",
-                ));
-            }
-        }
+        let demoting = role.is_some_and(|r| r != Role::Admin);
+        let disabling = patch.is_active == Some(false);
         let now = clock::now();
         let txn = persistence::begin_write(&self.ctx.db).await?;
-        let disabling = patch.is_active == Some(false);
+        if demoting || disabling {
+            let self_change = if demoting {
+                "An admin cannot demote itself."
+            } else {
+                "An admin cannot disable itself."
+            };
+            keep_an_active_admin(&txn, actor, id, self_change).await?;
+        }
         let user_changes = UserChanges {
             role: role.map(|r| r.as_str().to_owned()),
             is_active: patch.is_active,
             is_verified: patch.is_verified,
-            tokens_valid_after: disabling.then_some(now),
             ..Default::default()
         };
-        users::update(&txn, id, user_changes, now)
-            .await?
-            .ok_or(ServiceError::NotFound("User"))?;
-        if disabling {
-            session_store::revoke_all_for_user(&txn, id, None, now).await?;
-        }
+        let updated = if disabling {
+            end_sessions(&txn, id, None, user_changes, now).await?
+        } else {
+            users::update(&txn, id, user_changes, now).await?
+        };
+        updated.ok_or(ServiceError::NotFound("User"))?;
         let sub_changes = SubscriptionChanges {
             plan: plan.map(|p| p.as_str().to_owned()),
             status: plan.map(|_| "active".to_owned()),
@@ -288,26 +285,55 @@ impl Admin {
         Ok(profile)
     }
 
-    /// Deletes an account and everything it owns. An admin cannot delete itself.
+    /// Deletes an account and everything it owns. An admin cannot delete itself, nor the last
+    /// other active admin (see [`keep_an_active_admin`]).
     #[tracing::instrument(skip_all, fields(admin_id = %actor.id, user_id = %id))]
     pub async fn delete_user(&self, actor: &CurrentUser, id: Uuid) -> Result<(), ServiceError> {
+        const SELF_CHANGE: &str = "An admin cannot delete itself.";
         require_admin(actor)?;
-        if id == actor.id {
-            return Err(ServiceError::ForbiddenSelfChange(
-                "An admin cannot delete itself.",
-            ));
-        }
+        // Refused deletions must not reach Stripe: the same check without locks first, then
+        // again, locked, in the transaction that deletes.
+        keep_an_active_admin(&self.ctx.db, actor, id, SELF_CHANGE).await?;
         // Nobody is billed for an account that no longer exists: end its Stripe
         // subscription first (if Stripe refuses, the account stays and the admin retries).
         if let Some(row) = persistence::subscriptions::find_by_user(&self.ctx.db, id).await? {
             crate::payments::cancel_for_deletion(&self.ctx, &row).await?;
         }
-        if users::delete(&self.ctx.db, id).await? {
-            Ok(())
-        } else {
-            Err(ServiceError::NotFound("User"))
+        let txn = persistence::begin_write(&self.ctx.db).await?;
+        keep_an_active_admin(&txn, actor, id, SELF_CHANGE).await?;
+        if !users::delete(&txn, id).await? {
+            return Err(ServiceError::NotFound("User"));
         }
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(())
     }
+}
+
+/// Checks, before `actor` takes `target`'s admin rights away (demotion, disabling, deletion),
+/// that an active admin remains: 409 `last_admin` when `target` is the only one. An admin
+/// cannot do it to itself when others remain either (`self_change`, 403), and an actor that
+/// lost its own rights since its request was authenticated is refused (403 `admin_required`).
+///
+/// Inside a write transaction the active admins are locked first, so of two changes that would
+/// each leave one admin (two admins demoting each other at once) the second sees the first and
+/// is refused: the check and the change are atomic on both databases.
+async fn keep_an_active_admin(
+    conn: &impl ConnectionTrait,
+    actor: &CurrentUser,
+    target: Uuid,
+    self_change: &'static str,
+) -> Result<(), ServiceError> {
+    let admins = users::lock_active_with_role(conn, Role::Admin.as_str()).await?;
+    if admins.contains(&target) && admins.iter().all(|admin| *admin == target) {
+        return Err(ServiceError::LastAdmin);
+    }
+    if target == actor.id {
+        return Err(ServiceError::ForbiddenSelfChange(self_change));
+    }
+    if !admins.contains(&actor.id) {
+        return Err(ServiceError::AdminRequired);
+    }
+    Ok(())
 }
 
 fn parse_new_account(new: NewAccount) -> Result<AccountDraft, ServiceError> {

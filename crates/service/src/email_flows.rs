@@ -7,19 +7,21 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use persistence::email::{self as store, NewEmailToken};
-use persistence::sessions as session_store;
 use persistence::throttle::{self, Scope};
 use persistence::users::{self, UserChanges};
 use persistence::{ConnectionTrait, StoreError};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use crate::budgets;
 use crate::error::parse_new_password;
+use crate::sessions::end_sessions;
 use crate::tokens::{self, CurrentUser};
 use crate::{Context, ServiceError, clock};
+use domain::Email;
 
 const VERIFY: &str = "verify_email";
-const RESET: &str = "password_reset";
+pub(crate) const RESET: &str = "password_reset";
 
 /// Settings of the email flows.
 #[derive(Debug, Clone)]
@@ -31,9 +33,9 @@ pub struct EmailConfig {
     /// Verification emails a user may request per window.
     pub resend_max: u64,
     pub resend_window: Duration,
-    /// Reset emails per address, and reset requests per client address, per window.
+    /// Reset emails per address per window (beyond it the request is answered the same and
+    /// nothing is sent; the per-client-address budget is [`crate::ThrottleConfig`]'s).
     pub reset_max_per_email: u64,
-    pub reset_max_per_ip: u64,
     pub reset_window: Duration,
 }
 
@@ -46,7 +48,6 @@ impl Default for EmailConfig {
             resend_max: 3,
             resend_window: Duration::from_secs(15 * 60),
             reset_max_per_email: 3,
-            reset_max_per_ip: 20,
             reset_window: Duration::from_secs(3600),
         }
     }
@@ -97,6 +98,29 @@ pub(crate) async fn queue_verification(
         ctx.email.base_url.trim_end_matches('/'),
     );
     store::enqueue(conn, email, "Confirm your email address", &body, now).await?;
+    Ok(())
+}
+
+/// Tells the old address that the account's email changed (on `conn`, the change's
+/// transaction), so the owner learns of a takeover attempt.
+pub(crate) async fn queue_email_changed(
+    conn: &impl ConnectionTrait,
+    old_email: &str,
+    account: &crate::views::Account,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    let body = format!(
+        "Hello {},\n\nThe email address of your Doztra account was changed from {old_email} to {}. Messages about the account now go to the new address.\n\nIf you did not make this change, contact support at once: someone may have access to your account.\n",
+        account.name, account.email,
+    );
+    store::enqueue(
+        conn,
+        old_email,
+        "Your Doztra email address was changed",
+        &body,
+        now,
+    )
+    .await?;
     Ok(())
 }
 
@@ -171,63 +195,45 @@ impl EmailFlows {
 
     /// Starts a password reset. Always succeeds the same way for known and unknown addresses
     /// (no account enumeration); a reset email is sent only for an active account and within
-    /// the per-email and per-address budgets.
+    /// the per-email budget. A malformed address is refused first (a format error reveals
+    /// nothing about accounts), then the client address's budget is spent (429 beyond it).
     #[tracing::instrument(skip_all)]
     pub async fn request_password_reset(
         &self,
         email: &str,
         client_ip: Option<&str>,
     ) -> Result<(), ServiceError> {
-        let email = email.trim().to_lowercase();
+        let email =
+            Email::parse(email).map_err(|e| ServiceError::invalid_field("email", e.to_string()))?;
+        let email = email.as_str();
         let now = clock::now();
+        if let Some(ip) = client_ip {
+            let budget = self
+                .ctx
+                .budget(Scope::ResetIp, self.ctx.throttle.reset_requests_per_ip);
+            budgets::spend(&self.ctx, budget, ip, now).await?;
+        }
         let window = delta(self.ctx.email.reset_window);
         let since = now - window;
         let by_email =
-            throttle::recent_failures(&self.ctx.db, Scope::ResetEmail, &email, since).await?;
-        let by_ip = match client_ip {
-            Some(ip) => {
-                throttle::recent_failures(&self.ctx.db, Scope::ResetIp, ip, since)
-                    .await?
-                    .count
-            }
-            None => 0,
-        };
-        let txn = persistence::begin_write(&self.ctx.db).await?;
-        throttle::record_failure(&txn, Scope::ResetEmail, &email, now).await?;
-        if let Some(ip) = client_ip {
-            throttle::record_failure(&txn, Scope::ResetIp, ip, now).await?;
+            throttle::recent_failures(&self.ctx.db, Scope::ResetEmail, email, since).await?;
+        if by_email.count >= self.ctx.email.reset_max_per_email {
+            // Spent: answered the same, and nothing more is stored.
+            return Ok(());
         }
-        throttle::prune(&txn, &[Scope::ResetEmail, Scope::ResetIp], since).await?;
-        let within_budget = by_email.count < self.ctx.email.reset_max_per_email
-            && by_ip < self.ctx.email.reset_max_per_ip;
-        let user = users::find_by_email(&txn, &email)
+        let txn = persistence::begin_write(&self.ctx.db).await?;
+        throttle::record_failure(&txn, Scope::ResetEmail, email, now).await?;
+        throttle::prune(&txn, &[Scope::ResetEmail], since).await?;
+        let user = users::find_by_email(&txn, email)
             .await?
             .filter(|u| u.is_active);
-        let mut queued = false;
-        if let Some(user) = user.filter(|_| within_budget) {
-            let token = tokens::random_token()?;
-            store::retire_tokens(&txn, user.id, RESET, now).await?;
-            store::insert_token(
-                &txn,
-                NewEmailToken {
-                    user_id: user.id,
-                    purpose: RESET,
-                    token_hash: tokens::hash_token(&token),
-                    email: user.email.clone(),
-                    now,
-                    expires_at: now + delta(self.ctx.email.reset_ttl),
-                },
-            )
-            .await?;
-            let minutes = self.ctx.email.reset_ttl.as_secs() / 60;
-            let body = format!(
-                "Hello {},\n\nSomeone asked to reset the password of your Doztra account. Open this link within {minutes} minutes to choose a new one:\n\n{}/reset-password?token={token}\n\nIf it was not you, ignore this message: your password stays as it is.\n",
-                user.name,
-                self.ctx.email.base_url.trim_end_matches('/'),
-            );
-            store::enqueue(&txn, &user.email, "Reset your Doztra password", &body, now).await?;
-            queued = true;
-        }
+        let queued = match user {
+            Some(user) => {
+                self.queue_reset(&txn, &user, now).await?;
+                true
+            }
+            None => false,
+        };
         txn.commit().await.map_err(StoreError::from)?;
         if queued {
             wake(&self.ctx.outbox_signal);
@@ -235,36 +241,98 @@ impl EmailFlows {
         Ok(())
     }
 
-    /// Sets a new password with a reset token (single use, short-lived). Every session and
-    /// access token of the account is revoked; the address counts as verified.
+    /// Issues a reset token for `user` (earlier ones stop working) and queues its email.
+    async fn queue_reset(
+        &self,
+        conn: &impl ConnectionTrait,
+        user: &users::UserRow,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let token = tokens::random_token()?;
+        store::retire_tokens(conn, user.id, RESET, now).await?;
+        store::insert_token(
+            conn,
+            NewEmailToken {
+                user_id: user.id,
+                purpose: RESET,
+                token_hash: tokens::hash_token(&token),
+                email: user.email.clone(),
+                now,
+                expires_at: now + delta(self.ctx.email.reset_ttl),
+            },
+        )
+        .await?;
+        let minutes = self.ctx.email.reset_ttl.as_secs() / 60;
+        let body = format!(
+            "Hello {},\n\nSomeone asked to reset the password of your Doztra account. Open this link within {minutes} minutes to choose a new one:\n\n{}/reset-password?token={token}\n\nIf it was not you, ignore this message: your password stays as it is.\n",
+            user.name,
+            self.ctx.email.base_url.trim_end_matches('/'),
+        );
+        store::enqueue(conn, &user.email, "Reset your Doztra password", &body, now).await?;
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token (single use, short-lived, only for the address
+    /// it was sent to). Every session and access token of the account is revoked; the address
+    /// counts as verified.
+    ///
+    /// Everything cheap comes before the hash: the client address's budget of redemptions,
+    /// the new password's strength, and whether the token is live for the account's current
+    /// address; a junk token costs one read, never an argon2 computation.
     #[tracing::instrument(skip_all)]
     pub async fn reset_password(
         &self,
         token: &str,
         new_password: &str,
+        client_ip: Option<&str>,
     ) -> Result<(), ServiceError> {
-        let password = parse_new_password(new_password)?;
-        let hash = self.ctx.hasher.hash(&password).await?;
         let now = clock::now();
+        if let Some(ip) = client_ip {
+            let budget = self.ctx.budget(
+                Scope::ResetRedeemIp,
+                self.ctx.throttle.reset_redemptions_per_ip,
+            );
+            budgets::spend(&self.ctx, budget, ip, now).await?;
+        }
+        let password = parse_new_password(new_password)?;
+        let token_hash = tokens::hash_token(token);
+        let live = store::find_live_token(&self.ctx.db, RESET, &token_hash, now)
+            .await?
+            .ok_or(ServiceError::InvalidEmailToken)?;
+        self.token_account(&self.ctx.db, live.user_id, &live.email)
+            .await?;
+        let hash = self.ctx.hasher.hash(&password).await?;
         let txn = persistence::begin_write(&self.ctx.db).await?;
-        let spent = store::spend_token(&txn, RESET, &tokens::hash_token(token), now)
+        let spent = store::spend_token(&txn, RESET, &token_hash, now)
             .await?
             .ok_or(ServiceError::InvalidEmailToken)?;
-        let user = users::find_by_id(&txn, spent.user_id)
-            .await?
-            .ok_or(ServiceError::InvalidEmailToken)?;
+        let user = self
+            .token_account(&txn, spent.user_id, &spent.email)
+            .await?;
         let changes = UserChanges {
             password_hash: Some(hash),
-            tokens_valid_after: Some(now),
-            is_verified: (user.email == spent.email).then_some(true),
+            is_verified: Some(true),
             ..Default::default()
         };
-        users::update(&txn, user.id, changes, now).await?;
-        session_store::revoke_all_for_user(&txn, user.id, None, now).await?;
+        end_sessions(&txn, user.id, None, changes, now).await?;
         store::retire_tokens(&txn, user.id, RESET, now).await?;
         throttle::clear(&txn, Scope::Email, &user.email).await?;
         txn.commit().await.map_err(StoreError::from)?;
         tracing::info!(user_id = %user.id, "password reset");
         Ok(())
+    }
+
+    /// The account an email token was issued for, refused unless the token went to the
+    /// address the account has now.
+    async fn token_account(
+        &self,
+        conn: &impl ConnectionTrait,
+        user_id: Uuid,
+        sent_to: &str,
+    ) -> Result<users::UserRow, ServiceError> {
+        users::find_by_id(conn, user_id)
+            .await?
+            .filter(|user| user.email == sent_to)
+            .ok_or(ServiceError::InvalidEmailToken)
     }
 }

@@ -51,7 +51,7 @@ pub enum ServiceError {
     WrongCurrentPassword,
     #[error("This account is disabled.")]
     AccountDisabled,
-    #[error("Too many failed sign-in attempts. Try again later.")]
+    #[error("Too many attempts. Try again later.")]
     TooManyAttempts { retry_after_secs: u64 },
     #[error("Not authenticated.")]
     NotAuthenticated,
@@ -61,8 +61,18 @@ pub enum ServiceError {
     RefreshTokenReused,
     #[error("Administrator rights are required.")]
     AdminRequired,
+    /// An API key that is unknown, revoked or expired (or a credential that is no API key on a
+    /// key route).
+    #[error("The API key is invalid, expired or revoked.")]
+    InvalidApiKey,
+    /// A valid API key without the scope the route needs.
+    #[error("This API key lacks the scope '{0}'.")]
+    InsufficientScope(&'static str),
     #[error("{0}")]
     ForbiddenSelfChange(&'static str),
+    /// The change would leave no active admin.
+    #[error("This would leave no active admin: promote another account first.")]
+    LastAdmin,
     #[error("{0} not found.")]
     NotFound(&'static str),
     /// A quota or tier refusal decided by the domain; `reset_date` is when the period's
@@ -81,6 +91,9 @@ pub enum ServiceError {
     ReservationSettled,
     #[error("The service is temporarily unavailable.")]
     Unavailable(#[source] StoreError),
+    /// Too much costly work is queued (password hashing); retry after the given seconds.
+    #[error("The service is busy. Please try again shortly.")]
+    Busy { retry_after_secs: u64 },
     #[error("internal error: {context}")]
     Internal {
         context: &'static str,

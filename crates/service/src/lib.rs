@@ -4,6 +4,8 @@
 
 mod accounts;
 mod admin;
+mod api_keys;
+mod budgets;
 mod catalogs;
 mod clock;
 mod config;
@@ -19,6 +21,7 @@ mod passwords;
 mod payments;
 mod preferences;
 mod sessions;
+mod signing_keys;
 mod subscription_events;
 mod tokens;
 mod usage_alerts;
@@ -30,6 +33,9 @@ use std::sync::Arc;
 
 pub use accounts::{Accounts, ProfileChanges, Registered, Registration, Subscriber};
 pub use admin::{Admin, AdminPatch, NewAccount, UserListQuery, UserPage};
+pub use api_keys::{
+    API_KEY_PREFIX, ApiKey, ApiKeys, CreatedApiKey, KeyCaller, NewApiKey, UserLookup, UserSummary,
+};
 pub use billing::CheckoutSession;
 pub use catalogs::{Catalogs, ModelEntry, ModelList, PlanOffer, PlanPrices};
 pub use config::{AuthConfig, JwtSecret, ThrottleConfig};
@@ -37,9 +43,9 @@ pub use email_flows::{EmailConfig, EmailFlows};
 pub use error::{FieldError, FieldErrors, ServiceError};
 pub use maintenance::{MaintenanceWorker, Pruned};
 pub use metering::{
-    ActiveReservations, CheckCommand, CheckOutcome, MAX_BATCHES_IN_FLIGHT, Metering, Reservation,
-    ReservationCommand, TokenStatistics, TokenTotals, TrackBatching, TrackCommand, TrackOutcome,
-    UsageSummary,
+    ActiveReservations, CheckCommand, CheckOutcome, MAX_BATCHES_IN_FLIGHT, Metering, Reporter,
+    Reservation, ReservationCommand, TokenStatistics, TokenTotals, TrackBatching, TrackCommand,
+    TrackOutcome, UsageSummary,
 };
 pub use metrics::{AttemptOutcome, NoMetrics, ServiceMetrics, TrackAnswer};
 pub use outbox::OutboxWorker;
@@ -50,13 +56,14 @@ pub use outgoing::endpoints::{
 };
 pub use outgoing::events::EventType;
 pub use outgoing::worker::WebhookWorker;
-pub use passwords::PasswordHasher;
+pub use passwords::{HashStats, PasswordHasher};
 pub use payments::{
     Billing, InvoicePageView, InvoiceQuery, InvoiceView, PortalSession, SubscriptionOutcome,
     SubscriptionUpdate, WebhookReceipt,
 };
 pub use preferences::{PreferencesService, PreferencesUpdate};
 pub use sessions::{LoginRequest, Sessions, SignedIn};
+pub use signing_keys::{Ed25519Keys, PublicJwk};
 pub use tokens::{CurrentUser, SessionTokens};
 pub use usage_alerts::UsageAlert;
 pub use usage_reports::{
@@ -109,6 +116,7 @@ pub struct Services {
     pub email: EmailFlows,
     pub billing: Billing,
     pub webhooks: Webhooks,
+    pub api_keys: ApiKeys,
     /// The longest window any throttle looks back over.
     throttle_window: std::time::Duration,
     usage_retention: Option<std::time::Duration>,
@@ -116,6 +124,8 @@ pub struct Services {
     webhook_signal: Arc<tokio::sync::Notify>,
     webhook_config: Arc<WebhookConfig>,
     metrics: Arc<dyn ServiceMetrics>,
+    hasher: PasswordHasher,
+    auth: Arc<AuthConfig>,
     db: DatabaseConnection,
 }
 
@@ -130,6 +140,7 @@ pub struct OperationalGauges {
     pub webhook_backlog: u64,
     pub webhook_oldest_age_seconds: f64,
     pub pool: persistence::PoolStats,
+    pub password_hashes: HashStats,
 }
 
 /// Settings the services are built from.
@@ -146,6 +157,8 @@ pub struct ServiceSettings {
     pub track_batching: TrackBatching,
     /// How long an unsettled token reservation counts.
     pub reservation_ttl: std::time::Duration,
+    /// The most tokens one track, check estimate or reservation may carry.
+    pub max_tokens_per_request: domain::MaxTokensPerRequest,
     /// Raw usage events older than this are deleted by the maintenance worker (`None`: never).
     pub usage_retention: Option<std::time::Duration>,
     /// The percentages of a limit that raise a usage alert.
@@ -199,19 +212,23 @@ impl Services {
             metrics: settings.metrics,
         };
         let webhook_config = Arc::new(settings.webhooks);
-        ctx.auth.keys()?; // refuse a key the JWT library cannot use, at start-up
+        tokens::self_test(&ctx.auth)?; // refuse a key the JWT library cannot use, at start-up
+        let metering = Metering::new(
+            ctx.clone(),
+            settings.track_batching,
+            settings.reservation_ttl,
+            settings.max_tokens_per_request,
+        );
+        let reports = UsageReports::new(ctx.clone());
         Ok(Self {
+            api_keys: ApiKeys::new(ctx.clone(), metering.clone(), reports.clone()),
             accounts: Accounts::new(ctx.clone()),
             sessions: Sessions::new(ctx.clone()),
             admin: Admin::new(ctx.clone()),
             preferences: PreferencesService::new(ctx.clone()),
             catalogs: Catalogs::new(ctx.clone()),
-            metering: Metering::new(
-                ctx.clone(),
-                settings.track_batching,
-                settings.reservation_ttl,
-            ),
-            reports: UsageReports::new(ctx.clone()),
+            metering,
+            reports,
             email: EmailFlows::new(ctx.clone()),
             billing: Billing::new(ctx.clone()),
             webhooks: Webhooks::new(ctx.clone(), webhook_config.clone()),
@@ -219,12 +236,15 @@ impl Services {
                 .throttle
                 .window
                 .max(ctx.email.resend_window)
-                .max(ctx.email.reset_window),
+                .max(ctx.email.reset_window)
+                .max(ctx.throttle.budget_window),
             outbox_signal: ctx.outbox_signal.clone(),
             usage_retention: settings.usage_retention,
             webhook_signal: ctx.webhook_signal.clone(),
             webhook_config,
             metrics: ctx.metrics.clone(),
+            hasher: ctx.hasher.clone(),
+            auth: ctx.auth.clone(),
             db,
         })
     }
@@ -289,6 +309,7 @@ impl Services {
             webhook_backlog: deliveries,
             webhook_oldest_age_seconds: age(oldest_delivery),
             pool: persistence::pool_stats(&self.db),
+            password_hashes: self.hasher.stats(),
         })
     }
 
@@ -301,6 +322,21 @@ impl Services {
             throttle_window,
             self.usage_retention,
         )
+    }
+
+    /// The public keys access tokens are verified with (the JWKS): the current signing key and
+    /// the previous ones still accepted; empty with HS256, whose key is a secret.
+    pub fn public_keys(&self) -> Vec<PublicJwk> {
+        self.auth
+            .signing_key
+            .as_ref()
+            .map(Ed25519Keys::public_jwks)
+            .unwrap_or_default()
+    }
+
+    /// The `iss` of access tokens.
+    pub fn token_issuer(&self) -> &str {
+        &self.auth.issuer
     }
 
     /// The pool, for operational commands (migrations, shutdown).

@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
@@ -21,11 +22,18 @@ type Job = Box<dyn FnOnce() + Send>;
 /// many threads (the allocator keeps freed memory per thread, so that used to grow the process
 /// by 19 MiB per thread that ever hashed). Each thread also keeps its argon2 memory from one
 /// computation to the next instead of allocating 19 MiB every time. Requests beyond
-/// `concurrency` wait in a queue. The default leaves one core to everything else.
+/// `concurrency` wait in a queue of at most `queue` (then the request is refused at once with
+/// `Busy`, without hashing, instead of making every sign-in wait behind a flood), and a queued
+/// computation whose request has gone (the client disconnected) is skipped. The default leaves
+/// one core to everything else.
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
     jobs: Sender<Job>,
+    /// Computations queued or running, and how many may be.
+    pending: Arc<AtomicUsize>,
+    capacity: usize,
+    counts: Arc<HashCounters>,
     /// A hash of a random password, verified against when the account does not exist, so an
     /// unknown email costs the same time as a wrong password.
     decoy: Arc<String>,
@@ -49,10 +57,25 @@ impl PasswordHasher {
             .max(1)
     }
 
-    /// Runs the computations on `concurrency` threads (at least 1) instead of the default.
+    /// The default queue: eight waiting computations per hashing thread (at ~30 ms each, a
+    /// quarter of a second of waiting at most).
+    pub fn default_queue(concurrency: usize) -> usize {
+        8 * concurrency.max(1)
+    }
+
+    /// Runs the computations on `concurrency` threads (at least 1) instead of the default, with
+    /// the default queue for that many.
     pub fn with_concurrency(mut self, concurrency: usize) -> Result<Self, ServiceError> {
         self.jobs = start_workers(concurrency)?;
+        self.capacity = concurrency.max(1) + Self::default_queue(concurrency);
         Ok(self)
+    }
+
+    /// At most `queue` computations wait for a thread (at least 1), besides those running on
+    /// `concurrency` threads; call after [`with_concurrency`](Self::with_concurrency).
+    pub fn with_queue(mut self, concurrency: usize, queue: usize) -> Self {
+        self.capacity = concurrency.max(1) + queue.max(1);
+        self
     }
 
     /// Custom cost parameters (memory in KiB, iterations, lanes).
@@ -62,7 +85,8 @@ impl PasswordHasher {
         let mut random = [0u8; 32];
         getrandom::fill(&mut random)
             .map_err(|e| ServiceError::internal("randomness", e.to_string()))?;
-        let jobs = start_workers(Self::default_concurrency())?;
+        let concurrency = Self::default_concurrency();
+        let jobs = start_workers(concurrency)?;
         // The decoy is hashed on a hashing thread too, so no other thread keeps argon2 memory.
         let (done, result) = std::sync::mpsc::channel();
         let decoy_params = params.clone();
@@ -76,6 +100,9 @@ impl PasswordHasher {
         Ok(Self {
             params,
             jobs,
+            pending: Arc::new(AtomicUsize::new(0)),
+            capacity: concurrency + Self::default_queue(concurrency),
+            counts: Arc::default(),
             decoy: Arc::new(decoy),
         })
     }
@@ -99,15 +126,30 @@ impl PasswordHasher {
         Ok(real && matched)
     }
 
-    /// Queues `work` for a hashing thread and waits for its result. A request dropped while
-    /// waiting leaves its job to run and its result unread.
+    /// Queues `work` for a hashing thread and waits for its result; refuses with `Busy` when
+    /// the queue is full. A request dropped while waiting makes its job a no-op.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ServiceError> {
+        let Some(slot) = Slot::take(&self.pending, self.capacity) else {
+            self.counts.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(ServiceError::Busy {
+                retry_after_secs: 1,
+            });
+        };
         let (done, result) = tokio::sync::oneshot::channel();
+        let counts = Arc::clone(&self.counts);
         let job: Job = Box::new(move || {
-            let _ = done.send(work());
+            if done.is_closed() {
+                counts.skipped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            counts.computed.fetch_add(1, Ordering::Relaxed);
+            let output = work();
+            // The place is free before the caller hears back (a panic frees it too).
+            drop(slot);
+            let _ = done.send(output);
         });
         self.jobs
             .send(job)
@@ -115,6 +157,55 @@ impl PasswordHasher {
         result
             .await
             .map_err(|_| ServiceError::internal("password hashing", "the computation failed"))
+    }
+}
+
+impl PasswordHasher {
+    /// What the hasher has done since start, and what is queued or running now.
+    pub fn stats(&self) -> HashStats {
+        HashStats {
+            computed: self.counts.computed.load(Ordering::Relaxed),
+            skipped: self.counts.skipped.load(Ordering::Relaxed),
+            refused: self.counts.refused.load(Ordering::Relaxed),
+            pending: self.pending.load(Ordering::Relaxed) as u64,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct HashCounters {
+    computed: AtomicU64,
+    skipped: AtomicU64,
+    refused: AtomicU64,
+}
+
+/// Password hashing since start: computations run, skipped (their request had gone), refused
+/// (the queue was full), and those queued or running now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HashStats {
+    pub computed: u64,
+    pub skipped: u64,
+    pub refused: u64,
+    pub pending: u64,
+}
+
+/// One place in the hashing queue, given back when the job ends (run, skipped or panicked).
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(pending: &Arc<AtomicUsize>, capacity: usize) -> Option<Self> {
+        pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < capacity).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(Arc::clone(pending)))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -222,6 +313,7 @@ mod tests {
         PasswordHasher::with_params(64, 1, 1)
             .and_then(|h| h.with_concurrency(2))
             .unwrap_or_else(|e| panic!("hasher: {e}"))
+            .with_queue(2, 64)
     }
 
     #[tokio::test]
@@ -286,6 +378,31 @@ mod tests {
             results.iter().filter(|r| matches!(r, Ok(false))).count(),
             16
         );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_and_gives_its_places_back() {
+        // Real cost (about 30 ms a hash), one thread, room for one waiting hash.
+        let hasher = PasswordHasher::production()
+            .and_then(|h| h.with_concurrency(1))
+            .unwrap_or_else(|e| panic!("hasher: {e}"))
+            .with_queue(1, 1);
+        let checks = (0..8).map(|_| {
+            let hasher = hasher.clone();
+            async move { hasher.verify("guess", None).await }
+        });
+        let results = futures_join(checks).await;
+        let busy = results
+            .iter()
+            .filter(|r| matches!(r, Err(ServiceError::Busy { .. })))
+            .count();
+        assert!(busy >= 5, "{busy} of 8 refused with room for 2");
+        let answered = results.iter().filter(|r| matches!(r, Ok(false))).count();
+        assert_eq!(answered, 8 - busy, "the others were verified");
+        let stats = hasher.stats();
+        assert_eq!(stats.refused, busy as u64);
+        assert_eq!(stats.pending, 0, "every place was given back");
+        assert!(matches!(hasher.verify("guess", None).await, Ok(false)));
     }
 
     async fn futures_join<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>

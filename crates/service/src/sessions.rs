@@ -8,6 +8,7 @@ use persistence::{ConnectionTrait, StoreError};
 use uuid::Uuid;
 
 use crate::accounts::load_profile;
+use crate::budgets::Budget;
 use crate::tokens::{self, CurrentUser, SessionTokens};
 use crate::views::Profile;
 use crate::{Context, ServiceError, clock};
@@ -96,8 +97,7 @@ impl Sessions {
         ip: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), ServiceError> {
-        let window = window(&self.ctx);
-        let since = now - window;
+        let since = now - window(&self.ctx);
         let mut checks = vec![(
             Scope::Email,
             email,
@@ -107,14 +107,16 @@ impl Sessions {
             checks.push((Scope::Ip, ip, self.ctx.throttle.max_failures_per_ip));
         }
         for (scope, subject, max) in checks {
-            // `>` because this attempt's own record is among them: `max` earlier failures
-            // (or attempts in flight) lock the next one out.
+            let budget = Budget {
+                scope,
+                max,
+                window: self.ctx.throttle.window,
+            };
+            // This attempt's own record is among them: `max` earlier failures (or attempts in
+            // flight) lock the next one out.
             let recent = throttle::recent_failures(&self.ctx.db, scope, subject, since).await?;
-            if recent.count > max {
-                let lifts_at = recent.oldest.unwrap_or(now) + window;
-                let secs = (lifts_at - now).num_milliseconds().max(0);
-                let retry_after_secs = u64::try_from((secs + 999) / 1000).unwrap_or(1).max(1);
-                return Err(ServiceError::TooManyAttempts { retry_after_secs });
+            if let Some(refused) = budget.refusal(recent, 1, now) {
+                return Err(refused);
             }
         }
         Ok(())
@@ -250,20 +252,33 @@ impl Sessions {
     pub async fn logout_all(&self, current: &CurrentUser) -> Result<(), ServiceError> {
         let now = clock::now();
         let txn = persistence::begin_write(&self.ctx.db).await?;
-        users::update(
-            &txn,
-            current.id,
-            UserChanges {
-                tokens_valid_after: Some(now),
-                ..Default::default()
-            },
-            now,
-        )
-        .await?;
-        store::revoke_all_for_user(&txn, current.id, None, now).await?;
+        end_sessions(&txn, current.id, None, UserChanges::default(), now).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(())
     }
+}
+
+/// Ends the sign-ins of an account, with `changes` to the account in the same statement: every
+/// refresh-token family but `keep`'s is revoked and every access token issued before `now` is
+/// rejected (the kept sign-in refreshes to go on). The one home of "revoke every session"
+/// (sign-out everywhere, password change and reset, disabling); the caller's transaction
+/// carries it together with the change that causes it. `None`: no such account.
+pub(crate) async fn end_sessions(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+    changes: UserChanges,
+    now: DateTime<Utc>,
+) -> Result<Option<users::UserRow>, ServiceError> {
+    let changes = UserChanges {
+        tokens_valid_after: Some(now),
+        ..changes
+    };
+    let Some(user) = users::update(conn, user_id, changes, now).await? else {
+        return Ok(None);
+    };
+    store::revoke_all_for_user(conn, user_id, keep, now).await?;
+    Ok(Some(user))
 }
 
 /// The account a refresh continues, if the sign-in has not reached its absolute expiry and the

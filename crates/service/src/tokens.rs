@@ -1,4 +1,4 @@
-//! Access tokens (JWT HS256) and opaque refresh tokens.
+//! Access tokens (JWT, EdDSA with a configured Ed25519 key or HS256) and opaque refresh tokens.
 
 use std::collections::HashSet;
 
@@ -65,7 +65,6 @@ pub(crate) fn issue_access(
     session_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<String, ServiceError> {
-    let (key, _) = config.keys()?;
     let ttl = i64::try_from(config.access_ttl.as_secs()).unwrap_or(i64::MAX / 2);
     let iat = now.timestamp();
     let claims = Claims {
@@ -80,18 +79,54 @@ pub(crate) fn issue_access(
         sid: session_id,
         iat_ms: now.timestamp_millis(),
     };
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
-        .map_err(|e| ServiceError::internal("jwt encode", e))
+    let encoded = match &config.signing_key {
+        Some(keys) => {
+            let mut header = Header::new(Algorithm::EdDSA);
+            header.kid = Some(keys.kid().to_owned());
+            jsonwebtoken::encode(&header, &claims, &keys.encoding_key())
+        }
+        None => {
+            let (key, _) = config.hs256_keys()?;
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
+        }
+    };
+    encoded.map_err(|e| ServiceError::internal("jwt encode", e))
 }
 
-/// Verifies signature (HS256 only), `exp`, `nbf`, `iss`, `aud` and `typ`.
+/// Signs and verifies a token with the configured keys (at start-up: a key the JWT library
+/// cannot use stops the server instead of failing every sign-in).
+pub(crate) fn self_test(config: &AuthConfig) -> Result<(), ServiceError> {
+    let token = issue_access(config, Uuid::nil(), Uuid::nil(), chrono::Utc::now())?;
+    verify_access(config, &token)
+        .map(|_| ())
+        .map_err(|_| ServiceError::internal("jwt keys", "a token just signed does not verify"))
+}
+
+/// Verifies signature, `exp`, `nbf`, `iss`, `aud` and `typ`. The algorithm is pinned to the
+/// configured key's: EdDSA with a `kid` naming the current or a previous key when a signing key
+/// is configured, else HS256.
 pub(crate) fn verify_access(
     config: &AuthConfig,
     token: &str,
 ) -> Result<AccessClaims, ServiceError> {
-    let (_, key) = config.keys()?;
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.algorithms = vec![Algorithm::HS256];
+    let (algorithm, key) = match &config.signing_key {
+        Some(keys) => {
+            let header =
+                jsonwebtoken::decode_header(token).map_err(|_| ServiceError::InvalidToken)?;
+            if header.alg != Algorithm::EdDSA {
+                return Err(ServiceError::InvalidToken);
+            }
+            let key = header
+                .kid
+                .as_deref()
+                .and_then(|kid| keys.decoding_key(kid))
+                .ok_or(ServiceError::InvalidToken)?;
+            (Algorithm::EdDSA, key)
+        }
+        None => (Algorithm::HS256, config.hs256_keys()?.1),
+    };
+    let mut validation = Validation::new(algorithm);
+    validation.algorithms = vec![algorithm];
     validation.leeway = 5;
     validation.validate_exp = true;
     validation.validate_nbf = true;
@@ -166,6 +201,7 @@ mod tests {
     fn config(secret: &[u8]) -> AuthConfig {
         AuthConfig {
             secret: JwtSecret::new(secret.to_vec()).unwrap(),
+            signing_key: None,
             issuer: "i".into(),
             audience: "a".into(),
             access_ttl: Duration::from_secs(900),

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use domain::RequestType;
-use persistence::metering::{self as store, GroupBy, GroupKey, HistoryFilter};
+use persistence::metering::{self as store, GroupBy, GroupKey, HistoryFilter, USER_REPORTER};
 use persistence::users;
 use uuid::Uuid;
 
@@ -143,6 +143,8 @@ pub enum Breakdown {
     Model(Vec<(String, GroupTotals)>),
     /// Descending by tokens.
     RequestType(Vec<(String, GroupTotals)>),
+    /// Descending by tokens: `user` or an API key id, and the key's name.
+    Reporter(Vec<(String, Option<String>, GroupTotals)>),
 }
 
 /// `GET /api/tokens/admin/usage`.
@@ -161,6 +163,8 @@ pub struct AdminUsageQuery {
     pub start_date: Option<String>,
     pub end_date: Option<String>,
     pub group_by: Option<String>,
+    /// `user` or an API key id: only that reporter's events.
+    pub reporter: Option<String>,
 }
 
 fn totals(total: i64, prompt: i64, completion: i64, count: i64) -> GroupTotals {
@@ -311,12 +315,20 @@ impl UsageReports {
             Some("user") => GroupBy::User,
             Some("model") => GroupBy::Model,
             Some("request_type") => GroupBy::RequestType,
+            Some("reporter") => GroupBy::Reporter,
             Some(_) => {
                 return Err(ServiceError::invalid_field(
                     "group_by",
-                    "group_by must be day, user, model or request_type.",
+                    "group_by must be day, user, model, request_type or reporter.",
                 ));
             }
+        };
+        let reporter = match query.reporter.as_deref().map(str::trim) {
+            None => None,
+            Some(USER_REPORTER) => Some(USER_REPORTER.to_owned()),
+            Some(raw) => Some(Uuid::parse_str(raw).map(|id| id.to_string()).map_err(|_| {
+                ServiceError::invalid_field("reporter", "reporter must be user or an API key id.")
+            })?),
         };
         let day_of = |field: &str, raw: &str, end: bool| -> Result<NaiveDate, ServiceError> {
             let bound = parse_bound(field, raw, end)?;
@@ -337,8 +349,9 @@ impl UsageReports {
             ));
         }
         let db = &self.ctx.db;
-        let all = store::usage_totals(db, start_date, end_date).await?;
-        let rows = store::usage_groups(db, start_date, end_date, group_by).await?;
+        let reporter = reporter.as_deref();
+        let all = store::usage_totals(db, start_date, end_date, reporter).await?;
+        let rows = store::usage_groups(db, start_date, end_date, group_by, reporter).await?;
         let mut named: Vec<(String, GroupTotals)> = Vec::new();
         let mut days: Vec<(NaiveDate, GroupTotals)> = Vec::new();
         let mut by_user: Vec<(Uuid, GroupTotals)> = Vec::new();
@@ -378,6 +391,25 @@ impl UsageReports {
                         .then_with(|| a.1.cmp(&b.1))
                 });
                 Breakdown::User(rows)
+            }
+            GroupBy::Reporter => {
+                let keys = persistence::api_keys::list(db).await?;
+                let mut rows: Vec<(String, Option<String>, GroupTotals)> = named
+                    .into_iter()
+                    .map(|(reporter, t)| {
+                        let name = keys
+                            .iter()
+                            .find(|k| k.id.to_string() == reporter)
+                            .map(|k| k.name.clone());
+                        (reporter, name, t)
+                    })
+                    .collect();
+                rows.sort_by(|a, b| {
+                    b.2.total_tokens
+                        .cmp(&a.2.total_tokens)
+                        .then_with(|| a.0.cmp(&b.0))
+                });
+                Breakdown::Reporter(rows)
             }
             GroupBy::Model | GroupBy::RequestType => {
                 named.sort_by(|a, b| {

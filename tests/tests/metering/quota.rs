@@ -334,7 +334,7 @@ async fn professional_usage_is_unlimited(app: TestApp) {
         &app,
         &me,
         json!({"request_type": "plagiarism", "model": "gpt-4-turbo",
-               "estimated_tokens": 10_000_000}),
+               "estimated_tokens": 2_000_000}),
     )
     .await)
     .await;

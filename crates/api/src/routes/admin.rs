@@ -16,6 +16,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin")
             .configure(super::webhooks::configure)
+            .configure(super::api_keys::configure)
             .service(
                 web::resource("/users")
                     .route(web::get().to(list_users))
@@ -127,6 +128,7 @@ pub async fn create_user(
         (status = 200, body = UserResponse),
         (status = 403, description = "admin_required / forbidden_self_change", body = ErrorBody),
         (status = 404, body = ErrorBody),
+        (status = 409, description = "last_admin: the change would leave no active admin", body = ErrorBody),
         (status = 422, body = ErrorBody),
     ))]
 pub async fn patch_user(
@@ -157,7 +159,12 @@ pub async fn patch_user(
 /// Deletes an account and everything it owns.
 #[utoipa::path(delete, path = "/api/admin/users/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 204, description = "deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 403, description = "admin_required / forbidden_self_change", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "last_admin: the change would leave no active admin", body = ErrorBody),
+    ))]
 pub async fn delete_user(
     state: Data<AppState>,
     user: AuthUser,

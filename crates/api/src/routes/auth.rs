@@ -1,8 +1,8 @@
 //! `/api/auth`: registration, sign-in, token refresh, sign-out, email verification and
 //! password reset.
 
+use actix_web::HttpResponse;
 use actix_web::web::{self, Data, Json, Path};
-use actix_web::{HttpRequest, HttpResponse};
 use service::{LoginRequest, Registration};
 
 use crate::dto::{
@@ -10,7 +10,7 @@ use crate::dto::{
     RegisterRequest, ResetPasswordRequest,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::{AuthUser, JsonBody, LoginBody};
+use crate::extractors::{AuthUser, ClientIp, JsonBody, LoginBody};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -36,11 +36,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 403, description = "forbidden_role", body = ErrorBody),
         (status = 409, description = "email_taken", body = ErrorBody),
         (status = 422, description = "validation_error / weak_password", body = ErrorBody),
+        (status = 429, description = "too_many_attempts: the client address's budget (`REGISTER_MAX_PER_IP`) is spent (with Retry-After)", body = ErrorBody),
         (status = 502, description = "payment_provider_unavailable", body = ErrorBody),
-        (status = 503, description = "billing_unavailable", body = ErrorBody),
+        (status = 503, description = "billing_unavailable / service_busy (too many password hashes queued; with Retry-After)", body = ErrorBody),
     ))]
 pub async fn register_user(
     state: Data<AppState>,
+    ip: ClientIp,
     body: JsonBody<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -55,15 +57,18 @@ pub async fn register_user(
     let signed = state
         .services
         .accounts
-        .register(Registration {
-            name: body.name,
-            email: body.email,
-            password: body.password,
-            role: body.role,
-            plan,
-            billing_period,
-            payment_method_id,
-        })
+        .register(
+            Registration {
+                name: body.name,
+                email: body.email,
+                password: body.password,
+                role: body.role,
+                plan,
+                billing_period,
+                payment_method_id,
+            },
+            ip.as_deref(),
+        )
         .await?;
     Ok(HttpResponse::Created().json(LoginResponse::from(signed)))
 }
@@ -82,7 +87,7 @@ pub async fn register_user(
     ))]
 pub async fn login_user(
     state: Data<AppState>,
-    req: HttpRequest,
+    ip: ClientIp,
     body: LoginBody,
 ) -> Result<Json<LoginResponse>, ApiError> {
     let signed = state
@@ -91,7 +96,7 @@ pub async fn login_user(
         .login(LoginRequest {
             email: body.email,
             password: body.password,
-            client_ip: state.trusted_proxies.client_ip(&req),
+            client_ip: ip.0,
         })
         .await?;
     Ok(Json(signed.into()))
@@ -176,13 +181,16 @@ pub async fn resend_verification(
 
 /// Starts a password reset. The answer is the same whether or not the account exists.
 #[utoipa::path(post, path = "/api/auth/password-reset", tag = "auth", request_body = PasswordResetRequest,
-    responses((status = 202, body = MessageResponse)))]
+    responses(
+        (status = 202, body = MessageResponse),
+        (status = 422, description = "validation_error: not one bare email address", body = ErrorBody),
+        (status = 429, description = "too_many_attempts: the client address's budget (`PASSWORD_RESET_MAX_PER_IP`) is spent (with Retry-After)", body = ErrorBody),
+    ))]
 pub async fn request_password_reset(
     state: Data<AppState>,
-    req: HttpRequest,
+    ip: ClientIp,
     body: JsonBody<PasswordResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let ip = state.trusted_proxies.client_ip(&req);
     state
         .services
         .email
@@ -197,17 +205,20 @@ pub async fn request_password_reset(
 #[utoipa::path(post, path = "/api/auth/reset-password", tag = "auth", request_body = ResetPasswordRequest,
     responses(
         (status = 200, body = MessageResponse),
-        (status = 400, description = "invalid_or_expired_token", body = ErrorBody),
+        (status = 400, description = "invalid_or_expired_token (also a link sent to an address the account no longer has)", body = ErrorBody),
         (status = 422, description = "weak_password", body = ErrorBody),
+        (status = 429, description = "too_many_attempts: the client address's budget (`RESET_PASSWORD_MAX_PER_IP`) is spent (with Retry-After)", body = ErrorBody),
+        (status = 503, description = "service_busy: too many password hashes queued (with Retry-After)", body = ErrorBody),
     ))]
 pub async fn reset_password(
     state: Data<AppState>,
+    ip: ClientIp,
     body: JsonBody<ResetPasswordRequest>,
 ) -> Result<Json<MessageResponse>, ApiError> {
     state
         .services
         .email
-        .reset_password(&body.token, &body.new_password)
+        .reset_password(&body.token, &body.new_password, ip.as_deref())
         .await?;
     Ok(Json(MessageResponse::ok(
         "Password changed; sign in with the new password",

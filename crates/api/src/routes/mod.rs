@@ -3,16 +3,19 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod api_keys;
 pub mod app;
 pub mod auth;
 pub mod billing;
 pub mod catalog;
+pub mod key_routes;
 pub mod ops;
 pub mod preferences;
 pub mod reservations;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;
+pub mod well_known;
 
 use actix_web::web;
 
@@ -21,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api")
             .configure(auth::configure)
+            .configure(key_routes::configure)
             .configure(users::configure)
             .configure(billing::configure)
             .configure(admin::configure)
@@ -31,5 +35,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(alerts::configure),
     )
     .configure(ops::configure)
+    .configure(well_known::configure)
     .configure(app::configure);
 }

@@ -3,7 +3,7 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Data, Json, Query};
-use service::{AdminUsageQuery, HistoryQuery};
+use service::AdminUsageQuery;
 
 use crate::dto_usage::{
     AdminUsageParams, AdminUsageResponse, CheckRequestBody, CheckResponse, HistoryParams,
@@ -93,21 +93,11 @@ pub async fn get_usage_history(
     user: AuthUser,
     params: Query<HistoryParams>,
 ) -> Result<Json<HistoryResponse>, ApiError> {
-    let p = params.into_inner();
-    let query = HistoryQuery {
-        page: p.page,
-        limit: p.limit,
-        request_type: p.request_type,
-        model: p.model,
-        start_date: p.start_date,
-        end_date: p.end_date,
-        cursor: p.cursor,
-    };
     Ok(Json(
         state
             .services
             .reports
-            .history(user.0.id, query)
+            .history(user.0.id, params.into_inner().into())
             .await?
             .into(),
     ))
@@ -139,6 +129,7 @@ pub async fn get_admin_usage(
         start_date: p.start_date,
         end_date: p.end_date,
         group_by: p.group_by,
+        reporter: p.reporter,
     };
     let report =
         AdminUsageResponse::from(state.services.reports.admin_usage(&user.0, query).await?);

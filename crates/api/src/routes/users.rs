@@ -35,12 +35,15 @@ pub async fn get_me(state: Data<AppState>, user: AuthUser) -> Result<Json<UserRe
     ))
 }
 
-/// Changes the caller's name and/or email (a new email must be verified again).
+/// Changes the caller's name and/or email. An email change needs `current_password`, is
+/// throttled per user, tells the old address, and must be verified again.
 #[utoipa::path(put, path = "/api/users/me", tag = "users", security(("bearer" = [])), request_body = UpdateMeRequest,
     responses(
         (status = 200, body = UserResponse),
+        (status = 403, description = "invalid_credentials: an email change without the right current_password", body = ErrorBody),
         (status = 409, description = "email_taken", body = ErrorBody),
         (status = 422, body = ErrorBody),
+        (status = 429, description = "too_many_attempts: `EMAIL_CHANGE_MAX_PER_USER` or `PASSWORD_CHANGE_MAX_FAILURES` spent (with Retry-After)", body = ErrorBody),
     ))]
 pub async fn update_me(
     state: Data<AppState>,
@@ -56,6 +59,7 @@ pub async fn update_me(
             ProfileChanges {
                 name: body.name,
                 email: body.email,
+                current_password: body.current_password,
             },
         )
         .await?;
@@ -69,6 +73,8 @@ pub async fn update_me(
         (status = 204, description = "changed"),
         (status = 403, description = "invalid_credentials (wrong current password)", body = ErrorBody),
         (status = 422, description = "weak_password", body = ErrorBody),
+        (status = 429, description = "too_many_attempts: `PASSWORD_CHANGE_MAX_FAILURES` wrong current passwords; even the right one waits (with Retry-After)", body = ErrorBody),
+        (status = 503, description = "service_busy: too many password hashes queued (with Retry-After)", body = ErrorBody),
     ))]
 pub async fn change_password(
     state: Data<AppState>,

@@ -1,5 +1,6 @@
 //! SeaORM entities, one per table. Hand-written queries live in the repository modules.
 
+pub mod api_key;
 pub mod email_outbox;
 pub mod email_token;
 pub mod login_attempt;

@@ -12,6 +12,8 @@ pub struct Model {
     pub usage_date: Date,
     pub request_type: String,
     pub model: String,
+    /// `user`, or the id of the API key that tracked it.
+    pub reporter: String,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub total_tokens: i64,

@@ -496,7 +496,8 @@ fn counter_writes(
 
 /// The accepted events summed per daily roll-up row.
 fn summaries(items: &[(usize, TrackItem)], verdicts: &[Verdict]) -> Vec<SummaryIncrement> {
-    let mut groups: BTreeMap<(Uuid, NaiveDate, &str, &str), SummaryIncrement> = BTreeMap::new();
+    type Key<'a> = (Uuid, NaiveDate, &'a str, &'a str, &'a str);
+    let mut groups: BTreeMap<Key<'_>, SummaryIncrement> = BTreeMap::new();
     for ((_, item), verdict) in items.iter().zip(verdicts) {
         if !matches!(verdict, Verdict::Accepted { .. }) {
             continue;
@@ -504,12 +505,19 @@ fn summaries(items: &[(usize, TrackItem)], verdicts: &[Verdict]) -> Vec<SummaryI
         let event = &item.event;
         let day = event.created_at.date_naive();
         let group = groups
-            .entry((event.user_id, day, &event.request_type, &event.model))
+            .entry((
+                event.user_id,
+                day,
+                &event.request_type,
+                &event.model,
+                &event.reporter,
+            ))
             .or_insert_with(|| SummaryIncrement {
                 user_id: event.user_id,
                 usage_date: day,
                 request_type: event.request_type.clone(),
                 model: event.model.clone(),
+                reporter: event.reporter.clone(),
                 prompt_tokens: 0,
                 completion_tokens: 0,
                 total_tokens: 0,

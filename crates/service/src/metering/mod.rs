@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
-    BillingPeriod, ConversationId, Counters, EffectiveLimits, ModelTier, Plan, QuotaDecision,
-    QuotaRequest, Refusal, RequestId, RequestType, TokenCounts, decide,
+    BillingPeriod, ConversationId, Counters, EffectiveLimits, MaxTokensPerRequest, ModelTier, Plan,
+    QuotaDecision, QuotaRequest, Refusal, RequestId, RequestType, TokenCounts, decide,
 };
 use persistence::ConnectionTrait;
 use persistence::metering::{self as store, CountersRow, NewUsageEvent};
@@ -32,6 +32,24 @@ use crate::metrics::TrackAnswer;
 use crate::usage_alerts::{self, UsageAlert};
 use crate::views::Subscription;
 use crate::{Context, ServiceError, clock};
+
+/// Who reported a track: the user through their own route, or a service API key acting for
+/// them. Recorded with the event; the admin analytics group and filter by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reporter {
+    User,
+    ApiKey(Uuid),
+}
+
+impl Reporter {
+    /// The stored form: `user` or the key's id.
+    pub fn stored(&self) -> String {
+        match self {
+            Reporter::User => persistence::metering::USER_REPORTER.to_owned(),
+            Reporter::ApiKey(id) => id.to_string(),
+        }
+    }
+}
 
 /// What a track did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +120,8 @@ pub struct Metering {
     writer: TrackWriter,
     /// How long an unsettled reservation counts.
     reservation_ttl: chrono::TimeDelta,
+    /// The most tokens one track, check estimate or reservation may carry.
+    max_per_request: MaxTokensPerRequest,
 }
 
 struct ParsedTrack {
@@ -127,7 +147,12 @@ fn counters_of(row: Option<&CountersRow>) -> Counters {
 }
 
 impl Metering {
-    pub(crate) fn new(ctx: Context, batching: TrackBatching, reservation_ttl: Duration) -> Self {
+    pub(crate) fn new(
+        ctx: Context,
+        batching: TrackBatching,
+        reservation_ttl: Duration,
+        max_per_request: MaxTokensPerRequest,
+    ) -> Self {
         let ledger = Ledger {
             db: ctx.db.clone(),
             thresholds: ctx.alert_thresholds.clone(),
@@ -141,12 +166,16 @@ impl Metering {
             writer,
             reservation_ttl: chrono::TimeDelta::from_std(reservation_ttl)
                 .unwrap_or(chrono::TimeDelta::minutes(10)),
+            max_per_request,
         }
     }
 
     /// The command with its model's tier, looked up in the catalog (an unknown model is 422
-    /// `unknown_model`).
+    /// `unknown_model`); a total above the request maximum is 422 on `total_tokens`, before
+    /// anything is written (it would be recorded in full otherwise).
     fn resolve_track(&self, command: TrackCommand) -> Result<ParsedTrack, ServiceError> {
+        self.max_per_request
+            .admit("total_tokens", command.counts.total())?;
         let tier = self.ctx.catalog.resolve(command.model.as_str())?;
         Ok(ParsedTrack {
             request_type: command.request_type,
@@ -194,7 +223,7 @@ impl Metering {
         // converts itself), so a refused body still counts in the business metrics.
         let result = match command.try_into().and_then(|c| self.resolve_track(c)) {
             Ok(parsed) => {
-                self.record(user_id, parsed, plan, subscription.limits())
+                self.record(user_id, parsed, plan, subscription.limits(), Reporter::User)
                     .await
             }
             Err(e) => Err(e),
@@ -206,10 +235,20 @@ impl Metering {
     /// [`track`](Self::track) for a caller whose subscription was read with the account
     /// ([`Accounts::authenticate_subscriber`](crate::Accounts::authenticate_subscriber)): one
     /// round trip fewer.
-    #[tracing::instrument(skip_all, fields(user_id = %caller.user.id))]
     pub async fn track_for(
         &self,
         caller: Subscriber,
+        command: impl TryInto<TrackCommand, Error = ServiceError>,
+    ) -> Result<TrackOutcome, ServiceError> {
+        self.track_reported(caller, Reporter::User, command).await
+    }
+
+    /// [`track_for`](Self::track_for), recording who reported it.
+    #[tracing::instrument(skip_all, fields(user_id = %caller.user.id))]
+    pub async fn track_reported(
+        &self,
+        caller: Subscriber,
+        reporter: Reporter,
         command: impl TryInto<TrackCommand, Error = ServiceError>,
     ) -> Result<TrackOutcome, ServiceError> {
         let row = caller.subscription.ok_or(ServiceError::NotFound("User"))?;
@@ -219,8 +258,14 @@ impl Metering {
         // converts itself), so a refused body still counts in the business metrics.
         let result = match command.try_into().and_then(|c| self.resolve_track(c)) {
             Ok(parsed) => {
-                self.record(caller.user.id, parsed, plan, subscription.limits())
-                    .await
+                self.record(
+                    caller.user.id,
+                    parsed,
+                    plan,
+                    subscription.limits(),
+                    reporter,
+                )
+                .await
             }
             Err(e) => Err(e),
         };
@@ -253,6 +298,7 @@ impl Metering {
         parsed: ParsedTrack,
         plan: Plan,
         limits: EffectiveLimits,
+        reporter: Reporter,
     ) -> Result<TrackOutcome, ServiceError> {
         let now = clock::now();
         let quota = QuotaRequest {
@@ -271,6 +317,7 @@ impl Metering {
             request_id: parsed.request_id,
             conversation_id: parsed.conversation_id,
             created_at: now,
+            reporter: reporter.stored(),
         };
         let item = TrackItem {
             limits,
@@ -353,6 +400,9 @@ impl Metering {
         &self,
         command: CheckCommand,
     ) -> Result<(RequestType, ModelTier, Option<u64>), ServiceError> {
+        if let Some(estimate) = command.estimated_tokens {
+            self.max_per_request.admit("estimated_tokens", estimate)?;
+        }
         let tier = self.ctx.catalog.resolve(command.model.as_str())?;
         Ok((command.request_type, tier, command.estimated_tokens))
     }

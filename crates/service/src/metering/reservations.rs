@@ -65,11 +65,14 @@ struct ParsedReservation {
 }
 
 impl Metering {
-    /// The command with its model's tier (an unknown model is 422 `unknown_model`).
+    /// The command with its model's tier (an unknown model is 422 `unknown_model`); an
+    /// estimate above the request maximum is 422 on `estimated_tokens`.
     fn resolve_reservation(
         &self,
         command: ReservationCommand,
     ) -> Result<ParsedReservation, ServiceError> {
+        self.max_per_request
+            .admit("estimated_tokens", command.estimated_tokens)?;
         let model_tier = self.ctx.catalog.resolve(command.model.as_str())?;
         Ok(ParsedReservation {
             request_type: command.request_type,

@@ -1,14 +1,14 @@
-//! `doztra-auth`: the server binary. `serve` (default), `migrate`, `create-admin`, `healthcheck`,
+//! `doztra-auth`: the server binary. `serve` (default), `migrate`, `create-admin`, `create-api-key`, `healthcheck`,
 //! `openapi`.
 
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use doztra_api::settings::DEFAULT_APP_BASE_URL;
-use doztra_api::startup::{Application, build_services, open_database};
-use doztra_api::{Settings, healthcheck, telemetry};
 use migration::MigratorTrait;
+use server::settings::DEFAULT_APP_BASE_URL;
+use server::startup::{Application, build_services, open_database};
+use server::{Settings, healthcheck, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +33,17 @@ enum Command {
         email: String,
         #[arg(long)]
         name: String,
+    },
+    /// Create a service API key and print its secret (shown this once).
+    CreateApiKey {
+        #[arg(long)]
+        name: String,
+        /// usage:write, usage:read or users:read; repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// RFC 3339 date-time after which the key stops working.
+        #[arg(long)]
+        expires_at: Option<String>,
     },
     /// Ask the server configured by HOST and PORT for a 200 on `--path` (default /health) and
     /// exit 0, else exit 1. For container health checks: the image needs no curl.
@@ -63,6 +74,11 @@ async fn main() -> ExitCode {
         Command::Serve => serve(settings).await,
         Command::Migrate => migrate(settings).await,
         Command::CreateAdmin { email, name } => create_admin(settings, &email, &name).await,
+        Command::CreateApiKey {
+            name,
+            scopes,
+            expires_at,
+        } => create_api_key(settings, name, scopes, expires_at).await,
         Command::Healthcheck { path } => run_healthcheck(&settings, &path),
         Command::Openapi => return print_openapi(),
     };
@@ -79,7 +95,8 @@ async fn main() -> ExitCode {
 async fn serve(settings: Settings) -> Result<(), String> {
     if settings.jwt_secret_is_random {
         tracing::warn!(
-            "JWT_SECRET is not set: using a random secret, so tokens will not survive a restart"
+            "neither JWT_SIGNING_KEY_FILE nor JWT_SECRET is set: access tokens are signed with an \
+             Ed25519 key generated at start, so they will not survive a restart"
         );
     }
     let app = Application::build(settings.clone())
@@ -108,7 +125,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
 }
 
 fn print_openapi() -> ExitCode {
-    match doztra_api::openapi::document_json() {
+    match api::openapi::document_json() {
         Ok(json) => {
             print!("{json}");
             ExitCode::SUCCESS
@@ -163,5 +180,38 @@ async fn create_admin(settings: Settings, email: &str, name: &str) -> Result<(),
         "created admin {} ({})",
         profile.account.email, profile.account.id
     );
+    Ok(())
+}
+
+async fn create_api_key(
+    settings: Settings,
+    name: String,
+    scopes: Vec<String>,
+    expires_at: Option<String>,
+) -> Result<(), String> {
+    // The same parsing as `POST /api/admin/api-keys`.
+    let new: service::NewApiKey = api::dto_api_keys::CreateApiKeyRequest {
+        name,
+        scopes,
+        expires_at,
+    }
+    .try_into()
+    .map_err(|e: service::ServiceError| e.to_string())?;
+    let db = open_database(&settings).await.map_err(|e| e.to_string())?;
+    let services = build_services(&settings, db, std::sync::Arc::new(service::NoMetrics))
+        .map_err(|e| e.to_string())?;
+    let created = services
+        .api_keys
+        .create_by_operator(new)
+        .await
+        .map_err(|e| e.to_string())?;
+    let scopes: Vec<&str> = created.key.scopes.iter().map(|s| s.as_str()).collect();
+    eprintln!(
+        "created API key {} ({}) with scopes {}; the secret below is shown only now:",
+        created.key.name,
+        created.key.id,
+        scopes.join(",")
+    );
+    println!("{}", created.secret);
     Ok(())
 }

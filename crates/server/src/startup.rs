@@ -5,26 +5,18 @@
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
-use actix_cors::Cors;
+use actix_web::HttpServer;
 use actix_web::dev::Server;
-use actix_web::middleware::{Condition, ErrorHandlers, from_fn};
-use actix_web::web::{self, Data};
-use actix_web::{App, HttpResponse, HttpServer, http::header};
+use api::app::{AppParts, app};
+use api::metrics::Metrics;
+use api::state::AppState;
 use mail::{FileOutbox, Mailer, SmtpMailer};
 use migration::MigratorTrait;
 use persistence::PoolSettings;
 use service::{BillingSettings, PasswordHasher, ServiceMetrics, ServiceSettings, Services};
-use utoipa_swagger_ui::SwaggerUi;
 use webhooks::{HttpSender, SenderSettings};
 
-use crate::error::{ensure_json_body, form_error, path_error, query_error};
-use crate::metrics::Metrics;
-use crate::observe::observe;
-use crate::openapi;
-use crate::routes;
-use crate::secure_headers::{SecureHeaders, secure_headers};
 use crate::settings::Settings;
-use crate::state::AppState;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +76,11 @@ pub fn build_services(
             throttle: settings.throttle,
             catalog: settings.model_catalog.clone(),
             hasher: PasswordHasher::production()?
-                .with_concurrency(settings.password_hash_concurrency)?,
+                .with_concurrency(settings.password_hash_concurrency)?
+                .with_queue(
+                    settings.password_hash_concurrency,
+                    settings.password_hash_queue,
+                ),
             prices: settings.prices.clone(),
             email: settings.email.clone(),
             billing: settings
@@ -94,6 +90,7 @@ pub fn build_services(
                 .transpose()?,
             track_batching: settings.track_batching,
             reservation_ttl: settings.reservation_ttl,
+            max_tokens_per_request: settings.max_tokens_per_request,
             usage_retention: settings.usage_event_retention,
             alert_thresholds: settings.alert_thresholds.clone(),
             webhooks: settings.webhooks.clone(),
@@ -143,55 +140,28 @@ impl Application {
         let local_address = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { address, source })?;
-        let state = Data::new(AppState {
-            services: services.clone(),
-            metrics,
-            trusted_proxies: settings.trusted_proxies.clone(),
-            metrics_token: settings.metrics_token.clone(),
-        });
-        let headers = Data::new(SecureHeaders::new(settings.hsts_max_age));
-        let body_limit = settings.body_limit;
-        let cors_origins = settings.cors_origins.clone();
-        let openapi = openapi::document();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .app_data(headers.clone())
-                .app_data(
-                    web::FormConfig::default()
-                        .limit(body_limit)
-                        .error_handler(form_error),
-                )
-                .app_data(web::QueryConfig::default().error_handler(query_error))
-                .app_data(web::PathConfig::default().error_handler(path_error))
-                .app_data(web::PayloadConfig::new(body_limit))
-                .wrap(ErrorHandlers::new().default_handler(ensure_json_body))
-                .wrap(Condition::new(
-                    !cors_origins.is_empty(),
-                    cors(&cors_origins),
-                ))
-                .wrap(from_fn(observe))
-                // Outermost: every answer, whoever made it, gets the security headers.
-                .wrap(from_fn(secure_headers))
-                // Before the routes: the `/api` scope would otherwise claim `/api/openapi.json`.
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", openapi.clone()))
-                .configure(routes::configure)
-                .route(
-                    "/docs",
-                    web::get().to(|| async {
-                        HttpResponse::PermanentRedirect()
-                            .insert_header((header::LOCATION, "/docs/"))
-                            .finish()
-                    }),
-                )
-        })
-        .shutdown_timeout(settings.shutdown_timeout.as_secs())
-        .listen(listener)
-        .map_err(|source| StartupError::Bind {
-            address: settings.address(),
-            source,
-        })?
-        .run();
+        let parts = AppParts::new(
+            AppState {
+                services: services.clone(),
+                metrics,
+                trusted_proxies: settings.trusted_proxies.clone(),
+                metrics_token: settings.metrics_token.clone(),
+            },
+            settings.hsts_max_age,
+            settings.body_limit,
+            settings.cors_origins.clone(),
+        );
+        let server = HttpServer::new(move || app(parts.clone()))
+            .shutdown_timeout(settings.shutdown_timeout.as_secs())
+            // A client that closes its connection has given up on its answer: stop the work
+            // (dropping the handler skips a queued password hash) instead of finishing it for nobody.
+            .h1_allow_half_closed(false)
+            .listen(listener)
+            .map_err(|source| StartupError::Bind {
+                address: settings.address(),
+                source,
+            })?
+            .run();
         Ok(Self {
             address: local_address,
             server,
@@ -232,20 +202,4 @@ pub fn build_mailer(settings: &Settings) -> Result<Arc<dyn Mailer>, StartupError
             Arc::new(FileOutbox::new(settings.email_outbox_dir.clone(), from))
         }
     })
-}
-
-fn cors(origins: &[String]) -> Cors {
-    let mut cors = Cors::default()
-        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
-        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
-        .expose_headers(["x-request-id", "retry-after"])
-        .max_age(3600);
-    for origin in origins {
-        cors = if origin == "*" {
-            cors.allow_any_origin()
-        } else {
-            cors.allowed_origin(origin)
-        };
-    }
-    cors
 }

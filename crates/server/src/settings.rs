@@ -5,11 +5,13 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
-use crate::client_address::TrustedProxies;
-use crate::metrics::MetricsToken;
+use api::client_address::TrustedProxies;
+use api::metrics::MetricsToken;
 use domain::ModelCatalog;
 use mail::{SmtpSecurity, SmtpSettings};
-use service::{AuthConfig, EmailConfig, JwtSecret, PasswordHasher, PlanPrices, ThrottleConfig};
+use service::{
+    AuthConfig, Ed25519Keys, EmailConfig, JwtSecret, PasswordHasher, PlanPrices, ThrottleConfig,
+};
 
 /// Where the process runs; production is strict about secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,12 +64,18 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// How many argon2 computations may run at once (default: cores − 1, at least 1).
     pub password_hash_concurrency: usize,
+    /// How many may wait for a hashing thread before sign-ins are refused with 503
+    /// `service_busy` (`PASSWORD_HASH_QUEUE`, default eight per thread).
+    pub password_hash_queue: usize,
     /// Stripe, when `STRIPE_SECRET_KEY` is set (else paid plans answer 503).
     pub stripe: Option<billing::StripeSettings>,
     /// Group commit of tracks (`TRACK_BATCH_WINDOW`, `TRACK_BATCH_MAX`).
     pub track_batching: service::TrackBatching,
     /// How long an unsettled token reservation counts (`RESERVATION_TTL`).
     pub reservation_ttl: Duration,
+    /// The most tokens one track, check estimate or reservation may carry
+    /// (`MAX_TOKENS_PER_REQUEST`).
+    pub max_tokens_per_request: domain::MaxTokensPerRequest,
     /// Raw usage events older than this are deleted (`USAGE_EVENT_RETENTION`; unset: never).
     pub usage_event_retention: Option<Duration>,
     /// `Strict-Transport-Security: max-age=` this many seconds on every response; 0 sends none.
@@ -154,21 +162,10 @@ impl Settings {
                 "must start with sqlite:, postgres:// or postgresql://",
             ));
         }
-        let (secret, jwt_secret_is_random) = match get("JWT_SECRET") {
-            Some(raw) => (
-                JwtSecret::new(raw.as_bytes().to_vec()).map_err(|p| bad("JWT_SECRET", p))?,
-                false,
-            ),
-            None if app_env == AppEnv::Production => {
-                return Err(bad(
-                    "JWT_SECRET",
-                    "is required in production (at least 32 bytes)",
-                ));
-            }
-            None => (JwtSecret::random().map_err(|p| bad("JWT_SECRET", p))?, true),
-        };
+        let (secret, signing_key, jwt_secret_is_random) = signing_keys(&get, app_env)?;
         let auth = AuthConfig {
             secret,
+            signing_key,
             issuer: get("JWT_ISSUER").unwrap_or("doztra-auth").to_owned(),
             audience: get("JWT_AUDIENCE").unwrap_or("doztra").to_owned(),
             access_ttl: duration(
@@ -192,25 +189,7 @@ impl Settings {
                 Duration::from_secs(10),
             )?,
         };
-        let throttle = ThrottleConfig {
-            max_failures_per_email: number(
-                get("LOGIN_MAX_FAILURES"),
-                "LOGIN_MAX_FAILURES",
-                5u64,
-                1,
-            )?,
-            max_failures_per_ip: number(
-                get("LOGIN_MAX_FAILURES_PER_IP"),
-                "LOGIN_MAX_FAILURES_PER_IP",
-                50u64,
-                1,
-            )?,
-            window: duration(
-                get("LOGIN_LOCKOUT_WINDOW"),
-                "LOGIN_LOCKOUT_WINDOW",
-                Duration::from_secs(900),
-            )?,
-        };
+        let throttle = read_throttle(&get)?;
         if get("TRUST_PROXY_HEADERS").is_some() {
             // The flag believed the client-written left-most entry. Ignoring it silently would
             // count every client behind the proxy as the proxy: refuse, and say what replaces it.
@@ -326,6 +305,12 @@ impl Settings {
                 })
             }
         };
+        let password_hash_concurrency = number(
+            get("PASSWORD_HASH_CONCURRENCY"),
+            "PASSWORD_HASH_CONCURRENCY",
+            PasswordHasher::default_concurrency(),
+            1,
+        )?;
         Ok(Self {
             email,
             email_from,
@@ -380,10 +365,11 @@ impl Settings {
                 Duration::from_secs(30),
             )?,
             stripe,
-            password_hash_concurrency: number(
-                get("PASSWORD_HASH_CONCURRENCY"),
-                "PASSWORD_HASH_CONCURRENCY",
-                PasswordHasher::default_concurrency(),
+            password_hash_concurrency,
+            password_hash_queue: number(
+                get("PASSWORD_HASH_QUEUE"),
+                "PASSWORD_HASH_QUEUE",
+                PasswordHasher::default_queue(password_hash_concurrency),
                 1,
             )?,
             track_batching: service::TrackBatching {
@@ -406,6 +392,7 @@ impl Settings {
                 "RESERVATION_TTL",
                 Duration::from_secs(600),
             )?,
+            max_tokens_per_request: max_tokens_per_request(get("MAX_TOKENS_PER_REQUEST"))?,
             usage_event_retention: get("USAGE_EVENT_RETENTION")
                 .map(|raw| duration(Some(raw), "USAGE_EVENT_RETENTION", Duration::ZERO))
                 .transpose()?,
@@ -479,6 +466,55 @@ fn price(
         .ok_or_else(invalid)
 }
 
+/// The sign-in lock-out and the budgets of the other abusable operations. A budget is at
+/// least 1: `0` never means "off" (a large number relaxes one).
+fn read_throttle<'a>(
+    get: &dyn Fn(&str) -> Option<&'a str>,
+) -> Result<ThrottleConfig, SettingsError> {
+    let budget = |name: &'static str, default: u64| number(get(name), name, default, 1u64);
+    let defaults = ThrottleConfig::default();
+    Ok(ThrottleConfig {
+        max_failures_per_email: budget("LOGIN_MAX_FAILURES", defaults.max_failures_per_email)?,
+        max_failures_per_ip: budget("LOGIN_MAX_FAILURES_PER_IP", defaults.max_failures_per_ip)?,
+        window: duration(
+            get("LOGIN_LOCKOUT_WINDOW"),
+            "LOGIN_LOCKOUT_WINDOW",
+            defaults.window,
+        )?,
+        budget_window: duration(
+            get("THROTTLE_WINDOW"),
+            "THROTTLE_WINDOW",
+            defaults.budget_window,
+        )?,
+        register_per_ip: budget("REGISTER_MAX_PER_IP", defaults.register_per_ip)?,
+        reset_requests_per_ip: budget("PASSWORD_RESET_MAX_PER_IP", defaults.reset_requests_per_ip)?,
+        reset_redemptions_per_ip: budget(
+            "RESET_PASSWORD_MAX_PER_IP",
+            defaults.reset_redemptions_per_ip,
+        )?,
+        email_changes_per_user: budget(
+            "EMAIL_CHANGE_MAX_PER_USER",
+            defaults.email_changes_per_user,
+        )?,
+        password_change_failures: budget(
+            "PASSWORD_CHANGE_MAX_FAILURES",
+            defaults.password_change_failures,
+        )?,
+    })
+}
+
+/// `MAX_TOKENS_PER_REQUEST`: 1 to 10,000,000 (no request field carries more).
+fn max_tokens_per_request(raw: Option<&str>) -> Result<domain::MaxTokensPerRequest, SettingsError> {
+    const VARIABLE: &str = "MAX_TOKENS_PER_REQUEST";
+    let max = number(raw, VARIABLE, domain::MaxTokensPerRequest::DEFAULT, 1)?;
+    domain::MaxTokensPerRequest::new(max).ok_or_else(|| {
+        bad(
+            VARIABLE,
+            format!("must be at most {}", domain::TokenCounts::MAX_TOKENS),
+        )
+    })
+}
+
 /// The largest `TRACK_BATCH_MAX` honoured (statements of a batch stay far below the databases'
 /// bind-parameter limits).
 const MAX_TRACK_BATCH: usize = 1000;
@@ -514,6 +550,71 @@ fn short_duration(
 }
 
 /// Seconds, or a number with a unit: `900`, `90s`, `15m`, `12h`, `30d`. Zero is refused.
+/// The access-token keys: an Ed25519 signing key from `JWT_SIGNING_KEY_FILE` (with the
+/// previous keys of `JWT_PREVIOUS_VERIFY_KEY_FILES`), else HS256 with `JWT_SECRET`, else (outside
+/// production) a fresh Ed25519 key. Also the secret refresh-token successors are derived with:
+/// `JWT_SECRET` when set, else one derived from the signing key. The flag says the key is
+/// random (tokens will not survive a restart).
+fn signing_keys<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+    app_env: AppEnv,
+) -> Result<(JwtSecret, Option<Ed25519Keys>, bool), SettingsError> {
+    let secret = get("JWT_SECRET")
+        .map(|raw| JwtSecret::new(raw.as_bytes().to_vec()).map_err(|p| bad("JWT_SECRET", p)))
+        .transpose()?;
+    let previous: Vec<&str> = get("JWT_PREVIOUS_VERIFY_KEY_FILES")
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let read = |variable: &'static str, path: &str| {
+        std::fs::read_to_string(path).map_err(|e| bad(variable, format!("cannot read {path}: {e}")))
+    };
+    let (mut keys, random) = match (get("JWT_SIGNING_KEY_FILE"), &secret) {
+        (Some(path), _) => {
+            let pem = read("JWT_SIGNING_KEY_FILE", path)?;
+            let keys = Ed25519Keys::from_pem(&pem)
+                .map_err(|p| bad("JWT_SIGNING_KEY_FILE", format!("{path} {p}")))?;
+            (keys, false)
+        }
+        (None, Some(secret)) => {
+            if !previous.is_empty() {
+                return Err(bad(
+                    "JWT_PREVIOUS_VERIFY_KEY_FILES",
+                    "needs JWT_SIGNING_KEY_FILE (previous keys are Ed25519 keys)",
+                ));
+            }
+            return Ok((secret.clone(), None, false));
+        }
+        (None, None) if app_env == AppEnv::Production => {
+            return Err(bad(
+                "JWT_SECRET",
+                "is required in production (at least 32 bytes), unless JWT_SIGNING_KEY_FILE \
+                 names an Ed25519 key",
+            ));
+        }
+        (None, None) => (
+            Ed25519Keys::generate().map_err(|p| bad("JWT_SIGNING_KEY_FILE", p))?,
+            true,
+        ),
+    };
+    for path in previous {
+        let pem = read("JWT_PREVIOUS_VERIFY_KEY_FILES", path)?;
+        keys.also_accept_pem(&pem)
+            .map_err(|p| bad("JWT_PREVIOUS_VERIFY_KEY_FILES", format!("{path} {p}")))?;
+    }
+    let secret = match secret {
+        Some(secret) => secret,
+        None => keys
+            .derived_secret()
+            .map_err(|p| bad("JWT_SIGNING_KEY_FILE", p))?,
+    };
+    Ok((secret, Some(keys), random))
+}
+
 pub(crate) fn duration(
     raw: Option<&str>,
     variable: &'static str,
@@ -598,6 +699,92 @@ mod tests {
         assert_eq!(ok.log_format, LogFormat::Json);
     }
 
+    /// A PKCS#8 PEM file of a fixed Ed25519 key, and the file's path.
+    fn key_file(seed: u8) -> std::path::PathBuf {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+        let path = std::env::temp_dir().join(format!(
+            "doztra-settings-key-{seed}-{}.pem",
+            std::process::id()
+        ));
+        std::fs::write(
+            &path,
+            key.to_pkcs8_pem(Default::default()).unwrap().as_bytes(),
+        )
+        .unwrap();
+        path
+    }
+
+    #[test]
+    fn an_ed25519_key_file_signs_and_previous_keys_are_published() {
+        let current = key_file(3);
+        let previous = key_file(4);
+        let s = Settings::from_vars(&vars(&[
+            ("APP_ENV", "production"),
+            ("JWT_SIGNING_KEY_FILE", current.to_str().unwrap()),
+            (
+                "JWT_PREVIOUS_VERIFY_KEY_FILES",
+                &format!(" {} ,", previous.display()),
+            ),
+        ]))
+        .unwrap();
+        assert!(!s.jwt_secret_is_random);
+        let keys = s.auth.signing_key.as_ref().unwrap();
+        assert_eq!(keys.public_jwks().len(), 2);
+        // Without JWT_SECRET the successor secret comes from the key: stable across restarts.
+        let again = Settings::from_vars(&vars(&[(
+            "JWT_SIGNING_KEY_FILE",
+            current.to_str().unwrap(),
+        )]))
+        .unwrap();
+        assert_eq!(
+            format!("{:?}", again.auth.signing_key.as_ref().unwrap().kid()),
+            format!("{:?}", keys.kid())
+        );
+    }
+
+    #[test]
+    fn development_without_keys_generates_an_ed25519_key() {
+        let s = Settings::from_vars(&vars(&[])).unwrap();
+        assert!(s.jwt_secret_is_random);
+        assert!(s.auth.signing_key.is_some());
+        let hs = Settings::from_vars(&vars(&[("JWT_SECRET", &"x".repeat(32))])).unwrap();
+        assert!(hs.auth.signing_key.is_none());
+        assert!(!hs.jwt_secret_is_random);
+    }
+
+    #[test]
+    fn bad_key_files_name_their_variable() {
+        let current = key_file(5);
+        for (pairs, variable) in [
+            (
+                vec![("JWT_SIGNING_KEY_FILE", "/nonexistent/key.pem")],
+                "JWT_SIGNING_KEY_FILE",
+            ),
+            (
+                vec![("JWT_SIGNING_KEY_FILE", "Cargo.toml")],
+                "JWT_SIGNING_KEY_FILE",
+            ),
+            (
+                vec![
+                    ("JWT_SIGNING_KEY_FILE", current.to_str().unwrap()),
+                    ("JWT_PREVIOUS_VERIFY_KEY_FILES", "Cargo.toml"),
+                ],
+                "JWT_PREVIOUS_VERIFY_KEY_FILES",
+            ),
+            (
+                vec![
+                    ("JWT_SECRET", "y".repeat(32).leak()),
+                    ("JWT_PREVIOUS_VERIFY_KEY_FILES", current.to_str().unwrap()),
+                ],
+                "JWT_PREVIOUS_VERIFY_KEY_FILES",
+            ),
+        ] {
+            let err = Settings::from_vars(&vars(&pairs)).unwrap_err();
+            assert_eq!(err.variable, variable, "{pairs:?}: {err}");
+        }
+    }
+
     #[test]
     fn bad_values_name_their_variable() {
         for (name, value) in [
@@ -610,6 +797,14 @@ mod tests {
             ("APP_ENV", "staging"),
             ("MODEL_CATALOG", "gpt-4o"),
             ("LOGIN_MAX_FAILURES", "0"),
+            // A budget of 0 is never "off": every one refuses it.
+            ("REGISTER_MAX_PER_IP", "0"),
+            ("PASSWORD_RESET_MAX_PER_IP", "0"),
+            ("RESET_PASSWORD_MAX_PER_IP", "0"),
+            ("EMAIL_CHANGE_MAX_PER_USER", "0"),
+            ("PASSWORD_CHANGE_MAX_FAILURES", "0"),
+            ("PASSWORD_HASH_QUEUE", "0"),
+            ("THROTTLE_WINDOW", "0"),
             ("PLAN_PRICE_BASIC", "19.999"),
             ("PLAN_PRICE_BASIC", "-1"),
             ("PLAN_CURRENCY", "dollars"),
@@ -618,6 +813,9 @@ mod tests {
             ("HSTS_MAX_AGE", "a year"),
             ("METRICS_TOKEN", "short"),
             ("TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal"),
+            ("MAX_TOKENS_PER_REQUEST", "0"),
+            ("MAX_TOKENS_PER_REQUEST", "10000001"),
+            ("MAX_TOKENS_PER_REQUEST", "2m"),
         ] {
             let err = Settings::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.variable, name, "{name}={value}");
@@ -656,6 +854,16 @@ mod tests {
         let err =
             Settings::from_vars(&vars(&[("REFRESH_TOKEN_REUSE_INTERVAL", "soon")])).unwrap_err();
         assert_eq!(err.variable, "REFRESH_TOKEN_REUSE_INTERVAL");
+    }
+
+    #[test]
+    fn the_request_maximum_defaults_to_two_million_tokens() {
+        let s = Settings::from_vars(&vars(&[])).unwrap();
+        assert_eq!(s.max_tokens_per_request.get(), 2_000_000);
+        for (raw, max) in [("1", 1), ("10000000", 10_000_000), ("50000", 50_000)] {
+            let s = Settings::from_vars(&vars(&[("MAX_TOKENS_PER_REQUEST", raw)])).unwrap();
+            assert_eq!(s.max_tokens_per_request.get(), max);
+        }
     }
 
     #[test]

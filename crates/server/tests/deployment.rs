@@ -371,7 +371,7 @@ fn openapi_prints_exactly_the_committed_docs_openapi_json() {
         printed == committed,
         "docs/openapi.json differs from `doztra-auth openapi` (first difference at line {}). \
          Regenerate it and commit the result:\n\n    \
-         cargo run -q -p doztra-api -- openapi > docs/openapi.json\n",
+         cargo run -q -p doztra-server -- openapi > docs/openapi.json\n",
         printed
             .lines()
             .zip(committed.lines())
