@@ -1,7 +1,8 @@
 //! The Rust client (`crates/client`) against the real server, on SQLite and PostgreSQL: the
 //! session calls, check -> track -> reads, reservations, every typed error, and the retries,
 //! through a stand-in ([`FlakyProxy`]) that fails chosen attempts: a track whose answer is lost
-//! or replaced by a 5xx is sent again with the same `request_id` and counted once.
+//! or replaced by a 5xx is sent again with the same `request_id` and counted once; and the key
+//! routes with a service API key.
 
 use std::time::{Duration, Instant};
 
@@ -485,7 +486,93 @@ async fn retries_are_bounded_and_only_for_calls_that_cannot_count_twice(app: Tes
     );
 }
 
+async fn create_key(app: &TestApp, admin_token: &str, scopes: &[&str]) -> String {
+    let res = app
+        .post(
+            "/api/admin/api-keys",
+            Some(admin_token),
+            json!({"name": "chat-backend", "scopes": scopes}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    body["secret"].as_str().unwrap().to_owned()
+}
+
+async fn a_service_key_meters_a_user_and_shares_the_request_id(app: TestApp) {
+    let client = client_of(&app.address);
+    let token = signed_in(&app, &client, "keyed@example.com").await;
+    let user_id = client.me(&token).await.unwrap().id;
+    let admin = app.admin("admin@example.com").await;
+    let key = create_key(&app, &admin.access, &["usage:write", "usage:read"]).await;
+
+    let check = client
+        .check_for(
+            &key,
+            user_id,
+            &Check::new(RequestType::Chat, "gpt-3.5-turbo"),
+        )
+        .await
+        .unwrap();
+    assert!(check.allowed);
+    let usage = Usage::new(RequestType::Chat, "gpt-3.5-turbo").total_tokens(40);
+    let tracked = client.track_for(&key, user_id, &usage).await.unwrap();
+    assert!(!tracked.duplicate);
+    // The user's own route knows the request_id the key recorded.
+    let mine = client.track(&token, &usage).await.unwrap();
+    assert!(mine.duplicate);
+    assert_eq!(mine.id, tracked.id);
+    assert_eq!(events_with(&app, usage.request_id()).await, 1);
+
+    assert_eq!(
+        client.usage_for(&key, user_id).await.unwrap(),
+        client.usage(&token).await.unwrap()
+    );
+    assert_eq!(
+        client
+            .token_stats_for(&key, user_id)
+            .await
+            .unwrap()
+            .current_period
+            .tokens_used,
+        40
+    );
+    let history = client
+        .history_for(&key, user_id, &HistoryQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(history.history[0].id, tracked.id);
+
+    // Typed refusals of the key routes.
+    let read_only = create_key(&app, &admin.access, &["usage:read"]).await;
+    let scope = client
+        .track_for(
+            &read_only,
+            user_id,
+            &Usage::new(RequestType::Chat, "gpt-3.5-turbo"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&scope, Error::Forbidden(r) if r.code == ErrorCode::InsufficientScope),
+        "{scope:?}"
+    );
+    for not_a_key in ["dzk_not-a-key", token.as_str()] {
+        let refused = client.usage_for(not_a_key, user_id).await.unwrap_err();
+        assert!(
+            matches!(&refused, Error::Unauthorized(r) if r.code == ErrorCode::InvalidApiKey),
+            "{refused:?}"
+        );
+    }
+    let nobody = client
+        .usage_for(&key, uuid::Uuid::new_v4())
+        .await
+        .unwrap_err();
+    assert!(matches!(nobody, Error::NotFound(_)), "{nobody:?}");
+}
+
 db_tests!(
+    a_service_key_meters_a_user_and_shares_the_request_id,
     sign_in_refresh_rotation_and_reuse,
     check_then_track_records_once_and_the_reads_show_it,
     reservations_are_reserved_settled_and_released,

@@ -50,11 +50,15 @@ pub enum ErrorCode {
     BillingUnavailable,
     DatabaseUnavailable,
     HttpError,
+    InvalidApiKey,
+    InsufficientScope,
+    LastAdmin,
+    ServiceBusy,
     /// A code this client does not know.
     Other(String),
 }
 
-const CODES: [(&str, ErrorCode); 37] = [
+const CODES: [(&str, ErrorCode); 41] = [
     ("validation_error", ErrorCode::ValidationError),
     ("weak_password", ErrorCode::WeakPassword),
     ("unknown_model", ErrorCode::UnknownModel),
@@ -101,6 +105,10 @@ const CODES: [(&str, ErrorCode); 37] = [
     ("billing_unavailable", ErrorCode::BillingUnavailable),
     ("database_unavailable", ErrorCode::DatabaseUnavailable),
     ("http_error", ErrorCode::HttpError),
+    ("invalid_api_key", ErrorCode::InvalidApiKey),
+    ("insufficient_scope", ErrorCode::InsufficientScope),
+    ("last_admin", ErrorCode::LastAdmin),
+    ("service_busy", ErrorCode::ServiceBusy),
 ];
 
 impl ErrorCode {
@@ -196,10 +204,10 @@ pub enum Error {
         decline_code: Option<String>,
     },
     /// 401: `not_authenticated`, `invalid_token` (refresh and try again),
-    /// `invalid_credentials`, `refresh_token_reused` (sign in again).
+    /// `invalid_credentials`, `refresh_token_reused` (sign in again), `invalid_api_key`.
     #[error("unauthorized: {0}")]
     Unauthorized(Refusal),
-    /// 403: `model_not_allowed`, `account_disabled`, `admin_required`, ...
+    /// 403: `model_not_allowed`, `account_disabled`, `admin_required`, `insufficient_scope`, ...
     #[error("forbidden: {0}")]
     Forbidden(Refusal),
     /// 404 `not_found`.

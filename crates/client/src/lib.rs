@@ -5,6 +5,7 @@ mod client;
 mod error;
 mod metering;
 mod retry;
+mod service_keys;
 mod usage;
 
 pub use auth::{SignIn, Subscription, TokenPair, User};

@@ -186,8 +186,18 @@ impl Client {
     /// [`Error::QuotaExceeded`] (402), [`Error::Forbidden`] `model_not_allowed`,
     /// [`Error::Invalid`] `unknown_model`. Retried on timeouts, connection errors and 5xx.
     pub async fn check(&self, access_token: &str, check: &Check) -> Result<CheckOutcome, Error> {
-        let call = Call::new(Method::POST, "/api/tokens/me/check", Safety::Idempotent)
-            .bearer(access_token)
+        self.check_at(access_token, "/api/tokens/me/check".to_owned(), check)
+            .await
+    }
+
+    pub(crate) async fn check_at(
+        &self,
+        credential: &str,
+        path: String,
+        check: &Check,
+    ) -> Result<CheckOutcome, Error> {
+        let call = Call::new(Method::POST, path, Safety::Idempotent)
+            .bearer(credential)
             .json(check)?;
         self.send(call).await?.json()
     }
@@ -199,8 +209,18 @@ impl Client {
     /// other numbers (a bug). A transient error after the last retry: keep `usage` and send it
     /// again later.
     pub async fn track(&self, access_token: &str, usage: &Usage) -> Result<Tracked, Error> {
-        let call = Call::new(Method::POST, "/api/tokens/me/track", Safety::Idempotent)
-            .bearer(access_token)
+        self.track_at(access_token, "/api/tokens/me/track".to_owned(), usage)
+            .await
+    }
+
+    pub(crate) async fn track_at(
+        &self,
+        credential: &str,
+        path: String,
+        usage: &Usage,
+    ) -> Result<Tracked, Error> {
+        let call = Call::new(Method::POST, path, Safety::Idempotent)
+            .bearer(credential)
             .json(usage)?;
         self.send(call).await?.json()
     }

@@ -188,8 +188,18 @@ impl Client {
         access_token: &str,
         query: &HistoryQuery,
     ) -> Result<HistoryPage, Error> {
-        let call = Call::new(Method::GET, "/api/tokens/me/history", Safety::Idempotent)
-            .bearer(access_token)
+        self.history_at(access_token, "/api/tokens/me/history".to_owned(), query)
+            .await
+    }
+
+    pub(crate) async fn history_at(
+        &self,
+        credential: &str,
+        path: String,
+        query: &HistoryQuery,
+    ) -> Result<HistoryPage, Error> {
+        let call = Call::new(Method::GET, path, Safety::Idempotent)
+            .bearer(credential)
             .query("limit", query.limit.map(|v| v.to_string()))
             .query("page", query.page.map(|v| v.to_string()))
             .query("cursor", query.cursor.clone())
@@ -203,12 +213,12 @@ impl Client {
         self.send(call).await?.json()
     }
 
-    async fn get<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn get<T: serde::de::DeserializeOwned>(
         &self,
-        access_token: &str,
-        path: &'static str,
+        credential: &str,
+        path: impl Into<String>,
     ) -> Result<T, Error> {
-        let call = Call::new(Method::GET, path, Safety::Idempotent).bearer(access_token);
+        let call = Call::new(Method::GET, path, Safety::Idempotent).bearer(credential);
         self.send(call).await?.json()
     }
 }
