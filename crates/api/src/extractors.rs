@@ -233,39 +233,28 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
-/// A request authenticated by a live service API key, from `Authorization: Bearer dzk_...` or
-/// `X-Api-Key: dzk_...`: 401 `not_authenticated` without either, 401 `invalid_api_key` for
-/// anything that is not a live key (a user's access token included). The scope is checked by
-/// the use case.
+/// The service API key a request presents, from `Authorization: Bearer dzk_...` or
+/// `X-Api-Key: dzk_...`: 401 `not_authenticated` without either, 401 `invalid_api_key` for a
+/// malformed `Authorization`. Whether it is a live key with the route's scope is decided by the
+/// use case, in the same round trip that reads the user it acts for.
 #[derive(Debug, Clone)]
-pub struct ApiKeyCaller(pub service::KeyCaller);
+pub struct ApiKeyCredential(pub String);
 
 /// The header that may carry an API key instead of `Authorization`.
 pub const API_KEY_HEADER: &str = "x-api-key";
 
-impl FromRequest for ApiKeyCaller {
+impl FromRequest for ApiKeyCredential {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let credentials = api_key_credentials(req);
-        Box::pin(async move {
-            let (state, secret) = credentials?;
-            Ok(ApiKeyCaller(
-                state.services.api_keys.authenticate(&secret).await?,
-            ))
-        })
+        std::future::ready(api_key_credentials(req).map(ApiKeyCredential))
     }
 }
 
-fn api_key_credentials(req: &HttpRequest) -> Result<(Data<AppState>, String), ApiError> {
-    let state = req
-        .app_data::<Data<AppState>>()
-        .cloned()
-        .ok_or_else(|| ApiError::from(ServiceError::NotAuthenticated))?;
+fn api_key_credentials(req: &HttpRequest) -> Result<String, ApiError> {
     if req.headers().contains_key(header::AUTHORIZATION) {
-        let secret = bearer_token(req).map_err(|_| ApiError::from(ServiceError::InvalidApiKey))?;
-        return Ok((state, secret));
+        return bearer_token(req).map_err(|_| ApiError::from(ServiceError::InvalidApiKey));
     }
     match req.headers().get(API_KEY_HEADER) {
         None => Err(ServiceError::NotAuthenticated.into()),
@@ -274,7 +263,7 @@ fn api_key_credentials(req: &HttpRequest) -> Result<(Data<AppState>, String), Ap
                 .to_str()
                 .map(str::trim)
                 .map_err(|_| ApiError::from(ServiceError::InvalidApiKey))?;
-            Ok((state, secret.to_owned()))
+            Ok(secret.to_owned())
         }
     }
 }

@@ -107,15 +107,15 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
-        // A service API key: `Authorization: Bearer dzk_...` (or `X-Api-Key: dzk_...`).
+        // A service API key: `X-Api-Key: dzk_...` (or `Authorization: Bearer dzk_...`).
         components.add_security_scheme(
             "api_key",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("dzk_...")
-                    .build(),
-            ),
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Header(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    "X-Api-Key",
+                    "A service API key (dzk_...); `Authorization: Bearer dzk_...` works too.",
+                ),
+            )),
         );
     }
 }

@@ -261,7 +261,7 @@ fn markdown(args: &KeyTrackArgs, levels: &[Level]) -> String {
          of each side. Token: `POST /api/tokens/me/track` with the user's access token (one \
          joined read of account, sign-in and subscription). Key: `POST \
          /api/tokens/users/{{user_id}}/track` with one key made by `doztra-auth create-api-key` \
-         (the key's indexed lookup, then the account and subscription read). Counters and \
+         (one statement: the key by its hash left-joined to the account and its subscription). Counters and \
          roll-ups checked against the events afterwards: consistent.\n\n",
         args.users, args.repeat, args.seconds, args.warmup
     ));

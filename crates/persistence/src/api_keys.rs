@@ -118,3 +118,73 @@ pub async fn touch_last_used(
         .await?;
     Ok(())
 }
+
+/// What a key route needs, read in one round trip: the key whose secret hashes to `key_hash`,
+/// and the account `user_id` with its subscription (`None` when there is no such account; the
+/// subscription `None` when it has none). `None` altogether when there is no such key.
+pub type KeyAndAccount = (
+    ApiKeyRow,
+    Option<(
+        crate::users::UserRow,
+        Option<crate::subscriptions::SubscriptionRow>,
+    )>,
+);
+
+/// The key and the account of a key route in one statement: `api_keys` by its unique hash,
+/// left-joined to the account by id and to its subscription.
+pub async fn find_with_account(
+    conn: &impl ConnectionTrait,
+    key_hash: &str,
+    user_id: Uuid,
+) -> Result<Option<KeyAndAccount>, StoreError> {
+    use sea_orm::sea_query::{Alias, JoinType, Query};
+    use sea_orm::{FromQueryResult, IdenStatic, Iterable};
+
+    use crate::entities::{subscription, user};
+
+    let mut query = Query::select();
+    query
+        .from(api_key::Entity)
+        .join(
+            JoinType::LeftJoin,
+            user::Entity,
+            Expr::col((user::Entity, user::Column::Id)).eq(user_id),
+        )
+        .join(
+            JoinType::LeftJoin,
+            subscription::Entity,
+            Expr::col((subscription::Entity, subscription::Column::UserId))
+                .equals((user::Entity, user::Column::Id)),
+        )
+        .and_where(Expr::col((api_key::Entity, api_key::Column::KeyHash)).eq(key_hash));
+    for column in api_key::Column::iter() {
+        query.expr_as(
+            Expr::col((api_key::Entity, column)),
+            Alias::new(format!("k_{}", column.as_str())),
+        );
+    }
+    for column in user::Column::iter() {
+        query.expr_as(
+            Expr::col((user::Entity, column)),
+            Alias::new(format!("u_{}", column.as_str())),
+        );
+    }
+    for column in subscription::Column::iter() {
+        query.expr_as(
+            Expr::col((subscription::Entity, column)),
+            Alias::new(format!("s_{}", column.as_str())),
+        );
+    }
+    let Some(row) = conn.query_one(&query).await? else {
+        return Ok(None);
+    };
+    let key = ApiKeyRow::from_query_result(&row, "k_")?;
+    let account = match crate::users::UserRow::from_query_result_optional(&row, "u_")? {
+        Some(user) => Some((
+            user,
+            crate::subscriptions::SubscriptionRow::from_query_result_optional(&row, "s_")?,
+        )),
+        None => None,
+    };
+    Ok(Some((key, account)))
+}

@@ -114,15 +114,15 @@ impl ApiKeys {
 
     /// Records a request's tokens for `user_id` (`usage:write`): the user's own track, with the
     /// same exactly-once by `request_id` (shared with the user's `/me/track`) and quota gate.
-    #[tracing::instrument(skip_all, fields(api_key_id = %caller.key_id, user_id = %user_id))]
+    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     pub async fn track(
         &self,
-        caller: &KeyCaller,
+        secret: &str,
         user_id: Uuid,
         command: impl TryInto<TrackCommand, Error = ServiceError>,
     ) -> Result<TrackOutcome, ServiceError> {
-        let subscriber = self
-            .subscriber(caller, ApiKeyScope::UsageWrite, user_id)
+        let (caller, subscriber) = self
+            .subscriber(secret, ApiKeyScope::UsageWrite, user_id)
             .await?;
         self.metering
             .track_reported(subscriber, Reporter::ApiKey(caller.key_id), command)
@@ -132,12 +132,12 @@ impl ApiKeys {
     /// Whether a request of `user_id` would be accepted now (`usage:write`).
     pub async fn check(
         &self,
-        caller: &KeyCaller,
+        secret: &str,
         user_id: Uuid,
         command: impl TryInto<CheckCommand, Error = ServiceError>,
     ) -> Result<CheckOutcome, ServiceError> {
-        let subscriber = self
-            .subscriber(caller, ApiKeyScope::UsageWrite, user_id)
+        let (_, subscriber) = self
+            .subscriber(secret, ApiKeyScope::UsageWrite, user_id)
             .await?;
         self.metering
             .check_for(subscriber, command.try_into()?)
@@ -147,21 +147,17 @@ impl ApiKeys {
     /// `user_id`'s token statistics of this period (`usage:read`).
     pub async fn statistics(
         &self,
-        caller: &KeyCaller,
+        secret: &str,
         user_id: Uuid,
     ) -> Result<TokenStatistics, ServiceError> {
-        self.subscriber(caller, ApiKeyScope::UsageRead, user_id)
+        self.subscriber(secret, ApiKeyScope::UsageRead, user_id)
             .await?;
         self.metering.statistics(user_id).await
     }
 
     /// `user_id`'s counters and limits of this period (`usage:read`).
-    pub async fn usage(
-        &self,
-        caller: &KeyCaller,
-        user_id: Uuid,
-    ) -> Result<UsageSummary, ServiceError> {
-        self.subscriber(caller, ApiKeyScope::UsageRead, user_id)
+    pub async fn usage(&self, secret: &str, user_id: Uuid) -> Result<UsageSummary, ServiceError> {
+        self.subscriber(secret, ApiKeyScope::UsageRead, user_id)
             .await?;
         self.metering.usage(user_id).await
     }
@@ -169,11 +165,11 @@ impl ApiKeys {
     /// `user_id`'s recorded requests (`usage:read`).
     pub async fn history(
         &self,
-        caller: &KeyCaller,
+        secret: &str,
         user_id: Uuid,
         query: HistoryQuery,
     ) -> Result<HistoryPage, ServiceError> {
-        self.subscriber(caller, ApiKeyScope::UsageRead, user_id)
+        self.subscriber(secret, ApiKeyScope::UsageRead, user_id)
             .await?;
         self.reports.history(user_id, query).await
     }
@@ -268,16 +264,21 @@ impl ApiKeys {
     }
 
     /// The key behind a presented secret: one indexed lookup of its SHA-256. Unknown, revoked
-    /// or expired: 401 `invalid_api_key`. `last_used_at` is stamped off the request path, at
-    /// most once a minute.
+    /// or expired: 401 `invalid_api_key`.
     pub async fn authenticate(&self, secret: &str) -> Result<KeyCaller, ServiceError> {
         if !secret.starts_with(API_KEY_PREFIX) {
             return Err(ServiceError::InvalidApiKey);
         }
-        let now = clock::now();
         let row = store::find_by_hash(&self.ctx.db, &hash_token(secret))
             .await?
             .ok_or(ServiceError::InvalidApiKey)?;
+        self.admit(&row)
+    }
+
+    /// A found key, if live; `last_used_at` is stamped off the request path, at most once a
+    /// minute.
+    fn admit(&self, row: &ApiKeyRow) -> Result<KeyCaller, ServiceError> {
+        let now = clock::now();
         if row.revoked_at.is_some() || row.expires_at.is_some_and(|at| at <= now) {
             return Err(ServiceError::InvalidApiKey);
         }
@@ -295,36 +296,43 @@ impl ApiKeys {
         }
         Ok(KeyCaller {
             key_id: row.id,
-            scopes: parse_scopes(&row),
+            scopes: parse_scopes(row),
         })
     }
 
-    /// The active user a key with `scope` acts for, with the subscription (for the metering
-    /// use cases). An unknown and a disabled user are the same 404.
+    /// The key behind `secret` and the active user it acts for with `scope`, with the
+    /// subscription (for the metering use cases), read in one round trip: the key by its hash,
+    /// joined to the account and its subscription. Refusals in order: 401 (no live key), 403
+    /// (no scope), 404 (an unknown and a disabled user alike).
     async fn subscriber(
         &self,
-        caller: &KeyCaller,
+        secret: &str,
         scope: ApiKeyScope,
         user_id: Uuid,
-    ) -> Result<Subscriber, ServiceError> {
-        caller.require(scope)?;
-        let (user, subscription) = users::find_with_subscription(&self.ctx.db, user_id)
+    ) -> Result<(KeyCaller, Subscriber), ServiceError> {
+        if !secret.starts_with(API_KEY_PREFIX) {
+            return Err(ServiceError::InvalidApiKey);
+        }
+        let (key, account) = store::find_with_account(&self.ctx.db, &hash_token(secret), user_id)
             .await?
+            .ok_or(ServiceError::InvalidApiKey)?;
+        let caller = self.admit(&key)?;
+        caller.require(scope)?;
+        let (user, subscription) = account
             .filter(|(user, _)| user.is_active)
             .ok_or(ServiceError::NotFound("User"))?;
-        Ok(Subscriber {
+        let subscriber = Subscriber {
             user: acting_for(user)?,
             subscription,
-        })
+        };
+        Ok((caller, subscriber))
     }
 
     /// A user by id or email (`users:read`); disabled users are found too (`is_active`).
-    pub async fn lookup(
-        &self,
-        caller: &KeyCaller,
-        by: UserLookup,
-    ) -> Result<UserSummary, ServiceError> {
-        caller.require(ApiKeyScope::UsersRead)?;
+    pub async fn lookup(&self, secret: &str, by: UserLookup) -> Result<UserSummary, ServiceError> {
+        self.authenticate(secret)
+            .await?
+            .require(ApiKeyScope::UsersRead)?;
         let user = match by {
             UserLookup::Id(id) => users::find_by_id(&self.ctx.db, id).await?,
             UserLookup::Email(raw) => match domain::Email::parse(&raw) {

@@ -213,6 +213,35 @@ mod tests {
         }
     }
 
+    fn eddsa(keys: crate::Ed25519Keys) -> AuthConfig {
+        AuthConfig {
+            signing_key: Some(keys),
+            ..config(&[9u8; 32])
+        }
+    }
+
+    #[test]
+    fn eddsa_tokens_name_their_key_and_verify_only_with_a_known_one() {
+        let now = chrono::Utc::now();
+        let old = crate::Ed25519Keys::generate().unwrap();
+        let signer = eddsa(old.clone());
+        let token = issue_access(&signer, Uuid::nil(), Uuid::nil(), now).unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.alg, Algorithm::EdDSA);
+        assert_eq!(header.kid.as_deref(), Some(old.kid()));
+        assert!(verify_access(&signer, &token).is_ok());
+        // A new key that still accepts the old one, then one that does not.
+        let mut rolled = crate::Ed25519Keys::generate().unwrap();
+        assert!(verify_access(&eddsa(rolled.clone()), &token).is_err());
+        rolled.accept_for_tests(&old);
+        assert!(verify_access(&eddsa(rolled), &token).is_ok());
+        // The same claims under HS256 with the configured secret are refused: the algorithm
+        // is pinned.
+        let hs = issue_access(&config(&[9u8; 32]), Uuid::nil(), Uuid::nil(), now).unwrap();
+        assert!(verify_access(&signer, &hs).is_err());
+        assert!(verify_access(&config(&[9u8; 32]), &token).is_err());
+    }
+
     #[test]
     fn a_successor_is_fixed_by_its_parent_and_the_secret_alone() {
         let one = config(&[1u8; 32]);

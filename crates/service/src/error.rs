@@ -202,7 +202,7 @@ impl From<StoreError> for ServiceError {
 /// collector.
 ///
 /// ```
-/// use doztra_domain::{Email, UserName};
+/// use domain::{Email, UserName};
 /// use doztra_service::{FieldErrors, ServiceError};
 ///
 /// let mut errors = FieldErrors::default();

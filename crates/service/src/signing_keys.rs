@@ -132,6 +132,12 @@ impl Ed25519Keys {
             .collect()
     }
 
+    /// Accepts `other`'s current key as a previous one (tests).
+    #[cfg(test)]
+    pub(crate) fn accept_for_tests(&mut self, other: &Ed25519Keys) {
+        self.previous.push(other.current.clone());
+    }
+
     pub(crate) fn encoding_key(&self) -> EncodingKey {
         EncodingKey::from_ed_der(&self.pkcs8_der)
     }

@@ -12,7 +12,7 @@ use crate::dto::usage::{
     TrackRequestBody, TrackResponse, UsageResponse,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::{ApiKeyCaller, JsonBody};
+use crate::extractors::{ApiKeyCredential, JsonBody};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -40,13 +40,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ))]
 pub async fn track_user_usage(
     state: Data<AppState>,
-    caller: ApiKeyCaller,
+    key: ApiKeyCredential,
     user_id: Path<Uuid>,
     body: JsonBody<TrackRequestBody>,
 ) -> Result<Json<TrackResponse>, ApiError> {
     let keys = &state.services.api_keys;
     Ok(Json(
-        keys.track(&caller.0, user_id.into_inner(), body.into_inner())
+        keys.track(&key.0, user_id.into_inner(), body.into_inner())
             .await?
             .into(),
     ))
@@ -66,13 +66,13 @@ pub async fn track_user_usage(
     ))]
 pub async fn check_user_usage(
     state: Data<AppState>,
-    caller: ApiKeyCaller,
+    key: ApiKeyCredential,
     user_id: Path<Uuid>,
     body: JsonBody<CheckRequestBody>,
 ) -> Result<Json<CheckResponse>, ApiError> {
     let keys = &state.services.api_keys;
     Ok(Json(
-        keys.check(&caller.0, user_id.into_inner(), body.into_inner())
+        keys.check(&key.0, user_id.into_inner(), body.into_inner())
             .await?
             .into(),
     ))
@@ -89,14 +89,12 @@ pub async fn check_user_usage(
     ))]
 pub async fn get_user_token_stats(
     state: Data<AppState>,
-    caller: ApiKeyCaller,
+    key: ApiKeyCredential,
     user_id: Path<Uuid>,
 ) -> Result<Json<TokenStatsResponse>, ApiError> {
     let keys = &state.services.api_keys;
     Ok(Json(
-        keys.statistics(&caller.0, user_id.into_inner())
-            .await?
-            .into(),
+        keys.statistics(&key.0, user_id.into_inner()).await?.into(),
     ))
 }
 
@@ -112,13 +110,13 @@ pub async fn get_user_token_stats(
     ))]
 pub async fn get_user_usage_history(
     state: Data<AppState>,
-    caller: ApiKeyCaller,
+    key: ApiKeyCredential,
     user_id: Path<Uuid>,
     params: Query<HistoryParams>,
 ) -> Result<Json<HistoryResponse>, ApiError> {
     let keys = &state.services.api_keys;
     Ok(Json(
-        keys.history(&caller.0, user_id.into_inner(), params.into_inner().into())
+        keys.history(&key.0, user_id.into_inner(), params.into_inner().into())
             .await?
             .into(),
     ))
@@ -135,13 +133,11 @@ pub async fn get_user_usage_history(
     ))]
 pub async fn get_user_usage(
     state: Data<AppState>,
-    caller: ApiKeyCaller,
+    key: ApiKeyCredential,
     user_id: Path<Uuid>,
 ) -> Result<Json<UsageResponse>, ApiError> {
     let keys = &state.services.api_keys;
-    Ok(Json(
-        keys.usage(&caller.0, user_id.into_inner()).await?.into(),
-    ))
+    Ok(Json(keys.usage(&key.0, user_id.into_inner()).await?.into()))
 }
 
 /// A user by id or email (`users:read`): id, email, name, plan, is_active.
@@ -156,11 +152,11 @@ pub async fn get_user_usage(
     ))]
 pub async fn lookup_user(
     state: Data<AppState>,
-    caller: ApiKeyCaller,
+    key: ApiKeyCredential,
     params: Query<UserLookupParams>,
 ) -> Result<Json<UserSummaryResponse>, ApiError> {
     let by = params.into_inner().try_into()?;
     Ok(Json(
-        state.services.api_keys.lookup(&caller.0, by).await?.into(),
+        state.services.api_keys.lookup(&key.0, by).await?.into(),
     ))
 }
