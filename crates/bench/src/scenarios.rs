@@ -14,8 +14,9 @@ use crate::report::{DepthRow, SqliteRow};
 use crate::server::ServerConfig;
 
 /// History of the large account: page 1, then the page `depth` rows down reached through
-/// `next_cursor` (walked 100 rows at a time), and the same depth by `page=` (offset, for
-/// comparison), each measured with `clients` clients for `seconds`.
+/// `next_cursor` (walked 20 rows at a time: a cursor belongs to its listing, page size
+/// included), and the same depth by `page=` (offset, for comparison), each measured with
+/// `clients` clients for `seconds`.
 pub async fn history_depth(
     client: &Client,
     base: &str,
@@ -28,7 +29,7 @@ pub async fn history_depth(
     let mut cursor: Option<String> = None;
     let mut walked = 0u64;
     while walked < depth {
-        let mut url = format!("{history}?limit=100");
+        let mut url = format!("{history}?limit=20");
         if let Some(c) = &cursor {
             url.push_str(&format!("&cursor={c}"));
         }
@@ -42,7 +43,7 @@ pub async fn history_depth(
             .await
             .map_err(|e| format!("history walk body: {e}"))?;
         cursor = body["next_cursor"].as_str().map(str::to_owned);
-        walked += 100;
+        walked += 20;
         if cursor.is_none() {
             return Err(format!("history ended after {walked} rows, before {depth}"));
         }

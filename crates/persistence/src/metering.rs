@@ -156,7 +156,11 @@ pub async fn history_after(
     let before_position = Condition::any()
         .add(C::CreatedAt.lt(at))
         .add(Condition::all().add(C::CreatedAt.eq(at)).add(C::Id.lt(id)));
+    // Implied by the condition above, but only this plain bound lets the planner start the
+    // index walk at the position (neither database derives a range from an OR): without it
+    // a page 100,000 rows down scanned those rows first (57 ms instead of 4).
     Ok(history_query(user_id, filter)
+        .filter(C::CreatedAt.lte(at))
         .filter(before_position)
         .order_by_desc(C::CreatedAt)
         .order_by_desc(C::Id)

@@ -54,8 +54,11 @@ impl Sessions {
         let email = request.email.trim().to_lowercase();
         let now = clock::now();
         let ip = request.client_ip.as_deref();
+        // Already locked out: refused on reads alone (a flood of refused attempts writes
+        // nothing).
+        self.check_throttle(&email, ip, now, 0).await?;
         let attempt = self.record_attempt(&email, ip, now).await?;
-        if let Err(refused) = self.check_throttle(&email, ip, now).await {
+        if let Err(refused) = self.check_throttle(&email, ip, now, 1).await {
             // A refused attempt guessed nothing: it does not extend the lock.
             throttle::forget(&self.ctx.db, &attempt).await?;
             return Err(refused);
@@ -89,13 +92,14 @@ impl Sessions {
         Ok(SignedIn { tokens, profile })
     }
 
-    /// Refuses the attempt when its email or address has more recent attempts (this one
-    /// included) than allowed.
+    /// Refuses the attempt when its email or address has more recent attempts than allowed
+    /// (`own_records`: how many of them are this attempt's own, 1 once it is recorded).
     async fn check_throttle(
         &self,
         email: &str,
         ip: Option<&str>,
         now: DateTime<Utc>,
+        own_records: u64,
     ) -> Result<(), ServiceError> {
         let since = now - window(&self.ctx);
         let mut checks = vec![(
@@ -115,7 +119,7 @@ impl Sessions {
             // This attempt's own record is among them: `max` earlier failures (or attempts in
             // flight) lock the next one out.
             let recent = throttle::recent_failures(&self.ctx.db, scope, subject, since).await?;
-            if let Some(refused) = budget.refusal(recent, 1, now) {
+            if let Some(refused) = budget.refusal(recent, own_records, now) {
                 return Err(refused);
             }
         }
