@@ -192,11 +192,32 @@ fn init_logging() {
         .try_init();
 }
 
+/// Every SQL statement a server sent, in order (see [`spawn_app_recording_sql`]).
+pub type SqlLog = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Starts a server whose database connection records the text of every statement it sends.
+pub async fn spawn_app_recording_sql(backend: Backend) -> Option<(TestApp, SqlLog)> {
+    let (db, url) = create_database(backend).await?;
+    let log = SqlLog::default();
+    let app = start_server_with(backend, Some(db), url, &[], Some(log.clone())).await;
+    Some((app, log))
+}
+
 async fn start_server(
     backend: Backend,
     db: Option<TestDb>,
     url: String,
     extra: &[(&str, &str)],
+) -> TestApp {
+    start_server_with(backend, db, url, extra, None).await
+}
+
+async fn start_server_with(
+    backend: Backend,
+    db: Option<TestDb>,
+    url: String,
+    extra: &[(&str, &str)],
+    sql_log: Option<SqlLog>,
 ) -> TestApp {
     init_logging();
     let outbox = std::env::temp_dir().join(format!("doztra-outbox-{}", Uuid::new_v4().simple()));
@@ -230,7 +251,23 @@ async fn start_server(
         vars.insert((*k).to_owned(), (*v).to_owned());
     }
     let settings = Settings::from_vars(&vars).expect("test settings");
-    let app = Application::build(settings).await.expect("server starts");
+    let app = match sql_log {
+        None => Application::build(settings).await.expect("server starts"),
+        Some(log) => {
+            let mut db = server::startup::open_database(&settings)
+                .await
+                .expect("database opens");
+            db.set_metric_callback(move |info| {
+                log.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(info.statement.sql.clone());
+            });
+            let metrics = api::metrics::Metrics::with_catalog(&settings.model_catalog);
+            let services = server::startup::build_services(&settings, db, metrics.business())
+                .expect("services build");
+            Application::with_services(&settings, services, metrics).expect("server starts")
+        }
+    };
     let port = app.port();
     let services = app.services().clone();
     tokio::spawn(app.run_until_stopped());

@@ -2,8 +2,9 @@
 //! be distributed by `user_id` (Citus), which needs every unique key of theirs to include
 //! `user_id`, and every statement of the track path to name the users it touches.
 
-use doztra_tests::{Backend, TestApp, db_tests};
+use doztra_tests::{Backend, TestApp, db_tests, spawn_app_recording_sql};
 use sea_orm::{ConnectionTrait, Statement};
+use serde_json::json;
 
 /// The tables a distributed deployment shards by `user_id`.
 const PER_USER_TABLES: [&str; 5] = [
@@ -55,3 +56,122 @@ async fn every_unique_key_of_a_per_user_table_includes_user_id(app: TestApp) {
 }
 
 db_tests!(every_unique_key_of_a_per_user_table_includes_user_id);
+
+/// Every statement the request paths send to a per-user table names `user_id` (so a
+/// distributed database routes it to one shard): tracks (new, repeated, refused), checks,
+/// reservations (granted, settled, released), statistics, usage, history (page, cursor) and
+/// alerts, recorded as the server's own database connection sent them.
+async fn every_request_path_statement_on_a_per_user_table_names_user_id(backend: Backend) {
+    let Some((app, log)) = spawn_app_recording_sql(backend).await else {
+        return;
+    };
+    let user = app.user("sharded@example.com").await;
+    let token = Some(user.access.as_str());
+    // Whatever start-up and registration sent (migrations, housekeeping) is not a request path.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    log.lock().unwrap().clear();
+
+    let track = |id: &str, tokens: u64| {
+        json!({"request_type": "chat", "model": "gpt-3.5-turbo", "prompt_tokens": tokens,
+               "completion_tokens": tokens, "request_id": id})
+    };
+    assert_eq!(
+        app.post("/api/tokens/me/track", token, track("r-1", 100))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.post("/api/tokens/me/track", token, track("r-1", 100))
+            .await
+            .status(),
+        200
+    );
+    // Reservations: one settled by a track, one released.
+    let reserve = |id: &str| {
+        json!({"request_type": "chat", "model": "gpt-3.5-turbo", "estimated_tokens": 50,
+               "request_id": id})
+    };
+    let mut reservations = Vec::new();
+    for id in ["res-1", "res-2"] {
+        let res = app
+            .post("/api/tokens/me/reservations", token, reserve(id))
+            .await;
+        assert_eq!(res.status(), 201);
+        let body: serde_json::Value = res.json().await.unwrap();
+        reservations.push(body["reservation_id"].as_str().unwrap().to_owned());
+    }
+    let mut settle = track("r-settle", 20);
+    settle["reservation_id"] = json!(reservations[0]);
+    assert_eq!(
+        app.post("/api/tokens/me/track", token, settle)
+            .await
+            .status(),
+        200
+    );
+    let release = format!("/api/tokens/me/reservations/{}", reservations[1]);
+    assert!(app.delete(&release, token).await.status().is_success());
+    // A refusal: far beyond the free plan's tokens.
+    assert_eq!(
+        app.post("/api/tokens/me/track", token, track("r-2", 60_000))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.post("/api/tokens/me/track", token, track("r-3", 10))
+            .await
+            .status(),
+        402
+    );
+    let check = json!({"request_type": "chat", "model": "gpt-3.5-turbo"});
+    app.post("/api/tokens/me/check", token, check).await;
+    for path in [
+        "/api/tokens/me",
+        "/api/usage/me",
+        "/api/usage/me/alerts",
+        "/api/tokens/me/reservations",
+        "/api/tokens/me/history?limit=1",
+    ] {
+        assert_eq!(app.get(path, token).await.status(), 200, "{path}");
+    }
+    let page: serde_json::Value = app
+        .get("/api/tokens/me/history?limit=1", token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cursor = page["next_cursor"].as_str().expect("a second page");
+    let next = format!("/api/tokens/me/history?limit=1&cursor={cursor}");
+    assert_eq!(app.get(&next, token).await.status(), 200);
+
+    let statements = log.lock().unwrap().clone();
+    let touching: Vec<&String> = statements
+        .iter()
+        .filter(|sql| {
+            PER_USER_TABLES
+                .iter()
+                .any(|t| sql.contains(&format!("\"{t}\"")))
+        })
+        .collect();
+    assert!(
+        touching.len() >= 10,
+        "the flows above reached the per-user tables: {statements:#?}"
+    );
+    for sql in touching {
+        assert!(
+            sql.contains("user_id"),
+            "a request-path statement without user_id: {sql}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_request_path_statements_name_user_id() {
+    every_request_path_statement_on_a_per_user_table_names_user_id(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_request_path_statements_name_user_id() {
+    every_request_path_statement_on_a_per_user_table_names_user_id(Backend::Postgres).await;
+}
