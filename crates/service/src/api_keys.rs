@@ -14,8 +14,8 @@ use crate::admin::require_admin;
 use crate::auth_tokens::{CurrentUser, hash_token, random_token};
 use crate::error::FieldErrors;
 use crate::metering::{
-    CheckCommand, CheckOutcome, Metering, Reporter, TokenStatistics, TrackCommand, TrackOutcome,
-    UsageSummary,
+    ActiveReservations, CheckCommand, CheckOutcome, Metering, Reporter, Reservation,
+    ReservationCommand, TokenStatistics, TrackCommand, TrackOutcome, UsageSummary,
 };
 use crate::usage_reports::{HistoryPage, HistoryQuery, UsageReports};
 use crate::{Context, ServiceError, clock};
@@ -142,6 +142,46 @@ impl ApiKeys {
         self.metering
             .check_for(subscriber, command.try_into()?)
             .await
+    }
+
+    /// Holds an estimate for a streamed call of `user_id` (`usage:write`): the user's own
+    /// reservation, with the same gate and the same retry by `request_id`; `true` when it was
+    /// granted now (a retry answers the earlier one).
+    pub async fn reserve(
+        &self,
+        secret: &str,
+        user_id: Uuid,
+        command: impl TryInto<ReservationCommand, Error = ServiceError>,
+    ) -> Result<(Reservation, bool), ServiceError> {
+        let (_, subscriber) = self
+            .subscriber(secret, ApiKeyScope::UsageWrite, user_id)
+            .await?;
+        self.metering
+            .reserve_for(subscriber, command.try_into()?)
+            .await
+    }
+
+    /// `user_id`'s reservations that count now (`usage:read`).
+    pub async fn reservations(
+        &self,
+        secret: &str,
+        user_id: Uuid,
+    ) -> Result<ActiveReservations, ServiceError> {
+        self.subscriber(secret, ApiKeyScope::UsageRead, user_id)
+            .await?;
+        self.metering.reservations(user_id).await
+    }
+
+    /// Gives back one of `user_id`'s reservations (`usage:write`).
+    pub async fn release(
+        &self,
+        secret: &str,
+        user_id: Uuid,
+        reservation_id: &str,
+    ) -> Result<(), ServiceError> {
+        self.subscriber(secret, ApiKeyScope::UsageWrite, user_id)
+            .await?;
+        self.metering.release(user_id, reservation_id).await
     }
 
     /// `user_id`'s token statistics of this period (`usage:read`).

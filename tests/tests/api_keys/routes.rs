@@ -477,7 +477,100 @@ async fn a_key_with_users_read_looks_users_up_by_id_or_email(app: TestApp) {
     }
 }
 
+/// A backend reserves for a user's streamed call through its key, settles it with the track,
+/// and releases another: the same reservations the user's own routes see.
+async fn a_key_reserves_settles_and_releases_for_a_user(app: TestApp) {
+    let admin = app.admin("admin@example.com").await;
+    let user = app.user("user@example.com").await;
+    let key = full_key(&app, &admin).await;
+    let path = format!("/api/tokens/users/{}/reservations", user.user_id);
+    let reserve = |id: &str| {
+        json!({"request_type": "chat", "model": "gpt-3.5-turbo", "estimated_tokens": 400,
+               "request_id": id})
+    };
+    let res = app
+        .post(&path, Some(&key.secret), reserve("stream-1"))
+        .await;
+    assert_eq!(res.status(), 201);
+    let granted: Value = res.json().await.unwrap();
+    let first = granted["reservation_id"].as_str().unwrap().to_owned();
+    assert_eq!(granted["reserved_tokens"], 400);
+    // A retry answers the same reservation; the user's own list shows it.
+    let again = ok(app
+        .post(&path, Some(&key.secret), reserve("stream-1"))
+        .await)
+    .await;
+    assert_eq!(again["reservation_id"], first.as_str());
+    let mine = ok(app
+        .get("/api/tokens/me/reservations", Some(&user.access))
+        .await)
+    .await;
+    assert_eq!(mine["total_reserved_tokens"], 400);
+    let listed = ok(app.get(&path, Some(&key.secret)).await).await;
+    assert_eq!(listed, mine);
+    // The track through the key settles it with the actual tokens.
+    let mut settle = chat(250, "stream-1-done");
+    settle["reservation_id"] = json!(first);
+    let tracked = ok(app
+        .post(&track_path(&user), Some(&key.secret), settle)
+        .await)
+    .await;
+    assert_eq!(tracked["tokens_used"], 250);
+    let listed = ok(app.get(&path, Some(&key.secret)).await).await;
+    assert_eq!(listed["total_reserved_tokens"], 0);
+    // Another one, released through the key.
+    let res = app
+        .post(&path, Some(&key.secret), reserve("stream-2"))
+        .await;
+    assert_eq!(res.status(), 201);
+    let second: Value = res.json().await.unwrap();
+    let release = format!("{path}/{}", second["reservation_id"].as_str().unwrap());
+    assert_eq!(app.delete(&release, Some(&key.secret)).await.status(), 204);
+    let mine = ok(app
+        .get("/api/tokens/me/reservations", Some(&user.access))
+        .await)
+    .await;
+    assert_eq!(mine["total_reserved_tokens"], 0);
+    // Another user's path does not reach this user's reservation.
+    let other = app.user("other@example.com").await;
+    let foreign = format!(
+        "/api/tokens/users/{}/reservations/{}",
+        other.user_id,
+        second["reservation_id"].as_str().unwrap()
+    );
+    expect_error(
+        app.delete(&foreign, Some(&key.secret)).await,
+        404,
+        "not_found",
+    )
+    .await;
+    // Scopes: reserving and releasing need usage:write, listing usage:read.
+    let reader = create_key(&app, &admin, &["usage:read"]).await;
+    expect_error(
+        app.post(&path, Some(&reader.secret), reserve("stream-3"))
+            .await,
+        403,
+        "insufficient_scope",
+    )
+    .await;
+    expect_error(
+        app.delete(&release, Some(&reader.secret)).await,
+        403,
+        "insufficient_scope",
+    )
+    .await;
+    let writer = create_key(&app, &admin, &["usage:write"]).await;
+    expect_error(
+        app.get(&path, Some(&writer.secret)).await,
+        403,
+        "insufficient_scope",
+    )
+    .await;
+    assert_counters_match_events(&app).await;
+}
+
 db_tests!(
+    a_key_reserves_settles_and_releases_for_a_user,
     a_key_answers_exactly_what_the_users_own_routes_answer,
     a_request_id_is_one_event_through_either_route,
     the_quota_gate_and_tier_rules_hold_through_a_key,
