@@ -482,287 +482,21 @@ async fn run_on(args: &RunArgs, binary: &std::path::Path, db: &TempDb) -> Result
     let small = all.pop().ok_or("no accounts")?;
     let accounts = Arc::new(all);
 
-    // 1 + 2: tracks through the service and the same transaction directly.
-    eprintln!("track: service vs direct");
-    for &clients in &args.clients {
-        let ctx = Ctx {
-            args,
-            cores,
-            db,
-            server: Some(&srv),
-        };
-        let mut service: Option<(Stats, CpuUse)> = None;
-        let mut direct: Option<(Stats, CpuUse)> = None;
-        // Alternate the two sides and keep each side's best run: a checkpoint, an autovacuum
-        // or another process on the machine lowers one run, not the comparison.
-        for round in 0..args.repeat.max(1) {
-            let op = http_track_op(
-                client.clone(),
-                &srv.base,
-                Arc::clone(&accounts),
-                format!("s{clients}-{round}-"),
-            );
-            let run = measure(
-                &ctx,
-                &format!("service track, {clients} clients"),
-                clients,
-                args.seconds,
-                op,
-            )
-            .await;
-            service = best(service, run);
-            let op = direct_track_op(
-                pool.clone(),
-                Arc::clone(&accounts),
-                format!("d{clients}-{round}-"),
-                false,
-            );
-            let run = measure(
-                &ctx,
-                &format!("direct transaction, {clients} clients"),
-                clients,
-                args.seconds,
-                op,
-            )
-            .await;
-            direct = best(direct, run);
-        }
-        let (Some(service), Some(direct)) = (service, direct) else {
-            return Err("no track run".to_owned());
-        };
-        report.tracks.push(report::TrackRow {
-            clients,
-            service,
-            direct,
-        });
-    }
+    let phase = Phase {
+        args,
+        cores,
+        db,
+        srv: &srv,
+        pool: &pool,
+        client: &client,
+        accounts: &accounts,
+    };
+    track_levels(&phase, &mut report).await?;
+    hot_account(&phase, &mut report).await?;
+    profile(&phase, &mut report).await?;
+    reads(&phase, &mut report, &small, &big).await?;
+    logins(&phase, &mut report).await?;
 
-    // Issue 17: every client on one account (its counters row is the contended one).
-    if args.hot_clients > 0 {
-        let clients = args.hot_clients;
-        eprintln!("hot account, {clients} clients");
-        let ctx = Ctx {
-            args,
-            cores,
-            db,
-            server: Some(&srv),
-        };
-        let one = Arc::new(accounts.iter().take(1).cloned().collect::<Vec<_>>());
-        let mut service: Option<(Stats, CpuUse)> = None;
-        let mut direct: Option<(Stats, CpuUse)> = None;
-        for round in 0..args.repeat.max(1) {
-            let op = http_track_op(
-                client.clone(),
-                &srv.base,
-                Arc::clone(&one),
-                format!("hs{round}-"),
-            );
-            let run = measure(
-                &ctx,
-                "service track, one account",
-                clients,
-                args.seconds,
-                op,
-            )
-            .await;
-            service = best(service, run);
-            let op = direct_track_op(pool.clone(), Arc::clone(&one), format!("hd{round}-"), false);
-            let run = measure(
-                &ctx,
-                "direct transaction, one account",
-                clients,
-                args.seconds,
-                op,
-            )
-            .await;
-            direct = best(direct, run);
-        }
-        if let (Some(service), Some(direct)) = (service, direct) {
-            report.hot = Some(report::TrackRow {
-                clients,
-                service,
-                direct,
-            });
-        }
-    }
-
-    // Where the time goes, at the profile level.
-    if !args.no_profile {
-        let c = args.profile_clients;
-        eprintln!("profile at {c} clients");
-        let ctx = Ctx {
-            args,
-            cores,
-            db,
-            server: Some(&srv),
-        };
-        let op = direct_track_op(pool.clone(), Arc::clone(&accounts), format!("r{c}-"), true);
-        let r = measure(&ctx, "direct: read + transaction", c, args.seconds, op).await;
-        report.profile.push((
-            "direct: the service's joined read (account + subscription + live session) + the transaction"
-                .to_owned(),
-            r.0,
-            Some(r.1),
-        ));
-        let op = get_op(
-            client.clone(),
-            format!("{}/health", srv.base),
-            String::new(),
-        );
-        let r = measure(&ctx, "GET /health (HTTP only)", c, args.seconds, op).await;
-        report.profile.push((
-            "service: `GET /health` (HTTP + middleware, no database)".to_owned(),
-            r.0,
-            Some(r.1),
-        ));
-        let op = post_json_op(
-            client.clone(),
-            format!("{}/api/tokens/me/check", srv.base),
-            Arc::clone(&accounts),
-            serde_json::json!({"request_type": "chat", "model": "gpt-4"}),
-        );
-        let r = measure(&ctx, "POST /api/tokens/me/check", c, args.seconds, op).await;
-        report.profile.push((
-            "service: `POST /api/tokens/me/check` (JSON + auth + 2 reads, no transaction)"
-                .to_owned(),
-            r.0,
-            Some(r.1),
-        ));
-    }
-
-    // 3: reads for a small and a large account.
-    eprintln!("seeding {} + {} events", args.small_events, args.big_events);
-    let t_small = db::seed_events(&pool, small.id, args.small_events, args.seed_days).await?;
-    let t_big = db::seed_events(&pool, big.id, args.big_events, args.seed_days).await?;
-    eprintln!(
-        "seeded in {:.1} s + {:.1} s",
-        t_small.as_secs_f64(),
-        t_big.as_secs_f64()
-    );
-    report.seed_seconds = t_big.as_secs_f64();
-    let endpoints = [
-        ("GET /api/tokens/me", "/api/tokens/me"),
-        ("GET /api/usage/me", "/api/usage/me"),
-        (
-            "GET /api/tokens/me/history (page 1, 20 rows)",
-            "/api/tokens/me/history?page=1&limit=20",
-        ),
-        (
-            "GET /api/tokens/me/history (page 50, 20 rows)",
-            "/api/tokens/me/history?page=50&limit=20",
-        ),
-    ];
-    for (label, path) in endpoints {
-        let ctx = Ctx {
-            args,
-            cores,
-            db,
-            server: Some(&srv),
-        };
-        let url = format!("{}{path}", srv.base);
-        let s = measure(
-            &ctx,
-            &format!("{label}, {} events", args.small_events),
-            args.read_clients,
-            args.read_seconds,
-            get_op(client.clone(), url.clone(), small.token.clone()),
-        )
-        .await;
-        let b = measure(
-            &ctx,
-            &format!("{label}, {} events", args.big_events),
-            args.read_clients,
-            args.read_seconds,
-            get_op(client.clone(), url, big.token.clone()),
-        )
-        .await;
-        report.reads.push(report::ReadRow {
-            endpoint: label.to_owned(),
-            small: s.0,
-            big: b.0,
-        });
-    }
-
-    if args.history_depth > 0 {
-        eprintln!("history {} rows down", args.history_depth);
-        report.depth = Some(
-            scenarios::history_depth(
-                &client,
-                &srv.base,
-                &big,
-                args.history_depth,
-                args.read_clients,
-                args.read_seconds,
-            )
-            .await?,
-        );
-    }
-
-    // 4: logins, and GET /api/users/me while they saturate the CPU.
-    report.rss_before_login_kib = srv.peak_rss_kib();
-    {
-        eprintln!("login");
-        let ctx = Ctx {
-            args,
-            cores,
-            db,
-            server: Some(&srv),
-        };
-        let me_url = format!("{}/api/users/me", srv.base);
-        let probe_token = accounts
-            .first()
-            .map(|a| a.token.clone())
-            .unwrap_or_default();
-        let me_alone = measure(
-            &ctx,
-            "GET /api/users/me alone, 1 client",
-            1,
-            args.login_seconds,
-            get_op(client.clone(), me_url.clone(), probe_token.clone()),
-        )
-        .await;
-        let logins = login_op(client.clone(), srv.base.clone(), Arc::clone(&accounts));
-        let bounds = Bounds::new(
-            Duration::from_secs_f64(args.login_seconds),
-            args.max_requests,
-        );
-        let before = snapshot(Some(&srv), &db.name);
-        let login_clients = args.login_clients;
-        let login_task = tokio::spawn(closed_loop(login_clients, bounds, logins));
-        // Let the sign-ins occupy the CPU before probing.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let probe_bounds = Bounds::new(
-            Duration::from_secs_f64((args.login_seconds - 0.4).max(0.5)),
-            args.max_requests,
-        );
-        let me_during =
-            closed_loop(1, probe_bounds, get_op(client.clone(), me_url, probe_token)).await;
-        let login_stats = login_task.await.map_err(|e| e.to_string())?;
-        let cpu = since(
-            &before,
-            &snapshot(Some(&srv), &db.name),
-            login_stats.elapsed,
-        );
-        eprintln!(
-            "  {:<44} {}; CPU busy {:.0}% + others {:.0}%",
-            format!("login, {login_clients} clients"),
-            login_stats.summary(),
-            cpu.utilisation(cores) * 100.0,
-            cpu.others(cores) * 100.0
-        );
-        eprintln!(
-            "  {:<44} {}",
-            "GET /api/users/me during logins, 1 client",
-            me_during.summary()
-        );
-        report.login = Some(report::LoginResult {
-            clients: login_clients,
-            logins: login_stats,
-            cpu,
-            me_alone: me_alone.0,
-            me_during,
-        });
-    }
     report.rss_peak_kib = srv.peak_rss_kib();
     report.rss_idle_kib = rss_idle;
 
@@ -807,6 +541,372 @@ async fn run_on(args: &RunArgs, binary: &std::path::Path, db: &TempDb) -> Result
                 .await?;
     }
     Ok(report)
+}
+
+/// What every phase of a run uses.
+#[derive(Clone, Copy)]
+struct Phase<'a> {
+    args: &'a RunArgs,
+    cores: usize,
+    db: &'a TempDb,
+    srv: &'a Server,
+    pool: &'a PgPool,
+    client: &'a reqwest::Client,
+    accounts: &'a Arc<Vec<Account>>,
+}
+
+/// 1–2: tracks through the service and the same transaction sent directly, at each client
+/// level, alternating the two sides and keeping the best run of each.
+async fn track_levels(p: &Phase<'_>, report: &mut Report) -> Result<(), String> {
+    let Phase {
+        args,
+        cores,
+        db,
+        srv,
+        pool,
+        client,
+        accounts,
+    } = *p;
+    // 1 + 2: tracks through the service and the same transaction directly.
+    eprintln!("track: service vs direct");
+    for &clients in &args.clients {
+        let ctx = Ctx {
+            args,
+            cores,
+            db,
+            server: Some(srv),
+        };
+        let mut service: Option<(Stats, CpuUse)> = None;
+        let mut direct: Option<(Stats, CpuUse)> = None;
+        // Alternate the two sides and keep each side's best run: a checkpoint, an autovacuum
+        // or another process on the machine lowers one run, not the comparison.
+        for round in 0..args.repeat.max(1) {
+            let op = http_track_op(
+                client.clone(),
+                &srv.base,
+                Arc::clone(accounts),
+                format!("s{clients}-{round}-"),
+            );
+            let run = measure(
+                &ctx,
+                &format!("service track, {clients} clients"),
+                clients,
+                args.seconds,
+                op,
+            )
+            .await;
+            service = best(service, run);
+            let op = direct_track_op(
+                pool.clone(),
+                Arc::clone(accounts),
+                format!("d{clients}-{round}-"),
+                false,
+            );
+            let run = measure(
+                &ctx,
+                &format!("direct transaction, {clients} clients"),
+                clients,
+                args.seconds,
+                op,
+            )
+            .await;
+            direct = best(direct, run);
+        }
+        let (Some(service), Some(direct)) = (service, direct) else {
+            return Err("no track run".to_owned());
+        };
+        report.tracks.push(report::TrackRow {
+            clients,
+            service,
+            direct,
+        });
+    }
+
+    Ok(())
+}
+
+/// Issue 17: every client on one account (its counters row is the contended one).
+async fn hot_account(p: &Phase<'_>, report: &mut Report) -> Result<(), String> {
+    let Phase {
+        args,
+        cores,
+        db,
+        srv,
+        pool,
+        client,
+        accounts,
+    } = *p;
+    // Issue 17: every client on one account (its counters row is the contended one).
+    if args.hot_clients > 0 {
+        let clients = args.hot_clients;
+        eprintln!("hot account, {clients} clients");
+        let ctx = Ctx {
+            args,
+            cores,
+            db,
+            server: Some(srv),
+        };
+        let one = Arc::new(accounts.iter().take(1).cloned().collect::<Vec<_>>());
+        let mut service: Option<(Stats, CpuUse)> = None;
+        let mut direct: Option<(Stats, CpuUse)> = None;
+        for round in 0..args.repeat.max(1) {
+            let op = http_track_op(
+                client.clone(),
+                &srv.base,
+                Arc::clone(&one),
+                format!("hs{round}-"),
+            );
+            let run = measure(
+                &ctx,
+                "service track, one account",
+                clients,
+                args.seconds,
+                op,
+            )
+            .await;
+            service = best(service, run);
+            let op = direct_track_op(pool.clone(), Arc::clone(&one), format!("hd{round}-"), false);
+            let run = measure(
+                &ctx,
+                "direct transaction, one account",
+                clients,
+                args.seconds,
+                op,
+            )
+            .await;
+            direct = best(direct, run);
+        }
+        if let (Some(service), Some(direct)) = (service, direct) {
+            report.hot = Some(report::TrackRow {
+                clients,
+                service,
+                direct,
+            });
+        }
+    }
+
+    Ok(())
+}
+
+/// Where a track's time goes: the direct transaction with the service's read, `/health`, and
+/// `/check`.
+async fn profile(p: &Phase<'_>, report: &mut Report) -> Result<(), String> {
+    let Phase {
+        args,
+        cores,
+        db,
+        srv,
+        pool,
+        client,
+        accounts,
+    } = *p;
+    // Where the time goes, at the profile level.
+    if !args.no_profile {
+        let c = args.profile_clients;
+        eprintln!("profile at {c} clients");
+        let ctx = Ctx {
+            args,
+            cores,
+            db,
+            server: Some(srv),
+        };
+        let op = direct_track_op(pool.clone(), Arc::clone(accounts), format!("r{c}-"), true);
+        let r = measure(&ctx, "direct: read + transaction", c, args.seconds, op).await;
+        report.profile.push((
+            "direct: the service's joined read (account + subscription + live session) + the transaction"
+                .to_owned(),
+            r.0,
+            Some(r.1),
+        ));
+        let op = get_op(
+            client.clone(),
+            format!("{}/health", srv.base),
+            String::new(),
+        );
+        let r = measure(&ctx, "GET /health (HTTP only)", c, args.seconds, op).await;
+        report.profile.push((
+            "service: `GET /health` (HTTP + middleware, no database)".to_owned(),
+            r.0,
+            Some(r.1),
+        ));
+        let op = post_json_op(
+            client.clone(),
+            format!("{}/api/tokens/me/check", srv.base),
+            Arc::clone(accounts),
+            serde_json::json!({"request_type": "chat", "model": "gpt-4"}),
+        );
+        let r = measure(&ctx, "POST /api/tokens/me/check", c, args.seconds, op).await;
+        report.profile.push((
+            "service: `POST /api/tokens/me/check` (JSON + auth + 2 reads, no transaction)"
+                .to_owned(),
+            r.0,
+            Some(r.1),
+        ));
+    }
+
+    Ok(())
+}
+
+/// 3: reads for a small and a large account, and history deep in the large one.
+async fn reads(
+    p: &Phase<'_>,
+    report: &mut Report,
+    small: &Account,
+    big: &Account,
+) -> Result<(), String> {
+    let Phase {
+        args,
+        cores,
+        db,
+        srv,
+        pool,
+        client,
+        ..
+    } = *p;
+    // 3: reads for a small and a large account.
+    eprintln!("seeding {} + {} events", args.small_events, args.big_events);
+    let t_small = db::seed_events(pool, small.id, args.small_events, args.seed_days).await?;
+    let t_big = db::seed_events(pool, big.id, args.big_events, args.seed_days).await?;
+    eprintln!(
+        "seeded in {:.1} s + {:.1} s",
+        t_small.as_secs_f64(),
+        t_big.as_secs_f64()
+    );
+    report.seed_seconds = t_big.as_secs_f64();
+    let endpoints = [
+        ("GET /api/tokens/me", "/api/tokens/me"),
+        ("GET /api/usage/me", "/api/usage/me"),
+        (
+            "GET /api/tokens/me/history (page 1, 20 rows)",
+            "/api/tokens/me/history?page=1&limit=20",
+        ),
+        (
+            "GET /api/tokens/me/history (page 50, 20 rows)",
+            "/api/tokens/me/history?page=50&limit=20",
+        ),
+    ];
+    for (label, path) in endpoints {
+        let ctx = Ctx {
+            args,
+            cores,
+            db,
+            server: Some(srv),
+        };
+        let url = format!("{}{path}", srv.base);
+        let s = measure(
+            &ctx,
+            &format!("{label}, {} events", args.small_events),
+            args.read_clients,
+            args.read_seconds,
+            get_op(client.clone(), url.clone(), small.token.clone()),
+        )
+        .await;
+        let b = measure(
+            &ctx,
+            &format!("{label}, {} events", args.big_events),
+            args.read_clients,
+            args.read_seconds,
+            get_op(client.clone(), url, big.token.clone()),
+        )
+        .await;
+        report.reads.push(report::ReadRow {
+            endpoint: label.to_owned(),
+            small: s.0,
+            big: b.0,
+        });
+    }
+
+    if args.history_depth > 0 {
+        eprintln!("history {} rows down", args.history_depth);
+        report.depth = Some(
+            scenarios::history_depth(
+                client,
+                &srv.base,
+                big,
+                args.history_depth,
+                args.read_clients,
+                args.read_seconds,
+            )
+            .await?,
+        );
+    }
+
+    Ok(())
+}
+
+/// 4: sign-ins, and `GET /api/users/me` while they saturate the CPU.
+async fn logins(p: &Phase<'_>, report: &mut Report) -> Result<(), String> {
+    let Phase {
+        args,
+        cores,
+        db,
+        srv,
+        client,
+        accounts,
+        ..
+    } = *p;
+    // 4: logins, and GET /api/users/me while they saturate the CPU.
+    report.rss_before_login_kib = srv.peak_rss_kib();
+    {
+        eprintln!("login");
+        let ctx = Ctx {
+            args,
+            cores,
+            db,
+            server: Some(srv),
+        };
+        let me_url = format!("{}/api/users/me", srv.base);
+        let probe_token = accounts
+            .first()
+            .map(|a| a.token.clone())
+            .unwrap_or_default();
+        let me_alone = measure(
+            &ctx,
+            "GET /api/users/me alone, 1 client",
+            1,
+            args.login_seconds,
+            get_op(client.clone(), me_url.clone(), probe_token.clone()),
+        )
+        .await;
+        let logins = login_op(client.clone(), srv.base.clone(), Arc::clone(accounts));
+        let bounds = Bounds::new(
+            Duration::from_secs_f64(args.login_seconds),
+            args.max_requests,
+        );
+        let before = snapshot(Some(srv), &db.name);
+        let login_clients = args.login_clients;
+        let login_task = tokio::spawn(closed_loop(login_clients, bounds, logins));
+        // Let the sign-ins occupy the CPU before probing.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let probe_bounds = Bounds::new(
+            Duration::from_secs_f64((args.login_seconds - 0.4).max(0.5)),
+            args.max_requests,
+        );
+        let me_during =
+            closed_loop(1, probe_bounds, get_op(client.clone(), me_url, probe_token)).await;
+        let login_stats = login_task.await.map_err(|e| e.to_string())?;
+        let cpu = since(&before, &snapshot(Some(srv), &db.name), login_stats.elapsed);
+        eprintln!(
+            "  {:<44} {}; CPU busy {:.0}% + others {:.0}%",
+            format!("login, {login_clients} clients"),
+            login_stats.summary(),
+            cpu.utilisation(cores) * 100.0,
+            cpu.others(cores) * 100.0
+        );
+        eprintln!(
+            "  {:<44} {}",
+            "GET /api/users/me during logins, 1 client",
+            me_during.summary()
+        );
+        report.login = Some(report::LoginResult {
+            clients: login_clients,
+            logins: login_stats,
+            cpu,
+            me_alone: me_alone.0,
+            me_during,
+        });
+    }
+    Ok(())
 }
 
 /// The run with the higher throughput.
