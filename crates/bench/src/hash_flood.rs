@@ -210,16 +210,7 @@ async fn probe_login(base: String, email: String, bounds: Bounds) -> Result<(Sta
 }
 
 pub async fn hash_flood(args: HashFloodArgs) -> Result<(), String> {
-    let binary = args
-        .server_bin
-        .clone()
-        .unwrap_or_else(server::default_server_binary);
-    if !binary.exists() {
-        return Err(format!(
-            "{} not found: build it with `cargo build --release -p doztra-server -p doztra-bench`",
-            binary.display()
-        ));
-    }
+    let binary = server::require_binary(args.server_bin.clone())?;
     std::fs::create_dir_all(&args.log_dir)
         .map_err(|e| format!("{}: {e}", args.log_dir.display()))?;
     let db = TempDb::create(&args.admin_url).await?;
@@ -231,17 +222,7 @@ pub async fn hash_flood(args: HashFloodArgs) -> Result<(), String> {
         eprintln!("warning: {e}");
     }
     let markdown = markdown(&args, &result?);
-    println!("{markdown}");
-    let path = match args.output.as_deref() {
-        Some("-") => None,
-        Some(p) => Some(PathBuf::from(p)),
-        None => Some(PathBuf::from("docs/BENCHMARKS.md")),
-    };
-    if let Some(path) = path {
-        report::write_section(&path, BEGIN, END, &markdown)?;
-        eprintln!("written to {}", path.display());
-    }
-    Ok(())
+    report::publish_section(args.output.as_deref(), BEGIN, END, &markdown)
 }
 
 async fn phases(

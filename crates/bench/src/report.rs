@@ -594,6 +594,25 @@ impl Report {
     }
 }
 
+/// Prints a scenario's section and writes it between its markers into `output` ("-": nowhere;
+/// default: docs/BENCHMARKS.md).
+pub fn publish_section(
+    output: Option<&str>,
+    begin: &str,
+    end: &str,
+    markdown: &str,
+) -> Result<(), String> {
+    println!("{markdown}");
+    let path = match output {
+        Some("-") => return Ok(()),
+        Some(p) => std::path::PathBuf::from(p),
+        None => std::path::PathBuf::from("docs/BENCHMARKS.md"),
+    };
+    write_section(&path, begin, end, markdown)?;
+    eprintln!("written to {}", path.display());
+    Ok(())
+}
+
 /// Replaces the generated section of `path` (between the markers), creating the file if
 /// needed; the rest of the file is left as it is.
 pub fn write_into(path: &Path, generated: &str) -> Result<(), String> {

@@ -400,16 +400,7 @@ fn output_path(args: &RunArgs) -> Option<PathBuf> {
 
 pub async fn run(mut args: RunArgs) -> Result<(), String> {
     args.apply_quick();
-    let binary = args
-        .server_bin
-        .clone()
-        .unwrap_or_else(server::default_server_binary);
-    if !binary.exists() {
-        return Err(format!(
-            "{} not found: build it with `cargo build --release -p doztra-server -p doztra-bench`",
-            binary.display()
-        ));
-    }
+    let binary = server::require_binary(args.server_bin.clone())?;
     std::fs::create_dir_all(&args.log_dir)
         .map_err(|e| format!("{}: {e}", args.log_dir.display()))?;
     let db = TempDb::create(&args.admin_url).await?;

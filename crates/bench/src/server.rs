@@ -322,6 +322,20 @@ pub fn self_cpu() -> Duration {
 }
 
 /// The binary next to this one's target directory, e.g. `target/release/doztra-auth`.
+/// The server binary to run: `chosen`, or the default; an error telling how to build it when
+/// it is missing.
+pub fn require_binary(chosen: Option<PathBuf>) -> Result<PathBuf, String> {
+    let binary = chosen.unwrap_or_else(default_server_binary);
+    if binary.exists() {
+        Ok(binary)
+    } else {
+        Err(format!(
+            "{} not found: build it with `cargo build --release -p doztra-server -p doztra-bench`",
+            binary.display()
+        ))
+    }
+}
+
 pub fn default_server_binary() -> PathBuf {
     let here = std::env::current_exe().unwrap_or_default();
     let sibling = here.with_file_name("doztra-auth");
