@@ -547,136 +547,86 @@ struct Phase<'a> {
 }
 
 /// 1–2: tracks through the service and the same transaction sent directly, at each client
-/// level, alternating the two sides and keeping the best run of each.
+/// level.
 async fn track_levels(p: &Phase<'_>, report: &mut Report) -> Result<(), String> {
-    let Phase {
-        args,
-        cores,
-        db,
-        srv,
-        pool,
-        client,
-        accounts,
-    } = *p;
-    // 1 + 2: tracks through the service and the same transaction directly.
     eprintln!("track: service vs direct");
-    for &clients in &args.clients {
-        let ctx = Ctx {
-            args,
-            cores,
-            db,
-            server: Some(srv),
-        };
-        let mut service: Option<(Stats, CpuUse)> = None;
-        let mut direct: Option<(Stats, CpuUse)> = None;
-        // Alternate the two sides and keep each side's best run: a checkpoint, an autovacuum
-        // or another process on the machine lowers one run, not the comparison.
-        for round in 0..args.repeat.max(1) {
-            let op = http_track_op(
-                client.clone(),
-                &srv.base,
-                Arc::clone(accounts),
-                format!("s{clients}-{round}-"),
-            );
-            let run = measure(
-                &ctx,
-                &format!("service track, {clients} clients"),
-                clients,
-                args.seconds,
-                op,
-            )
-            .await;
-            service = best(service, run);
-            let op = direct_track_op(
-                pool.clone(),
-                Arc::clone(accounts),
-                format!("d{clients}-{round}-"),
-                false,
-            );
-            let run = measure(
-                &ctx,
-                &format!("direct transaction, {clients} clients"),
-                clients,
-                args.seconds,
-                op,
-            )
-            .await;
-            direct = best(direct, run);
-        }
-        let (Some(service), Some(direct)) = (service, direct) else {
-            return Err("no track run".to_owned());
-        };
-        report.tracks.push(report::TrackRow {
-            clients,
-            service,
-            direct,
-        });
+    for &clients in &p.args.clients {
+        let row = service_vs_direct(p, clients, p.accounts, &format!("{clients} clients")).await?;
+        report.tracks.push(row);
     }
-
     Ok(())
 }
 
 /// Issue 17: every client on one account (its counters row is the contended one).
 async fn hot_account(p: &Phase<'_>, report: &mut Report) -> Result<(), String> {
-    let Phase {
-        args,
-        cores,
-        db,
-        srv,
-        pool,
-        client,
-        accounts,
-    } = *p;
-    // Issue 17: every client on one account (its counters row is the contended one).
-    if args.hot_clients > 0 {
-        let clients = args.hot_clients;
+    let clients = p.args.hot_clients;
+    if clients > 0 {
         eprintln!("hot account, {clients} clients");
-        let ctx = Ctx {
-            args,
-            cores,
-            db,
-            server: Some(srv),
-        };
-        let one = Arc::new(accounts.iter().take(1).cloned().collect::<Vec<_>>());
-        let mut service: Option<(Stats, CpuUse)> = None;
-        let mut direct: Option<(Stats, CpuUse)> = None;
-        for round in 0..args.repeat.max(1) {
-            let op = http_track_op(
-                client.clone(),
-                &srv.base,
-                Arc::clone(&one),
-                format!("hs{round}-"),
-            );
-            let run = measure(
-                &ctx,
-                "service track, one account",
-                clients,
-                args.seconds,
-                op,
-            )
-            .await;
-            service = best(service, run);
-            let op = direct_track_op(pool.clone(), Arc::clone(&one), format!("hd{round}-"), false);
-            let run = measure(
-                &ctx,
-                "direct transaction, one account",
-                clients,
-                args.seconds,
-                op,
-            )
-            .await;
-            direct = best(direct, run);
-        }
-        if let (Some(service), Some(direct)) = (service, direct) {
-            report.hot = Some(report::TrackRow {
-                clients,
-                service,
-                direct,
-            });
-        }
+        let one = Arc::new(p.accounts.iter().take(1).cloned().collect::<Vec<_>>());
+        report.hot = Some(service_vs_direct(p, clients, &one, "one account").await?);
     }
-
     Ok(())
+}
+
+/// Tracks of `accounts` through the service and the same transaction sent directly, with
+/// `clients` clients. The two sides alternate and each keeps its best run: a checkpoint, an
+/// autovacuum or another process on the machine lowers one run, not the comparison.
+async fn service_vs_direct(
+    p: &Phase<'_>,
+    clients: usize,
+    accounts: &Arc<Vec<Account>>,
+    label: &str,
+) -> Result<report::TrackRow, String> {
+    let ctx = Ctx {
+        args: p.args,
+        cores: p.cores,
+        db: p.db,
+        server: Some(p.srv),
+    };
+    // Request ids unique per run: the label's letters and digits, the side and the round.
+    let tag: String = label.chars().filter(char::is_ascii_alphanumeric).collect();
+    let mut service: Option<(Stats, CpuUse)> = None;
+    let mut direct: Option<(Stats, CpuUse)> = None;
+    for round in 0..p.args.repeat.max(1) {
+        let op = http_track_op(
+            p.client.clone(),
+            &p.srv.base,
+            Arc::clone(accounts),
+            format!("s{tag}-{round}-"),
+        );
+        let run = measure(
+            &ctx,
+            &format!("service track, {label}"),
+            clients,
+            p.args.seconds,
+            op,
+        )
+        .await;
+        service = best(service, run);
+        let op = direct_track_op(
+            p.pool.clone(),
+            Arc::clone(accounts),
+            format!("d{tag}-{round}-"),
+            false,
+        );
+        let run = measure(
+            &ctx,
+            &format!("direct transaction, {label}"),
+            clients,
+            p.args.seconds,
+            op,
+        )
+        .await;
+        direct = best(direct, run);
+    }
+    let (Some(service), Some(direct)) = (service, direct) else {
+        return Err("no track run".to_owned());
+    };
+    Ok(report::TrackRow {
+        clients,
+        service,
+        direct,
+    })
 }
 
 /// Where a track's time goes: the direct transaction with the service's read, `/health`, and
