@@ -1,5 +1,6 @@
 //! The HTTP side: a keep-alive client and the few calls the bench and the fault scripts make.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Client, StatusCode};
@@ -145,19 +146,34 @@ pub async fn login(client: &Client, base: &str, email: &str) -> Result<String, S
 
 /// A GET with the bearer token that must answer 200; the body is read in full.
 pub async fn get_ok(client: &Client, url: &str, token: &str) -> Result<(), String> {
-    let response = client
-        .get(url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .map_err(|e| format!("GET {url}: {e}"))?;
+    expect_ok(client.get(url).bearer_auth(token), &format!("GET {url}")).await
+}
+
+/// A POST of `body` with the bearer token that must answer 200; the body is read in full.
+pub async fn post_ok(
+    client: &Client,
+    url: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> Result<(), String> {
+    expect_ok(
+        client.post(url).bearer_auth(token).json(body),
+        &format!("POST {url}"),
+    )
+    .await
+}
+
+/// Sends `request` and reads the answer in full; anything but 200 is an error naming `what`,
+/// the status and the body.
+async fn expect_ok(request: reqwest::RequestBuilder, what: &str) -> Result<(), String> {
+    let response = request.send().await.map_err(|e| format!("{what}: {e}"))?;
     let status = response.status();
     let body = response.bytes().await.map_err(|e| e.to_string())?;
     if status == StatusCode::OK {
         Ok(())
     } else {
         Err(format!(
-            "GET {url}: {status} {}",
+            "{what}: {status} {}",
             String::from_utf8_lossy(&body)
         ))
     }
@@ -185,4 +201,27 @@ pub fn track_body(
         "request_id": format!("{prefix}{seq}"),
         "conversation_id": format!("conv-{}", seq / 10),
     })
+}
+
+/// Tracks of 150 tokens over HTTP, each with the next account of `accounts` and a
+/// `request_id` of `prefix` and the sequence number.
+pub fn track_op(
+    client: Client,
+    base: &str,
+    accounts: Arc<Vec<Account>>,
+    prefix: String,
+) -> impl Fn(u64, usize) -> crate::load::BoxFut + Clone + Send + Sync + 'static {
+    let url = Arc::new(format!("{base}/api/tokens/me/track"));
+    let prefix = Arc::new(prefix);
+    move |seq, _| {
+        let client = client.clone();
+        let url = Arc::clone(&url);
+        let accounts = Arc::clone(&accounts);
+        let prefix = Arc::clone(&prefix);
+        Box::pin(async move {
+            let account = &accounts[(seq % accounts.len() as u64) as usize];
+            let body = track_body(&prefix, seq, 150, None, None);
+            post_ok(&client, &url, &account.token, &body).await
+        })
+    }
 }

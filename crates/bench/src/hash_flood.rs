@@ -7,7 +7,6 @@
 //! loop; its latency is compared with an idle run. Target (issue 12): under 200 hostile
 //! requests in flight, a sign-in completes within twice its idle latency plus one hash.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -17,9 +16,9 @@ use serde_json::json;
 
 use crate::api;
 use crate::db::TempDb;
-use crate::load::{Bounds, Stats, closed_loop};
+use crate::load::{Bounds, BoxFut, Stats, closed_loop, on_own_runtime};
 use crate::report;
-use crate::server::{self, ServerConfig};
+use crate::server::{self, ServerArgs, ServerConfig};
 
 /// Markers of this scenario's section in docs/BENCHMARKS.md.
 const BEGIN: &str = "<!-- bench:hash-flood:begin -->";
@@ -27,16 +26,8 @@ const END: &str = "<!-- bench:hash-flood:end -->";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct HashFloodArgs {
-    /// The server binary (default: doztra-auth next to this binary, else target/release).
-    #[arg(long)]
-    pub server_bin: Option<PathBuf>,
-    /// A PostgreSQL URL whose user may create databases; the bench creates and drops its own.
-    #[arg(
-        long,
-        env = "BENCH_DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    pub admin_url: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Hostile requests kept in flight.
     #[arg(long, default_value_t = 200)]
     pub attackers: usize,
@@ -50,9 +41,6 @@ pub struct HashFloodArgs {
     /// Markdown output (this scenario's section is replaced); "-" writes no file.
     #[arg(long)]
     pub output: Option<String>,
-    /// Directory for the server's log.
-    #[arg(long, default_value = "target/bench")]
-    pub log_dir: PathBuf,
 }
 
 /// The hostile requests.
@@ -88,8 +76,6 @@ struct Phase {
     /// The probe's sign-ins answered 503 `service_busy` (retried at once, counted here).
     login_busy: u64,
 }
-
-type BoxFut = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
 
 /// A forwarded address of its own for hostile request `seq` (198.18.0.0/15, the benchmarking
 /// range).
@@ -163,65 +149,50 @@ fn attack_op(
 /// tasks never delay it); a 503 `service_busy` is counted and retried at once, and the
 /// latency measured is until the sign-in succeeded.
 async fn probe_login(base: String, email: String, bounds: Bounds) -> Result<(Stats, u64), String> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let result = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())
-            .and_then(|rt| {
-                let client = api::client(1)?;
-                let busy = Arc::new(AtomicU64::new(0));
-                let counted = Arc::clone(&busy);
-                let base = Arc::new(base);
-                let email = Arc::new(email);
-                let stats = rt.block_on(closed_loop(1, bounds, move |_, _| {
-                    let client = client.clone();
-                    let base = Arc::clone(&base);
-                    let email = Arc::clone(&email);
-                    let busy = Arc::clone(&counted);
-                    Box::pin(async move {
-                        loop {
-                            let response = client
-                                .post(format!("{base}/api/auth/login"))
-                                .header("x-forwarded-for", "192.0.2.1")
-                                .json(&json!({"email": email.as_str(), "password": api::PASSWORD}))
-                                .send()
-                                .await
-                                .map_err(|e| format!("login: {e}"))?;
-                            match response.status() {
-                                StatusCode::OK => {
-                                    let _ = response.bytes().await;
-                                    return Ok(());
-                                }
-                                StatusCode::SERVICE_UNAVAILABLE => {
-                                    busy.fetch_add(1, Ordering::Relaxed);
-                                }
-                                other => return Err(format!("login: {other}")),
-                            }
+    on_own_runtime(move |rt| {
+        let client = api::client(1)?;
+        let busy = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&busy);
+        let base = Arc::new(base);
+        let email = Arc::new(email);
+        let stats = rt.block_on(closed_loop(1, bounds, move |_, _| {
+            let client = client.clone();
+            let base = Arc::clone(&base);
+            let email = Arc::clone(&email);
+            let busy = Arc::clone(&counted);
+            Box::pin(async move {
+                loop {
+                    let response = client
+                        .post(format!("{base}/api/auth/login"))
+                        .header("x-forwarded-for", "192.0.2.1")
+                        .json(&json!({"email": email.as_str(), "password": api::PASSWORD}))
+                        .send()
+                        .await
+                        .map_err(|e| format!("login: {e}"))?;
+                    match response.status() {
+                        StatusCode::OK => {
+                            let _ = response.bytes().await;
+                            return Ok(());
                         }
-                    }) as BoxFut
-                }));
-                Ok((stats, busy.load(Ordering::Relaxed)))
-            });
-        let _ = tx.send(result);
-    });
-    rx.await.map_err(|e| format!("probe thread: {e}"))?
+                        StatusCode::SERVICE_UNAVAILABLE => {
+                            busy.fetch_add(1, Ordering::Relaxed);
+                        }
+                        other => return Err(format!("login: {other}")),
+                    }
+                }
+            }) as BoxFut
+        }));
+        Ok((stats, busy.load(Ordering::Relaxed)))
+    })
+    .await
 }
 
 pub async fn hash_flood(args: HashFloodArgs) -> Result<(), String> {
-    let binary = server::require_binary(args.server_bin.clone())?;
-    std::fs::create_dir_all(&args.log_dir)
-        .map_err(|e| format!("{}: {e}", args.log_dir.display()))?;
-    let db = TempDb::create(&args.admin_url).await?;
-    let result = tokio::select! {
-        r = phases(&args, &binary, &db) => r,
-        _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
-    };
-    if let Err(e) = db.drop_now().await {
-        eprintln!("warning: {e}");
-    }
-    let markdown = markdown(&args, &result?);
+    let result = server::on_fresh_database(&args.server, async |binary, db| {
+        phases(&args, binary, db).await
+    })
+    .await?;
+    let markdown = markdown(&args, &result);
     report::publish_section(args.output.as_deref(), BEGIN, END, &markdown)
 }
 
@@ -230,12 +201,12 @@ async fn phases(
     binary: &std::path::Path,
     db: &TempDb,
 ) -> Result<Vec<Phase>, String> {
-    let config = ServerConfig {
-        binary: binary.to_path_buf(),
-        database_url: db.url.clone(),
-        log_file: args.log_dir.join(format!("{}.log", db.name)),
-        env: vec![("TRUSTED_PROXIES".to_owned(), "127.0.0.1/32".to_owned())],
-    };
+    let config = ServerConfig::on(
+        binary,
+        db,
+        &args.server.log_dir,
+        vec![("TRUSTED_PROXIES".to_owned(), "127.0.0.1/32".to_owned())],
+    );
     config.migrate()?;
     let srv = config.start().await?;
     let client = api::client(args.attackers + 2)?;

@@ -5,17 +5,14 @@
 //! accounts (professional plan, unique `request_id`s), alternating runs, best of each side.
 //! Target (issue 14): the key within 10 % of the token's throughput.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::StatusCode;
-
 use crate::api::{self, Account};
 use crate::db::{self, TempDb};
-use crate::load::{Bounds, Stats, closed_loop};
+use crate::load::{Bounds, BoxFut, Stats, closed_loop};
 use crate::report;
-use crate::server::{self, ServerConfig};
+use crate::server::{self, ServerArgs, ServerConfig};
 
 /// Markers of this scenario's section in docs/BENCHMARKS.md.
 const BEGIN: &str = "<!-- bench:key-track:begin -->";
@@ -26,16 +23,8 @@ const TARGET_RATIO: f64 = 0.9;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct KeyTrackArgs {
-    /// The server binary (default: doztra-auth next to this binary, else target/release).
-    #[arg(long)]
-    pub server_bin: Option<PathBuf>,
-    /// A PostgreSQL URL whose user may create databases; the bench creates and drops its own.
-    #[arg(
-        long,
-        env = "BENCH_DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    pub admin_url: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Concurrent clients.
     #[arg(long, value_delimiter = ',', default_value = "8,32")]
     pub clients: Vec<usize>,
@@ -54,9 +43,6 @@ pub struct KeyTrackArgs {
     /// Markdown output (this scenario's section is replaced); "-" writes no file.
     #[arg(long)]
     pub output: Option<String>,
-    /// Directory for the server's log.
-    #[arg(long, default_value = "target/bench")]
-    pub log_dir: PathBuf,
 }
 
 /// Who tracks: the user with their token, or the backend with its key.
@@ -71,8 +57,6 @@ struct Level {
     token: Stats,
     key: Stats,
 }
-
-type BoxFut = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
 
 fn track_op(
     client: reqwest::Client,
@@ -94,38 +78,16 @@ fn track_op(
             ),
         };
         let body = api::track_body(&prefix, seq, 150, None, None);
-        Box::pin(async move {
-            let response = client
-                .post(url)
-                .bearer_auth(credential)
-                .json(&body)
-                .send()
-                .await
-                .map_err(|e| format!("track: {e}"))?;
-            let status = response.status();
-            let _ = response.bytes().await;
-            if status == StatusCode::OK {
-                Ok(())
-            } else {
-                Err(format!("track: {status}"))
-            }
-        })
+        Box::pin(async move { api::post_ok(&client, &url, &credential, &body).await })
     }
 }
 
 pub async fn key_track(args: KeyTrackArgs) -> Result<(), String> {
-    let binary = server::require_binary(args.server_bin.clone())?;
-    std::fs::create_dir_all(&args.log_dir)
-        .map_err(|e| format!("{}: {e}", args.log_dir.display()))?;
-    let db = TempDb::create(&args.admin_url).await?;
-    let result = tokio::select! {
-        r = levels(&args, &binary, &db) => r,
-        _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
-    };
-    if let Err(e) = db.drop_now().await {
-        eprintln!("warning: {e}");
-    }
-    let markdown = markdown(&args, &result?);
+    let result = server::on_fresh_database(&args.server, async |binary, db| {
+        levels(&args, binary, db).await
+    })
+    .await?;
+    let markdown = markdown(&args, &result);
     report::publish_section(args.output.as_deref(), BEGIN, END, &markdown)
 }
 
@@ -134,12 +96,7 @@ async fn levels(
     binary: &std::path::Path,
     db: &TempDb,
 ) -> Result<Vec<Level>, String> {
-    let config = ServerConfig {
-        binary: binary.to_path_buf(),
-        database_url: db.url.clone(),
-        log_file: args.log_dir.join(format!("{}.log", db.name)),
-        env: Vec::new(),
-    };
+    let config = ServerConfig::on(binary, db, &args.server.log_dir, Vec::new());
     config.migrate()?;
     let printed = config.run_cli(
         "create-api-key",

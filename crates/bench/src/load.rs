@@ -7,6 +7,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// One operation of a closed loop, boxed.
+pub type BoxFut = std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'static>>;
+
+/// Runs `work` on a thread and a current-thread runtime of its own, so that the tasks of this
+/// process never delay it: what a probe run there measures is the server (and the shared cores).
+pub async fn on_own_runtime<T: Send + 'static>(
+    work: impl FnOnce(&tokio::runtime::Runtime) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let result = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+            .and_then(|rt| work(&rt));
+        let _ = tx.send(result);
+    });
+    rx.await.map_err(|e| format!("probe thread: {e}"))?
+}
+
 /// When a run stops: after `duration` or after `max_requests` operations were started.
 #[derive(Debug, Clone, Copy)]
 pub struct Bounds {

@@ -239,51 +239,29 @@ impl Report {
         );
         let _ = writeln!(m, "|---:|---:|---:|---:|---:|---:|---:|---:|---|");
         for row in &self.tracks {
-            let (s, d) = (&row.service.0, &row.direct.0);
-            let ratio = if d.throughput() > 0.0 {
-                s.throughput() / d.throughput()
-            } else {
-                0.0
-            };
+            let ratio = throughput_ratio(&row.service.0, &row.direct.0);
             // Issue 17: faster than the per-transaction limit at 32 and 64 clients.
             let target = match row.clients {
                 8 => format!("≥ 0.8: {}", mark(ratio >= 0.8)),
                 32 | 64 => format!("≥ 1.0: {}", mark(ratio >= 1.0)),
                 _ => "—".to_owned(),
             };
-            let _ = writeln!(
-                m,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                row.clients,
-                n0(s.throughput()),
-                f2(s.p50()),
-                f2(s.p99()),
-                n0(d.throughput()),
-                f2(d.p50()),
-                f2(d.p99()),
-                f2(ratio),
-                target
+            comparison_row(
+                &mut m,
+                &row.clients.to_string(),
+                &row.service.0,
+                &row.direct.0,
+                &target,
             );
         }
         if let Some(row) = &self.hot {
-            let (s, d) = (&row.service.0, &row.direct.0);
-            let ratio = if d.throughput() > 0.0 {
-                s.throughput() / d.throughput()
-            } else {
-                0.0
-            };
-            let _ = writeln!(
-                m,
-                "| {} on **one** account (hot) | {} | {} | {} | {} | {} | {} | {} | ≥ 1.0: {} |",
-                row.clients,
-                n0(s.throughput()),
-                f2(s.p50()),
-                f2(s.p99()),
-                n0(d.throughput()),
-                f2(d.p50()),
-                f2(d.p99()),
-                f2(ratio),
-                mark(ratio >= 1.0)
+            let ratio = throughput_ratio(&row.service.0, &row.direct.0);
+            comparison_row(
+                &mut m,
+                &format!("{} on **one** account (hot)", row.clients),
+                &row.service.0,
+                &row.direct.0,
+                &format!("≥ 1.0: {}", mark(ratio >= 1.0)),
             );
         }
         let errors: u64 = self
@@ -637,6 +615,31 @@ pub fn write_section(path: &Path, begin: &str, end: &str, generated: &str) -> Re
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Service throughput over direct throughput (0 when the direct run did nothing).
+fn throughput_ratio(service: &Stats, direct: &Stats) -> f64 {
+    if direct.throughput() > 0.0 {
+        service.throughput() / direct.throughput()
+    } else {
+        0.0
+    }
+}
+
+/// One row of a service-vs-direct table: throughput and latencies of each side, their ratio
+/// and the target's verdict.
+fn comparison_row(m: &mut String, label: &str, service: &Stats, direct: &Stats, target: &str) {
+    let _ = writeln!(
+        m,
+        "| {label} | {} | {} | {} | {} | {} | {} | {} | {target} |",
+        n0(service.throughput()),
+        f2(service.p50()),
+        f2(service.p99()),
+        n0(direct.throughput()),
+        f2(direct.p50()),
+        f2(direct.p99()),
+        f2(throughput_ratio(service, direct)),
+    );
 }
 
 #[cfg(test)]

@@ -5,28 +5,19 @@ use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::StatusCode;
 use sea_orm::sqlx::PgPool;
 
 use crate::api::{self, Account};
 use crate::db::{self, DirectTrack, TempDb};
-use crate::load::{Bounds, Stats, closed_loop};
+use crate::load::{Bounds, BoxFut, Stats, closed_loop};
 use crate::report::{self, Report};
 use crate::scenarios;
-use crate::server::{self, Server, ServerConfig};
+use crate::server::{self, Server, ServerArgs, ServerConfig};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
-    /// The server binary (default: doztra-auth next to this binary, else target/release).
-    #[arg(long)]
-    pub server_bin: Option<PathBuf>,
-    /// A PostgreSQL URL whose user may create databases; the bench creates and drops its own.
-    #[arg(
-        long,
-        env = "BENCH_DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    pub admin_url: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Concurrent clients of the track benchmark.
     #[arg(long, value_delimiter = ',', default_value = "1,8,32,64")]
     pub clients: Vec<usize>,
@@ -99,9 +90,6 @@ pub struct RunArgs {
     /// 15% of the machine's CPU; 0 = do not wait. The report shows their share in any case.
     #[arg(long, default_value_t = 0)]
     pub wait_quiet: u64,
-    /// Directory for the server's log.
-    #[arg(long, default_value = "target/bench")]
-    pub log_dir: PathBuf,
 }
 
 impl RunArgs {
@@ -243,50 +231,12 @@ struct Ctx<'a> {
     server: Option<&'a Server>,
 }
 
-/// Everything needed to send tracks over HTTP.
-fn http_track_op(
-    client: reqwest::Client,
-    base: &str,
-    accounts: Arc<Vec<Account>>,
-    prefix: String,
-) -> impl Fn(u64, usize) -> futures_like::BoxFut + Clone + Send + Sync + 'static {
-    let url = Arc::new(format!("{base}/api/tokens/me/track"));
-    let prefix = Arc::new(prefix);
-    move |seq, _| {
-        let client = client.clone();
-        let url = Arc::clone(&url);
-        let accounts = Arc::clone(&accounts);
-        let prefix = Arc::clone(&prefix);
-        Box::pin(async move {
-            let account = &accounts[(seq % accounts.len() as u64) as usize];
-            let body = api::track_body(&prefix, seq, 150, None, None);
-            let response = client
-                .post(url.as_str())
-                .bearer_auth(&account.token)
-                .json(&body)
-                .send()
-                .await
-                .map_err(|e| format!("track: {e}"))?;
-            let status = response.status();
-            let bytes = response.bytes().await.map_err(|e| e.to_string())?;
-            if status == StatusCode::OK {
-                Ok(())
-            } else {
-                Err(format!(
-                    "track: {status} {}",
-                    String::from_utf8_lossy(&bytes)
-                ))
-            }
-        })
-    }
-}
-
 fn direct_track_op(
     pool: PgPool,
     accounts: Arc<Vec<Account>>,
     prefix: String,
     with_reads: bool,
-) -> impl Fn(u64, usize) -> futures_like::BoxFut + Clone + Send + Sync + 'static {
+) -> impl Fn(u64, usize) -> BoxFut + Clone + Send + Sync + 'static {
     let prefix = Arc::new(prefix);
     move |seq, _| {
         let pool = pool.clone();
@@ -316,7 +266,7 @@ fn get_op(
     client: reqwest::Client,
     url: String,
     token: String,
-) -> impl Fn(u64, usize) -> futures_like::BoxFut + Clone + Send + Sync + 'static {
+) -> impl Fn(u64, usize) -> BoxFut + Clone + Send + Sync + 'static {
     let url = Arc::new(url);
     let token = Arc::new(token);
     move |_, _| {
@@ -332,7 +282,7 @@ fn post_json_op(
     url: String,
     accounts: Arc<Vec<Account>>,
     body: serde_json::Value,
-) -> impl Fn(u64, usize) -> futures_like::BoxFut + Clone + Send + Sync + 'static {
+) -> impl Fn(u64, usize) -> BoxFut + Clone + Send + Sync + 'static {
     let url = Arc::new(url);
     let body = Arc::new(body);
     move |seq, _| {
@@ -342,20 +292,7 @@ fn post_json_op(
         let body = Arc::clone(&body);
         Box::pin(async move {
             let account = &accounts[(seq % accounts.len() as u64) as usize];
-            let response = client
-                .post(url.as_str())
-                .bearer_auth(&account.token)
-                .json(body.as_ref())
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            let status = response.status();
-            let bytes = response.bytes().await.map_err(|e| e.to_string())?;
-            if status == StatusCode::OK {
-                Ok(())
-            } else {
-                Err(format!("{status} {}", String::from_utf8_lossy(&bytes)))
-            }
+            api::post_ok(&client, &url, &account.token, &body).await
         })
     }
 }
@@ -364,7 +301,7 @@ fn login_op(
     client: reqwest::Client,
     base: String,
     accounts: Arc<Vec<Account>>,
-) -> impl Fn(u64, usize) -> futures_like::BoxFut + Clone + Send + Sync + 'static {
+) -> impl Fn(u64, usize) -> BoxFut + Clone + Send + Sync + 'static {
     let base = Arc::new(base);
     move |seq, _| {
         let client = client.clone();
@@ -375,12 +312,6 @@ fn login_op(
             api::login(&client, &base, &account.email).await.map(|_| ())
         })
     }
-}
-
-mod futures_like {
-    use std::future::Future;
-    use std::pin::Pin;
-    pub type BoxFut = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'static>>;
 }
 
 fn output_path(args: &RunArgs) -> Option<PathBuf> {
@@ -400,20 +331,10 @@ fn output_path(args: &RunArgs) -> Option<PathBuf> {
 
 pub async fn run(mut args: RunArgs) -> Result<(), String> {
     args.apply_quick();
-    let binary = server::require_binary(args.server_bin.clone())?;
-    std::fs::create_dir_all(&args.log_dir)
-        .map_err(|e| format!("{}: {e}", args.log_dir.display()))?;
-    let db = TempDb::create(&args.admin_url).await?;
-    eprintln!("database {}", db.name);
-    let result = tokio::select! {
-        r = run_on(&args, &binary, &db) => r,
-        _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
-    };
-    // The server is stopped by now (dropped inside run_on); the database goes too.
-    if let Err(e) = db.drop_now().await {
-        eprintln!("warning: {e}");
-    }
-    let report = result?;
+    let report = server::on_fresh_database(&args.server, async |binary, db| {
+        run_on(&args, binary, db).await
+    })
+    .await?;
     let markdown = report.markdown();
     println!("{markdown}");
     if let Some(path) = output_path(&args) {
@@ -425,7 +346,6 @@ pub async fn run(mut args: RunArgs) -> Result<(), String> {
 
 async fn run_on(args: &RunArgs, binary: &std::path::Path, db: &TempDb) -> Result<Report, String> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let log_file = args.log_dir.join(format!("{}.log", db.name));
     let mut env = vec![("DATABASE_MAX_CONNECTIONS".to_owned(), args.pool.to_string())];
     for pair in &args.server_env {
         let (k, v) = pair
@@ -433,16 +353,11 @@ async fn run_on(args: &RunArgs, binary: &std::path::Path, db: &TempDb) -> Result
             .ok_or_else(|| format!("--server-env {pair}: expected NAME=VALUE"))?;
         env.push((k.to_owned(), v.to_owned()));
     }
-    let mut config = ServerConfig {
-        binary: binary.to_path_buf(),
-        database_url: db.url.clone(),
-        log_file: log_file.clone(),
-        env,
-    };
+    let mut config = ServerConfig::on(binary, db, &args.server.log_dir, env);
     if args.wait_quiet > 0 {
         wait_quiet(cores, Duration::from_secs(args.wait_quiet)).await;
     }
-    eprintln!("server log: {}", log_file.display());
+    eprintln!("server log: {}", config.log_file.display());
     let migrate = config.migrate()?;
     let mut srv = config.start().await?;
     eprintln!(
@@ -504,7 +419,7 @@ async fn run_on(args: &RunArgs, binary: &std::path::Path, db: &TempDb) -> Result
             db,
             server: Some(&srv),
         };
-        let op = http_track_op(
+        let op = api::track_op(
             client.clone(),
             &srv.base,
             Arc::clone(&accounts),
@@ -527,9 +442,13 @@ async fn run_on(args: &RunArgs, binary: &std::path::Path, db: &TempDb) -> Result
 
     if !args.sqlite_clients.is_empty() {
         eprintln!("SQLite, group commit off and on");
-        report.sqlite =
-            scenarios::sqlite_batching(binary, &args.log_dir, &args.sqlite_clients, args.seconds)
-                .await?;
+        report.sqlite = scenarios::sqlite_batching(
+            binary,
+            &args.server.log_dir,
+            &args.sqlite_clients,
+            args.seconds,
+        )
+        .await?;
     }
     Ok(report)
 }
@@ -588,7 +507,7 @@ async fn service_vs_direct(
     let mut service: Option<(Stats, CpuUse)> = None;
     let mut direct: Option<(Stats, CpuUse)> = None;
     for round in 0..p.args.repeat.max(1) {
-        let op = http_track_op(
+        let op = api::track_op(
             p.client.clone(),
             &p.srv.base,
             Arc::clone(accounts),

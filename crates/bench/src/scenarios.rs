@@ -142,38 +142,16 @@ async fn sqlite_levels(
     let accounts = Arc::new(accounts);
     let mut rows = Vec::new();
     for &clients in levels {
-        let url = Arc::new(format!("{}/api/tokens/me/track", srv.base));
-        let prefix = Arc::new(format!("sq{window}-{clients}-"));
-        let client = client.clone();
-        let accounts = Arc::clone(&accounts);
         let cpu_before = srv.cpu_time().unwrap_or_default();
         let stats: Stats = closed_loop(
             clients,
             Bounds::new(Duration::from_secs_f64(seconds), 10_000),
-            move |seq, _| {
-                let client = client.clone();
-                let url = Arc::clone(&url);
-                let accounts = Arc::clone(&accounts);
-                let prefix = Arc::clone(&prefix);
-                async move {
-                    let account = &accounts[(seq % accounts.len() as u64) as usize];
-                    let body = api::track_body(&prefix, seq, 150, None, None);
-                    let response = client
-                        .post(url.as_str())
-                        .bearer_auth(&account.token)
-                        .json(&body)
-                        .send()
-                        .await
-                        .map_err(|e| format!("track: {e}"))?;
-                    let status = response.status();
-                    let _ = response.bytes().await;
-                    if status.is_success() {
-                        Ok(())
-                    } else {
-                        Err(format!("track: {status}"))
-                    }
-                }
-            },
+            api::track_op(
+                client.clone(),
+                &srv.base,
+                Arc::clone(&accounts),
+                format!("sq{window}-{clients}-"),
+            ),
         )
         .await;
         let server_cpu = srv

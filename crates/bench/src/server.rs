@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::db::TempDb;
+
 /// The JWT secret of bench servers (at least 32 bytes, as production requires).
 pub const JWT_SECRET: &str = "bench-secret-bench-secret-bench-secret-0123456789";
 
@@ -19,6 +21,47 @@ pub fn free_port() -> Result<u16, String> {
     Ok(port)
 }
 
+/// The options of every scenario that runs the release server on a database of its own.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// The server binary (default: doztra-auth next to this binary, else target/release).
+    #[arg(long)]
+    pub server_bin: Option<PathBuf>,
+    /// A PostgreSQL URL whose user may create databases; the bench creates and drops its own.
+    #[arg(
+        long,
+        env = "BENCH_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub admin_url: String,
+    /// Directory for the server's log.
+    #[arg(long, default_value = "target/bench")]
+    pub log_dir: PathBuf,
+}
+
+/// Runs a scenario on a fresh database: checks that the server binary exists, makes the log
+/// directory, creates the database, runs `scenario` with the binary and the database (or stops
+/// at Ctrl-C), and drops the database whatever happened. The scenario stops its servers before
+/// it returns.
+pub async fn on_fresh_database<T>(
+    args: &ServerArgs,
+    scenario: impl AsyncFnOnce(&Path, &TempDb) -> Result<T, String>,
+) -> Result<T, String> {
+    let binary = require_binary(args.server_bin.clone())?;
+    std::fs::create_dir_all(&args.log_dir)
+        .map_err(|e| format!("{}: {e}", args.log_dir.display()))?;
+    let db = TempDb::create(&args.admin_url).await?;
+    eprintln!("database {}", db.name);
+    let result = tokio::select! {
+        r = scenario(&binary, &db) => r,
+        _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
+    };
+    if let Err(e) = db.drop_now().await {
+        eprintln!("warning: {e}");
+    }
+    result
+}
+
 /// How to run the server binary.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -30,6 +73,16 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
+    /// The server on `db`, logging to `{log_dir}/{database}.log`, with extra environment.
+    pub fn on(binary: &Path, db: &TempDb, log_dir: &Path, env: Vec<(String, String)>) -> Self {
+        Self {
+            binary: binary.to_path_buf(),
+            database_url: db.url.clone(),
+            log_file: log_dir.join(format!("{}.log", db.name)),
+            env,
+        }
+    }
+
     fn command(&self, subcommand: &str, port: u16) -> Result<Command, String> {
         let log = File::options()
             .create(true)

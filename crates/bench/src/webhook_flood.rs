@@ -6,7 +6,6 @@
 //! the verifier still reads (a fresh timestamp, a header just under 8 KiB, a 1 MiB body: one
 //! HMAC over the body per secret). Target: `/health` p99 under 100 ms.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,9 +13,9 @@ use reqwest::StatusCode;
 
 use crate::api;
 use crate::db::TempDb;
-use crate::load::{Bounds, Stats, closed_loop};
+use crate::load::{Bounds, BoxFut, Stats, closed_loop, on_own_runtime};
 use crate::report;
-use crate::server::{self, ServerConfig};
+use crate::server::{self, ServerArgs, ServerConfig};
 
 /// Markers of this scenario's section in docs/BENCHMARKS.md.
 const BEGIN: &str = "<!-- bench:webhook-flood:begin -->";
@@ -27,16 +26,8 @@ const TARGET_MS: f64 = 100.0;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct WebhookFloodArgs {
-    /// The server binary (default: doztra-auth next to this binary, else target/release).
-    #[arg(long)]
-    pub server_bin: Option<PathBuf>,
-    /// A PostgreSQL URL whose user may create databases; the bench creates and drops its own.
-    #[arg(
-        long,
-        env = "BENCH_DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
-    )]
-    pub admin_url: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Concurrent hostile clients.
     #[arg(long, default_value_t = 32)]
     pub attackers: usize,
@@ -49,9 +40,6 @@ pub struct WebhookFloodArgs {
     /// Markdown output (this scenario's section is replaced); "-" writes no file.
     #[arg(long)]
     pub output: Option<String>,
-    /// Directory for the server's log.
-    #[arg(long, default_value = "target/bench")]
-    pub log_dir: PathBuf,
 }
 
 /// One attack: its name, what was sent, and what the probe saw meanwhile.
@@ -142,8 +130,6 @@ fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-type BoxFut = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
-
 /// Posts the delivery; a 400 (refused) is the expected answer.
 fn attack_op(
     client: reqwest::Client,
@@ -190,34 +176,19 @@ fn health_op(
 /// Probes `url` from a thread and runtime of its own, so that the attackers' tasks in this
 /// process never delay the probe: what it measures is the server (and the shared cores).
 async fn probe_health(url: String, bounds: Bounds) -> Result<Stats, String> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let result = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())
-            .and_then(|rt| {
-                let client = api::client(1)?;
-                Ok(rt.block_on(closed_loop(1, bounds, health_op(client, url))))
-            });
-        let _ = tx.send(result);
-    });
-    rx.await.map_err(|e| format!("probe thread: {e}"))?
+    on_own_runtime(move |rt| {
+        let client = api::client(1)?;
+        Ok(rt.block_on(closed_loop(1, bounds, health_op(client, url))))
+    })
+    .await
 }
 
 pub async fn webhook_flood(args: WebhookFloodArgs) -> Result<(), String> {
-    let binary = server::require_binary(args.server_bin.clone())?;
-    std::fs::create_dir_all(&args.log_dir)
-        .map_err(|e| format!("{}: {e}", args.log_dir.display()))?;
-    let db = TempDb::create(&args.admin_url).await?;
-    let result = tokio::select! {
-        r = phases(&args, &binary, &db) => r,
-        _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
-    };
-    if let Err(e) = db.drop_now().await {
-        eprintln!("warning: {e}");
-    }
-    let markdown = markdown(&args, &result?);
+    let result = server::on_fresh_database(&args.server, async |binary, db| {
+        phases(&args, binary, db).await
+    })
+    .await?;
+    let markdown = markdown(&args, &result);
     report::publish_section(args.output.as_deref(), BEGIN, END, &markdown)
 }
 
@@ -237,15 +208,11 @@ async fn phases(
         // Never called: every delivery of this bench is refused before Stripe matters.
         ("STRIPE_API_BASE", "http://127.0.0.1:9/"),
     ];
-    let config = ServerConfig {
-        binary: binary.to_path_buf(),
-        database_url: db.url.clone(),
-        log_file: args.log_dir.join(format!("{}.log", db.name)),
-        env: billing
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-    };
+    let env = billing
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let config = ServerConfig::on(binary, db, &args.server.log_dir, env);
     config.migrate()?;
     let srv = config.start().await?;
     let client = api::client(args.attackers + 2)?;
