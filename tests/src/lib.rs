@@ -262,7 +262,7 @@ async fn start_server_with(
                     .unwrap_or_else(|e| e.into_inner())
                     .push(info.statement.sql.clone());
             });
-            let metrics = api::metrics::Metrics::with_catalog(&settings.model_catalog);
+            let metrics = api::metrics::Metrics::with_catalog(&settings.metering.model_catalog);
             let services = server::startup::build_services(&settings, db, metrics.business())
                 .expect("services build");
             Application::with_services(&settings, services, metrics).expect("server starts")

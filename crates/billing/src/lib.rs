@@ -16,6 +16,9 @@ pub mod webhook;
 
 use std::sync::Arc;
 
+pub use crate::settings::{
+    DEFAULT_API_BASE, PriceTable, SecretString, SettingsError, StripeSettings,
+};
 pub use customer_portal::{InvoiceList, InvoicePage, InvoiceSummary, PortalSession};
 pub use error::BillingError;
 pub use gateway::{
@@ -24,7 +27,6 @@ pub use gateway::{
 };
 pub use idempotency::idempotency_key;
 pub use plan::{BillingInterval, PaidPlan};
-pub use settings::{DEFAULT_API_BASE, PriceTable, SecretString, SettingsError, StripeSettings};
 pub use stripe::StripeGateway;
 
 /// The gateway for the configuration: Stripe when configured, else [`DisabledGateway`]

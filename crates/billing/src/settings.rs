@@ -2,34 +2,18 @@
 //! and the Checkout return URLs. Billing is "configured" when `STRIPE_SECRET_KEY` is set; a key
 //! without the rest is a start-up error naming the missing variable, never a silent half-setup.
 
-use std::fmt;
 use std::time::Duration;
+
+use ::settings::Vars;
+pub use ::settings::{SecretString, SettingsError};
 
 use crate::plan::{BillingInterval, PaidPlan};
 
 /// Stripe's production API. Tests point `STRIPE_API_BASE` at a local mock instead.
 pub const DEFAULT_API_BASE: &str = "https://api.stripe.com/";
 
-/// A secret that never appears in `Debug` output or logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretString(String);
-
-impl SecretString {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself: only for handing it to Stripe or the HMAC.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SecretString {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretString([redacted])")
-    }
-}
+/// Ends the message of a variable missing beside the key.
+const WITH_THE_KEY: &str = "when STRIPE_SECRET_KEY is set";
 
 /// The Stripe price id of each paid plan and interval. Yearly prices are optional: without one,
 /// that plan is only sold monthly. The client never names a price; these are the only ones used.
@@ -102,21 +86,6 @@ pub struct StripeSettings {
     pub retry_backoff: Duration,
 }
 
-/// A Stripe setting that could not be used; `variable` names the environment variable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid setting {variable}: {problem}")]
-pub struct SettingsError {
-    pub variable: &'static str,
-    pub problem: String,
-}
-
-fn bad(variable: &'static str, problem: impl Into<String>) -> SettingsError {
-    SettingsError {
-        variable,
-        problem: problem.into(),
-    }
-}
-
 impl StripeSettings {
     /// Settings with the defaults for everything that is not an environment variable; the
     /// Customer Portal returns to `cancel_url` (a page of the app) until told otherwise.
@@ -143,10 +112,9 @@ impl StripeSettings {
         }
     }
 
-    /// Reads the `STRIPE_*` variables through `get` (for example
-    /// `|name| std::env::var(name).ok()`, or a map in tests). `app_base_url` is the web app's
-    /// address, where the Customer Portal returns unless `STRIPE_PORTAL_RETURN_URL` says
-    /// otherwise.
+    /// Reads the `STRIPE_*` variables (for example from `settings::Vars::from_env()`, or
+    /// `Vars::from_pairs` in tests). `app_base_url` is the web app's address, where the
+    /// Customer Portal returns unless `STRIPE_PORTAL_RETURN_URL` says otherwise.
     ///
     /// `Ok(None)`: `STRIPE_SECRET_KEY` is unset or empty, billing is not configured and paid-plan
     /// operations answer 503 `billing_unavailable`. With the key set, `STRIPE_WEBHOOK_SECRET`,
@@ -154,76 +122,28 @@ impl StripeSettings {
     /// `STRIPE_CANCEL_URL` are required; `STRIPE_WEBHOOK_SECRET_PREVIOUS`,
     /// `STRIPE_PRICE_BASIC_YEARLY`, `STRIPE_PRICE_PROFESSIONAL_YEARLY`, `STRIPE_API_BASE` and
     /// `STRIPE_PORTAL_RETURN_URL` are optional.
-    pub fn from_vars(
-        get: impl Fn(&str) -> Option<String>,
-        app_base_url: &str,
-    ) -> Result<Option<Self>, SettingsError> {
-        let get = |name: &str| {
-            get(name)
-                .map(|value| value.trim().to_owned())
-                .filter(|value| !value.is_empty())
-        };
-        let Some(secret_key) = get("STRIPE_SECRET_KEY") else {
+    pub fn from_vars(vars: &Vars, app_base_url: &str) -> Result<Option<Self>, SettingsError> {
+        let Some(secret_key) = vars.string("STRIPE_SECRET_KEY") else {
             return Ok(None);
         };
-        if secret_key.starts_with("pk_") {
-            return Err(bad(
-                "STRIPE_SECRET_KEY",
-                "is a publishable key (pk_...); the server needs the secret key (sk_...)",
-            ));
-        }
-        if !(secret_key.starts_with("sk_") || secret_key.starts_with("rk_")) {
-            return Err(bad(
-                "STRIPE_SECRET_KEY",
-                "must be a secret key (sk_...) or a restricted key (rk_...)",
-            ));
-        }
-        let required = |name: &'static str| {
-            get(name).ok_or_else(|| bad(name, "is required when STRIPE_SECRET_KEY is set"))
-        };
-        let price = |name: &'static str, value: String| {
-            if value.chars().any(char::is_whitespace) {
-                Err(bad(name, "a Stripe price id contains no whitespace"))
-            } else {
-                Ok(value)
-            }
-        };
-        let prices = PriceTable {
-            basic_monthly: price("STRIPE_PRICE_BASIC", required("STRIPE_PRICE_BASIC")?)?,
-            basic_yearly: get("STRIPE_PRICE_BASIC_YEARLY")
-                .map(|v| price("STRIPE_PRICE_BASIC_YEARLY", v))
-                .transpose()?,
-            professional_monthly: price(
-                "STRIPE_PRICE_PROFESSIONAL",
-                required("STRIPE_PRICE_PROFESSIONAL")?,
-            )?,
-            professional_yearly: get("STRIPE_PRICE_PROFESSIONAL_YEARLY")
-                .map(|v| price("STRIPE_PRICE_PROFESSIONAL_YEARLY", v))
-                .transpose()?,
-        };
-        check_distinct(&prices)?;
-        let url = |name: &'static str, value: String| {
-            if value.starts_with("https://") || value.starts_with("http://") {
-                Ok(value)
-            } else {
-                Err(bad(name, "must be an http:// or https:// URL"))
-            }
+        check_secret_key(&secret_key)?;
+        let required_url = |name| {
+            vars.url(name)?
+                .ok_or_else(|| SettingsError::missing(name, WITH_THE_KEY))
         };
         let mut settings = Self::new(
             secret_key,
-            required("STRIPE_WEBHOOK_SECRET")?,
-            prices,
-            url("STRIPE_SUCCESS_URL", required("STRIPE_SUCCESS_URL")?)?,
-            url("STRIPE_CANCEL_URL", required("STRIPE_CANCEL_URL")?)?,
+            vars.required("STRIPE_WEBHOOK_SECRET", WITH_THE_KEY)?,
+            read_prices(vars)?,
+            required_url("STRIPE_SUCCESS_URL")?,
+            required_url("STRIPE_CANCEL_URL")?,
         );
-        settings.previous_webhook_secret =
-            get("STRIPE_WEBHOOK_SECRET_PREVIOUS").map(SecretString::new);
-        settings.portal_return_url = match get("STRIPE_PORTAL_RETURN_URL") {
-            Some(value) => url("STRIPE_PORTAL_RETURN_URL", value)?,
-            None => app_base_url.to_owned(),
-        };
-        if let Some(base) = get("STRIPE_API_BASE") {
-            settings.api_base = normalize_api_base(&url("STRIPE_API_BASE", base)?);
+        settings.previous_webhook_secret = vars.secret("STRIPE_WEBHOOK_SECRET_PREVIOUS");
+        settings.portal_return_url = vars
+            .url("STRIPE_PORTAL_RETURN_URL")?
+            .unwrap_or_else(|| app_base_url.to_owned());
+        if let Some(base) = vars.url("STRIPE_API_BASE")? {
+            settings.api_base = normalize_api_base(&base);
         }
         Ok(Some(settings))
     }
@@ -247,6 +167,46 @@ pub(crate) fn normalize_api_base(base: &str) -> String {
     }
 }
 
+fn check_secret_key(key: &str) -> Result<(), SettingsError> {
+    const VARIABLE: &str = "STRIPE_SECRET_KEY";
+    if key.starts_with("pk_") {
+        return Err(SettingsError::new(
+            VARIABLE,
+            "is a publishable key (pk_...); the server needs the secret key (sk_...)",
+        ));
+    }
+    if !(key.starts_with("sk_") || key.starts_with("rk_")) {
+        return Err(SettingsError::new(
+            VARIABLE,
+            "must be a secret key (sk_...) or a restricted key (rk_...)",
+        ));
+    }
+    Ok(())
+}
+
+/// The monthly prices (required) and the yearly ones (optional), each a distinct price id.
+fn read_prices(vars: &Vars) -> Result<PriceTable, SettingsError> {
+    let price = |name| vars.parse(name, price_id);
+    let required_price =
+        |name| price(name)?.ok_or_else(|| SettingsError::missing(name, WITH_THE_KEY));
+    let prices = PriceTable {
+        basic_monthly: required_price("STRIPE_PRICE_BASIC")?,
+        basic_yearly: price("STRIPE_PRICE_BASIC_YEARLY")?,
+        professional_monthly: required_price("STRIPE_PRICE_PROFESSIONAL")?,
+        professional_yearly: price("STRIPE_PRICE_PROFESSIONAL_YEARLY")?,
+    };
+    check_distinct(&prices)?;
+    Ok(prices)
+}
+
+fn price_id(raw: &str) -> Result<String, &'static str> {
+    if raw.chars().any(char::is_whitespace) {
+        Err("a Stripe price id contains no whitespace")
+    } else {
+        Ok(raw.to_owned())
+    }
+}
+
 fn check_distinct(prices: &PriceTable) -> Result<(), SettingsError> {
     let named = [
         ("STRIPE_PRICE_BASIC", Some(&prices.basic_monthly)),
@@ -264,7 +224,10 @@ fn check_distinct(prices: &PriceTable) -> Result<(), SettingsError> {
         let Some(price) = price else { continue };
         if let Some((other, _)) = named[..i].iter().find(|(_, p)| *p == Some(*price)) {
             // One price for two plans would make webhooks ambiguous about the plan paid for.
-            return Err(bad(name, format!("is the same price as {other}")));
+            return Err(SettingsError::new(
+                name,
+                format!("is the same price as {other}"),
+            ));
         }
     }
     Ok(())
@@ -297,7 +260,7 @@ mod tests {
     }
 
     fn read(map: &HashMap<String, String>) -> Result<Option<StripeSettings>, SettingsError> {
-        StripeSettings::from_vars(|name| map.get(name).cloned(), "https://app.example")
+        StripeSettings::from_vars(&Vars::from_map(map), "https://app.example")
     }
 
     #[test]

@@ -5,7 +5,6 @@
 
 pub mod healthcheck;
 pub mod settings;
-mod settings_webhooks;
 pub mod startup;
 pub mod telemetry;
 

@@ -93,7 +93,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> Result<(), String> {
-    if settings.jwt_secret_is_random {
+    if settings.auth.jwt_secret_is_random {
         tracing::warn!(
             "neither JWT_SIGNING_KEY_FILE nor JWT_SECRET is set: access tokens are signed with an \
              Ed25519 key generated at start, so they will not survive a restart"
@@ -109,10 +109,10 @@ async fn serve(settings: Settings) -> Result<(), String> {
             %address,
             "HOST={} is a loopback address: only this host (or this container) can connect; \
              set HOST=0.0.0.0 to accept connections from outside",
-            settings.host
+            settings.http.host
         );
     }
-    if settings.email.base_url == DEFAULT_APP_BASE_URL {
+    if settings.email.flows.base_url == DEFAULT_APP_BASE_URL {
         tracing::warn!(
             "APP_BASE_URL is not set: links in verification and password-reset emails point at \
              {DEFAULT_APP_BASE_URL}, which serves neither /verify-email nor /reset-password; \
@@ -138,14 +138,14 @@ fn print_openapi() -> ExitCode {
 }
 
 fn run_healthcheck(settings: &Settings, path: &str) -> Result<(), String> {
-    let target = healthcheck::local_target(&settings.host, settings.port);
+    let target = healthcheck::local_target(&settings.http.host, settings.http.port);
     let status = healthcheck::check(&target, path)?;
     println!("{target}{path}: {status}");
     Ok(())
 }
 
 async fn migrate(mut settings: Settings) -> Result<(), String> {
-    settings.auto_migrate = false;
+    settings.database.auto_migrate = false;
     let db = open_database(&settings).await.map_err(|e| e.to_string())?;
     migration::Migrator::up(&db, None)
         .await

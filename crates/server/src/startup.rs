@@ -50,11 +50,11 @@ pub async fn open_database(
     settings: &Settings,
 ) -> Result<persistence::DatabaseConnection, StartupError> {
     let pool = PoolSettings {
-        max_connections: settings.database_max_connections,
-        acquire_timeout: settings.database_acquire_timeout,
+        max_connections: settings.database.max_connections,
+        acquire_timeout: settings.database.acquire_timeout,
     };
-    let db = persistence::connect(&settings.database_url, &pool).await?;
-    if settings.auto_migrate {
+    let db = persistence::connect(&settings.database.url, &pool).await?;
+    if settings.database.auto_migrate {
         migration::Migrator::up(&db, None)
             .await
             .map_err(StartupError::Migration)?;
@@ -72,27 +72,28 @@ pub fn build_services(
     Ok(Services::new(
         db,
         ServiceSettings {
-            auth: settings.auth.clone(),
-            throttle: settings.throttle,
-            catalog: settings.model_catalog.clone(),
+            auth: settings.auth.tokens.clone(),
+            throttle: settings.auth.throttle,
+            catalog: settings.metering.model_catalog.clone(),
             hasher: PasswordHasher::production()?
-                .with_concurrency(settings.password_hash_concurrency)?
+                .with_concurrency(settings.auth.password_hash_concurrency)?
                 .with_queue(
-                    settings.password_hash_concurrency,
-                    settings.password_hash_queue,
+                    settings.auth.password_hash_concurrency,
+                    settings.auth.password_hash_queue,
                 ),
-            prices: settings.prices.clone(),
-            email: settings.email.clone(),
+            prices: settings.billing.prices.clone(),
+            email: settings.email.flows.clone(),
             billing: settings
+                .billing
                 .stripe
                 .as_ref()
                 .map(BillingSettings::stripe)
                 .transpose()?,
-            track_batching: settings.track_batching,
-            reservation_ttl: settings.reservation_ttl,
-            max_tokens_per_request: settings.max_tokens_per_request,
-            usage_retention: settings.usage_event_retention,
-            alert_thresholds: settings.alert_thresholds.clone(),
+            track_batching: settings.metering.track_batching,
+            reservation_ttl: settings.metering.reservation_ttl,
+            max_tokens_per_request: settings.metering.max_tokens_per_request,
+            usage_retention: settings.metering.usage_event_retention,
+            alert_thresholds: settings.metering.alert_thresholds.clone(),
             webhooks: settings.webhooks.clone(),
             metrics,
         },
@@ -103,7 +104,7 @@ impl Application {
     /// Opens the database, migrates if configured, binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let db = open_database(&settings).await?;
-        let metrics = Metrics::with_catalog(&settings.model_catalog);
+        let metrics = Metrics::with_catalog(&settings.metering.model_catalog);
         let services = build_services(&settings, db, metrics.business())?;
         Self::with_services(&settings, services, metrics)
     }
@@ -118,7 +119,7 @@ impl Application {
         let mailer = build_mailer(settings)?;
         tokio::spawn(
             services
-                .outbox_worker(mailer, settings.email_poll_interval)
+                .outbox_worker(mailer, settings.email.poll_interval)
                 .run(),
         );
         let sender = HttpSender::new(SenderSettings {
@@ -129,10 +130,10 @@ impl Application {
         tokio::spawn(services.webhook_worker(Arc::new(sender)).run());
         tokio::spawn(
             services
-                .maintenance_worker(settings.maintenance_interval)
+                .maintenance_worker(settings.database.maintenance_interval)
                 .run(),
         );
-        let address = settings.address();
+        let address = settings.http.address();
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
             address: address.clone(),
             source,
@@ -144,21 +145,21 @@ impl Application {
             AppState {
                 services: services.clone(),
                 metrics,
-                trusted_proxies: settings.trusted_proxies.clone(),
-                metrics_token: settings.metrics_token.clone(),
+                trusted_proxies: settings.http.trusted_proxies.clone(),
+                metrics_token: settings.http.metrics_token.clone(),
             },
-            settings.hsts_max_age,
-            settings.body_limit,
-            settings.cors_origins.clone(),
+            settings.http.hsts_max_age,
+            settings.http.body_limit,
+            settings.http.cors_origins.clone(),
         );
         let server = HttpServer::new(move || app(parts.clone()))
-            .shutdown_timeout(settings.shutdown_timeout.as_secs())
+            .shutdown_timeout(settings.http.shutdown_timeout.as_secs())
             // A client that closes its connection has given up on its answer: stop the work
             // (dropping the handler skips a queued password hash) instead of finishing it for nobody.
             .h1_allow_half_closed(false)
             .listen(listener)
             .map_err(|source| StartupError::Bind {
-                address: settings.address(),
+                address: settings.http.address(),
                 source,
             })?
             .run();
@@ -194,12 +195,12 @@ impl Application {
 
 /// SMTP when `SMTP_HOST` is set, else the file outbox.
 pub fn build_mailer(settings: &Settings) -> Result<Arc<dyn Mailer>, StartupError> {
-    let from = mail::parse_mailbox(&settings.email_from).map_err(StartupError::Mail)?;
-    Ok(match &settings.smtp {
+    let from = mail::parse_mailbox(&settings.email.from).map_err(StartupError::Mail)?;
+    Ok(match &settings.email.smtp {
         Some(smtp) => Arc::new(SmtpMailer::new(smtp, from).map_err(StartupError::Mail)?),
         None => {
-            tracing::info!(dir = %settings.email_outbox_dir.display(), "no SMTP_HOST: email goes to the file outbox");
-            Arc::new(FileOutbox::new(settings.email_outbox_dir.clone(), from))
+            tracing::info!(dir = %settings.email.outbox_dir.display(), "no SMTP_HOST: email goes to the file outbox");
+            Arc::new(FileOutbox::new(settings.email.outbox_dir.clone(), from))
         }
     })
 }
