@@ -30,6 +30,7 @@ pub use log_capture::{LogCapture, capture_logs};
 
 pub use reqwest;
 pub use serde_json;
+pub use service::ManualClock;
 
 /// The password every helper-made account uses.
 pub const PASSWORD: &str = "Password123!";
@@ -93,6 +94,8 @@ pub struct TestApp {
     pub outbox: PathBuf,
     /// The extra settings the server was started with (a second instance gets them too).
     extra: Vec<(String, String)>,
+    /// The clock the services read, when the test holds one (a second instance shares it).
+    clock: Option<ManualClock>,
     /// `None` for a second instance: the first one owns (and drops) the database.
     _db: Option<TestDb>,
 }
@@ -170,6 +173,17 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<
     Some(start_server(backend, Some(db), url, extra).await)
 }
 
+/// Starts a server whose services read the time from `clock`, which the test moves instead of
+/// sleeping ([`TestApp::clock`] hands it back).
+pub async fn spawn_app_with_clock(backend: Backend, clock: ManualClock) -> Option<TestApp> {
+    let (db, url) = create_database(backend).await?;
+    let start = Start {
+        clock: Some(clock),
+        ..Start::default()
+    };
+    Some(start_server_with(backend, Some(db), url, &[], start).await)
+}
+
 /// Server logs go to the test's captured output (shown for failing tests); `RUST_LOG`
 /// filters them (default: warnings and errors). A second layer feeds [`capture_logs`].
 fn init_logging() {
@@ -199,8 +213,21 @@ pub type SqlLog = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 pub async fn spawn_app_recording_sql(backend: Backend) -> Option<(TestApp, SqlLog)> {
     let (db, url) = create_database(backend).await?;
     let log = SqlLog::default();
-    let app = start_server_with(backend, Some(db), url, &[], Some(log.clone())).await;
+    let start = Start {
+        sql_log: Some(log.clone()),
+        ..Start::default()
+    };
+    let app = start_server_with(backend, Some(db), url, &[], start).await;
     Some((app, log))
+}
+
+/// What a test server is built with besides its settings.
+#[derive(Default)]
+struct Start {
+    /// Records every statement the pool sends.
+    sql_log: Option<SqlLog>,
+    /// The services' clock (else the system's).
+    clock: Option<ManualClock>,
 }
 
 async fn start_server(
@@ -209,7 +236,7 @@ async fn start_server(
     url: String,
     extra: &[(&str, &str)],
 ) -> TestApp {
-    start_server_with(backend, db, url, extra, None).await
+    start_server_with(backend, db, url, extra, Start::default()).await
 }
 
 async fn start_server_with(
@@ -217,7 +244,7 @@ async fn start_server_with(
     db: Option<TestDb>,
     url: String,
     extra: &[(&str, &str)],
-    sql_log: Option<SqlLog>,
+    start: Start,
 ) -> TestApp {
     init_logging();
     let outbox = std::env::temp_dir().join(format!("doztra-outbox-{}", Uuid::new_v4().simple()));
@@ -251,20 +278,30 @@ async fn start_server_with(
         vars.insert((*k).to_owned(), (*v).to_owned());
     }
     let settings = Settings::from_vars(&vars).expect("test settings");
-    let app = match sql_log {
-        None => Application::build(settings).await.expect("server starts"),
-        Some(log) => {
+    let app = match &start {
+        Start {
+            sql_log: None,
+            clock: None,
+        } => Application::build(settings).await.expect("server starts"),
+        Start { sql_log, clock } => {
             let mut db = server::startup::open_database(&settings)
                 .await
                 .expect("database opens");
-            db.set_metric_callback(move |info| {
-                log.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(info.statement.sql.clone());
-            });
+            if let Some(log) = sql_log.clone() {
+                db.set_metric_callback(move |info| {
+                    log.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(info.statement.sql.clone());
+                });
+            }
+            let clock: std::sync::Arc<dyn service::Clock> = match clock {
+                Some(manual) => std::sync::Arc::new(manual.clone()),
+                None => std::sync::Arc::new(service::SystemClock),
+            };
             let metrics = api::metrics::Metrics::with_catalog(&settings.metering.model_catalog);
-            let services = server::startup::build_services(&settings, db, metrics.business())
-                .expect("services build");
+            let services =
+                server::startup::build_services_on(&settings, db, metrics.business(), clock)
+                    .expect("services build");
             Application::with_services(&settings, services, metrics).expect("server starts")
         }
     };
@@ -276,6 +313,7 @@ async fn start_server_with(
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect(),
+        clock: start.clock,
         address: format!("http://127.0.0.1:{port}"),
         port,
         client: reqwest::Client::builder()
@@ -292,14 +330,26 @@ async fn start_server_with(
 
 impl TestApp {
     /// A second server on the same database (another instance of the service), with the same
-    /// extra settings.
+    /// extra settings and clock.
     pub async fn second_instance(&self) -> TestApp {
         let extra: Vec<(&str, &str)> = self
             .extra
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        start_server(self.backend, None, self.database_url.clone(), &extra).await
+        let start = Start {
+            clock: self.clock.clone(),
+            ..Start::default()
+        };
+        start_server_with(self.backend, None, self.database_url.clone(), &extra, start).await
+    }
+
+    /// The clock the server reads; panics unless it was started with one
+    /// ([`spawn_app_with_clock`]).
+    pub fn clock(&self) -> &ManualClock {
+        self.clock
+            .as_ref()
+            .expect("a server started with spawn_app_with_clock")
     }
 
     /// A server on the same database with other extra settings (a redeploy with a new
@@ -547,6 +597,36 @@ macro_rules! db_tests_with {
                 async fn $name() {
                     let settings: &[(&str, &str)] = $settings;
                     if let Some(app) = $crate::spawn_app_with($crate::Backend::Postgres, settings).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// Like [`db_tests!`], on servers whose services read a clock the test moves
+/// ([`TestApp::clock`]; it stands at the system's time when the server starts).
+#[macro_export]
+macro_rules! clock_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let clock = $crate::ManualClock::starting_now();
+                    if let Some(app) = $crate::spawn_app_with_clock($crate::Backend::Sqlite, clock).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let clock = $crate::ManualClock::starting_now();
+                    if let Some(app) = $crate::spawn_app_with_clock($crate::Backend::Postgres, clock).await {
                         super::$name(app).await;
                     }
                 }

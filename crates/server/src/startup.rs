@@ -13,7 +13,9 @@ use api::state::AppState;
 use mail::{FileOutbox, Mailer, SmtpMailer};
 use migration::MigratorTrait;
 use persistence::PoolSettings;
-use service::{BillingSettings, PasswordHasher, ServiceMetrics, ServiceSettings, Services};
+use service::{
+    BillingSettings, Clock, PasswordHasher, ServiceMetrics, ServiceSettings, Services, SystemClock,
+};
 use webhooks::{HttpSender, SenderSettings};
 
 use crate::settings::Settings;
@@ -63,11 +65,22 @@ pub async fn open_database(
 }
 
 /// Builds the services from settings on an open pool, reporting business events to `metrics`
-/// (`Arc::new(service::NoMetrics)` for none).
+/// (`Arc::new(service::NoMetrics)` for none), on the system's clock.
 pub fn build_services(
     settings: &Settings,
     db: persistence::DatabaseConnection,
     metrics: Arc<dyn ServiceMetrics>,
+) -> Result<Services, StartupError> {
+    build_services_on(settings, db, metrics, Arc::new(SystemClock))
+}
+
+/// [`build_services`] reading the time from `clock` (tests of time rules pass a
+/// `service::ManualClock`).
+pub fn build_services_on(
+    settings: &Settings,
+    db: persistence::DatabaseConnection,
+    metrics: Arc<dyn ServiceMetrics>,
+    clock: Arc<dyn Clock>,
 ) -> Result<Services, StartupError> {
     Ok(Services::new(
         db,
@@ -96,6 +109,7 @@ pub fn build_services(
             alert_thresholds: settings.metering.alert_thresholds.clone(),
             webhooks: settings.webhooks.clone(),
             metrics,
+            clock,
         },
     )?)
 }

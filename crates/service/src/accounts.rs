@@ -1,7 +1,7 @@
 //! Accounts: registration, the caller's profile, profile and password changes, and turning an
 //! access token into the current user.
 
-use domain::{Email, ModelCatalog, Password, Plan, Role, UserName};
+use domain::{Email, Password, Plan, Role, UserName};
 use persistence::preferences;
 use persistence::sessions::SessionAccount;
 use persistence::subscriptions::{self, NewSubscription, SubscriptionRow};
@@ -18,7 +18,7 @@ use crate::payments;
 use crate::preferences::{default_preferences, preferences_for};
 use crate::sessions::{SignedIn, end_sessions, start_session};
 use crate::views::{Account, Profile, Subscription};
-use crate::{Context, ServiceError, clock};
+use crate::{Context, ServiceError};
 
 /// A registration request as received (raw strings, parsed here).
 #[derive(Debug, Clone, Default)]
@@ -149,7 +149,7 @@ impl Accounts {
             let budget = self
                 .ctx
                 .budget(Scope::RegisterIp, self.ctx.throttle.register_per_ip);
-            budgets::spend(&self.ctx, budget, ip, clock::now()).await?;
+            budgets::spend(&self.ctx, budget, ip, self.ctx.now()).await?;
         }
         let draft = AccountDraft {
             email,
@@ -199,7 +199,7 @@ impl Accounts {
         password_hash: String,
         paid: Option<(&payments::PaidSignUp, &billing::SubscriptionState)>,
     ) -> Result<SignedIn, ServiceError> {
-        let now = clock::now();
+        let now = self.ctx.now();
         // The account, its subscription, preferences and first sign-in commit together.
         let txn = persistence::begin_write(&self.ctx.db).await?;
         let user_id = insert_account(&self.ctx, &txn, draft, password_hash, now).await?;
@@ -207,7 +207,7 @@ impl Accounts {
             payments::record_sign_up(&txn, user_id, state, sign_up, now).await?;
         }
         let tokens = start_session(&self.ctx, &txn, user_id, now).await?;
-        let profile = load_profile(&txn, &self.ctx.catalog, user_id).await?;
+        let profile = load_profile(&txn, &self.ctx, user_id).await?;
         queue_verification(
             &self.ctx,
             &txn,
@@ -226,7 +226,7 @@ impl Accounts {
     /// it is now (it must exist, be active, and not have revoked tokens issued before) and its
     /// sign-in (not signed out), read in one query.
     pub async fn authenticate(&self, bearer: &str) -> Result<CurrentUser, ServiceError> {
-        let claims = auth_tokens::verify_access(&self.ctx.auth, bearer)?;
+        let claims = auth_tokens::verify_access(&self.ctx.auth, bearer, self.ctx.now())?;
         let found =
             session_store::find_account(&self.ctx.db, claims.user_id, claims.session_id).await?;
         admit(&claims, found)
@@ -235,7 +235,7 @@ impl Accounts {
     /// [`authenticate`](Self::authenticate), with the caller's subscription read in the same
     /// query (one round trip instead of two on the metering path).
     pub async fn authenticate_subscriber(&self, bearer: &str) -> Result<Subscriber, ServiceError> {
-        let claims = auth_tokens::verify_access(&self.ctx.auth, bearer)?;
+        let claims = auth_tokens::verify_access(&self.ctx.auth, bearer, self.ctx.now())?;
         let (found, subscription) = match session_store::find_account_with_subscription(
             &self.ctx.db,
             claims.user_id,
@@ -257,12 +257,12 @@ impl Accounts {
         let row = subscriptions::find_by_user(&self.ctx.db, user_id)
             .await?
             .ok_or(ServiceError::NotFound("Subscription"))?;
-        Subscription::at(row, clock::now())
+        Subscription::at(row, self.ctx.now())
     }
 
     /// The caller's account with subscription and preferences.
     pub async fn profile(&self, user_id: Uuid) -> Result<Profile, ServiceError> {
-        load_profile(&self.ctx.db, &self.ctx.catalog, user_id).await
+        load_profile(&self.ctx.db, &self.ctx, user_id).await
     }
 
     /// Changes one's name and/or email. Changing the email takes the current password (so a
@@ -287,7 +287,7 @@ impl Accounts {
             .map(Email::parse)
             .and_then(|r| errors.take(r));
         errors.finish()?;
-        let now = clock::now();
+        let now = self.ctx.now();
         let current = users::find_by_id(&self.ctx.db, user_id)
             .await?
             .ok_or(ServiceError::NotFound("User"))?;
@@ -312,7 +312,7 @@ impl Accounts {
             Err(StoreError::Duplicate(_)) => return Err(ServiceError::EmailTaken),
             Err(e) => return Err(e.into()),
         }
-        let profile = load_profile(&txn, &self.ctx.catalog, user_id).await?;
+        let profile = load_profile(&txn, &self.ctx, user_id).await?;
         let email_changed = profile.account.email != current.email;
         if email_changed {
             let account = &profile.account;
@@ -369,10 +369,10 @@ impl Accounts {
         let user = users::find_by_id(&self.ctx.db, current.id)
             .await?
             .ok_or(ServiceError::NotFound("User"))?;
-        self.reauthenticate(&user, current_password, clock::now())
+        self.reauthenticate(&user, current_password, self.ctx.now())
             .await?;
         let hash = self.ctx.hasher.hash(&new_password).await?;
-        let now = clock::now();
+        let now = self.ctx.now();
         let txn = persistence::begin_write(&self.ctx.db).await?;
         let changes = UserChanges {
             password_hash: Some(hash),
@@ -451,10 +451,10 @@ pub(crate) async fn insert_account(
 }
 
 /// Loads the account, subscription and preferences of a user (preferences are created on
-/// first read and kept within the plan's tier).
+/// first read and kept within the plan's tier), as they are now.
 pub(crate) async fn load_profile(
     conn: &impl ConnectionTrait,
-    catalog: &ModelCatalog,
+    ctx: &Context,
     user_id: Uuid,
 ) -> Result<Profile, ServiceError> {
     let user = users::find_by_id(conn, user_id)
@@ -465,8 +465,10 @@ pub(crate) async fn load_profile(
         .ok_or_else(|| {
             ServiceError::internal("profile", format!("user {user_id} has no subscription"))
         })?;
-    let subscription = Subscription::at(row, clock::now())?;
-    let preferences = preferences_for(conn, catalog, user_id, subscription.max_model_tier).await?;
+    let now = ctx.now();
+    let subscription = Subscription::at(row, now)?;
+    let max_tier = subscription.max_model_tier;
+    let preferences = preferences_for(conn, &ctx.catalog, user_id, max_tier, now).await?;
     Ok(Profile {
         account: Account::try_from(user)?,
         subscription,

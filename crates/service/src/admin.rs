@@ -12,7 +12,7 @@ use crate::error::FieldErrors;
 use crate::sessions::end_sessions;
 use crate::subscription_events;
 use crate::views::{Account, Profile, Subscription};
-use crate::{Context, ServiceError, clock};
+use crate::{Context, ServiceError};
 
 /// The admin listing's query as received.
 #[derive(Debug, Clone, Default)]
@@ -140,7 +140,7 @@ impl Admin {
             .map(|(user, sub)| {
                 Ok((
                     Account::try_from(user)?,
-                    sub.map(|row| Subscription::at(row, clock::now()))
+                    sub.map(|row| Subscription::at(row, self.ctx.now()))
                         .transpose()?,
                 ))
             })
@@ -157,7 +157,7 @@ impl Admin {
     /// One account.
     pub async fn get_user(&self, actor: &CurrentUser, id: Uuid) -> Result<Profile, ServiceError> {
         require_admin(actor)?;
-        load_profile(&self.ctx.db, &self.ctx.catalog, id).await
+        load_profile(&self.ctx.db, &self.ctx, id).await
     }
 
     /// Creates an account (any role, any plan: no payment is taken for admin-created accounts).
@@ -191,10 +191,10 @@ impl Admin {
 
     async fn insert_new_account(&self, draft: AccountDraft) -> Result<Profile, ServiceError> {
         let hash = hash_new_account_password(&self.ctx, &draft).await?;
-        let now = clock::now();
+        let now = self.ctx.now();
         let txn = persistence::begin_write(&self.ctx.db).await?;
         let id = insert_account(&self.ctx, &txn, draft, hash, now).await?;
-        let profile = load_profile(&txn, &self.ctx.catalog, id).await?;
+        let profile = load_profile(&txn, &self.ctx, id).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(profile)
     }
@@ -237,7 +237,7 @@ impl Admin {
         }
         let demoting = role.is_some_and(|r| r != Role::Admin);
         let disabling = patch.is_active == Some(false);
-        let now = clock::now();
+        let now = self.ctx.now();
         let txn = persistence::begin_write(&self.ctx.db).await?;
         if demoting || disabling {
             let self_change = if demoting {
@@ -273,11 +273,11 @@ impl Admin {
         let after = subscriptions::update(&txn, id, sub_changes, now).await?;
         let queued = match (&before, &after) {
             (Some(before), Some(after)) => {
-                subscription_events::announce_change(&txn, before, after).await?
+                subscription_events::announce_change(&txn, before, after, now).await?
             }
             _ => 0,
         };
-        let profile = load_profile(&txn, &self.ctx.catalog, id).await?;
+        let profile = load_profile(&txn, &self.ctx, id).await?;
         txn.commit().await.map_err(StoreError::from)?;
         if queued > 0 {
             self.ctx.webhook_signal.notify_one();

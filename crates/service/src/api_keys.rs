@@ -18,7 +18,7 @@ use crate::metering::{
     ReservationCommand, TokenStatistics, TrackCommand, TrackOutcome, UsageSummary,
 };
 use crate::usage_reports::{HistoryPage, HistoryQuery, UsageReports};
-use crate::{Context, ServiceError, clock};
+use crate::{Context, ServiceError};
 
 /// What every key secret starts with, so that secret scanners recognise a leaked one.
 pub const API_KEY_PREFIX: &str = "dzk_";
@@ -235,7 +235,7 @@ impl ApiKeys {
         new: NewApiKey,
         created_by: Option<Uuid>,
     ) -> Result<CreatedApiKey, ServiceError> {
-        let now = clock::now();
+        let now = self.ctx.now();
         let mut errors = FieldErrors::default();
         // A key's name follows the rule of a person's name: 1 to 100 characters after
         // trimming, no control characters.
@@ -297,7 +297,7 @@ impl ApiKeys {
     #[tracing::instrument(skip_all, fields(admin_id = %actor.id, api_key_id = %id))]
     pub async fn revoke(&self, actor: &CurrentUser, id: Uuid) -> Result<(), ServiceError> {
         require_admin(actor)?;
-        store::revoke(&self.ctx.db, id, clock::now())
+        store::revoke(&self.ctx.db, id, self.ctx.now())
             .await?
             .map(|_| ())
             .ok_or(ServiceError::NotFound("API key"))
@@ -318,7 +318,7 @@ impl ApiKeys {
     /// A found key, if live; `last_used_at` is stamped off the request path, at most once a
     /// minute.
     fn admit(&self, row: &ApiKeyRow) -> Result<KeyCaller, ServiceError> {
-        let now = clock::now();
+        let now = self.ctx.now();
         if row.revoked_at.is_some() || row.expires_at.is_some_and(|at| at <= now) {
             return Err(ServiceError::InvalidApiKey);
         }
@@ -382,7 +382,7 @@ impl ApiKeys {
         }
         .ok_or(ServiceError::NotFound("User"))?;
         let plan = match persistence::subscriptions::find_by_user(&self.ctx.db, user.id).await? {
-            Some(row) => crate::views::Subscription::at(row, clock::now())?.plan,
+            Some(row) => crate::views::Subscription::at(row, self.ctx.now())?.plan,
             None => domain::Plan::Free,
         };
         Ok(UserSummary {

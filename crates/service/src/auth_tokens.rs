@@ -97,19 +97,23 @@ pub(crate) fn issue_access(
 
 /// Signs and verifies a token with the configured keys (at start-up: a key the JWT library
 /// cannot use stops the server instead of failing every sign-in).
-pub(crate) fn self_test(config: &AuthConfig) -> Result<(), ServiceError> {
-    let token = issue_access(config, Uuid::nil(), Uuid::nil(), chrono::Utc::now())?;
-    verify_access(config, &token)
+pub(crate) fn self_test(config: &AuthConfig, now: DateTime<Utc>) -> Result<(), ServiceError> {
+    let token = issue_access(config, Uuid::nil(), Uuid::nil(), now)?;
+    verify_access(config, &token, now)
         .map(|_| ())
         .map_err(|_| ServiceError::internal("jwt keys", "a token just signed does not verify"))
 }
 
-/// Verifies signature, `exp`, `nbf`, `iss`, `aud` and `typ`. The algorithm is pinned to the
-/// configured key's: EdDSA with a `kid` naming the current or a previous key when a signing key
-/// is configured, else HS256.
+/// How far `exp` and `nbf` may be off the service's clock (another instance's clock may differ).
+const LEEWAY_SECS: i64 = 5;
+
+/// Verifies signature, `exp` and `nbf` (at `now`, the service's clock), `iss`, `aud` and `typ`.
+/// The algorithm is pinned to the configured key's: EdDSA with a `kid` naming the current or a
+/// previous key when a signing key is configured, else HS256.
 pub(crate) fn verify_access(
     config: &AuthConfig,
     token: &str,
+    now: DateTime<Utc>,
 ) -> Result<AccessClaims, ServiceError> {
     let (algorithm, key) = match &config.signing_key {
         Some(keys) => {
@@ -129,9 +133,10 @@ pub(crate) fn verify_access(
     };
     let mut validation = Validation::new(algorithm);
     validation.algorithms = vec![algorithm];
-    validation.leeway = 5;
-    validation.validate_exp = true;
-    validation.validate_nbf = true;
+    // The library would compare `exp` and `nbf` with the system's time; they are checked below
+    // against the service's clock instead, the one that set them.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
     validation.set_issuer(&[config.issuer.as_str()]);
     validation.set_audience(&[config.audience.as_str()]);
     validation.required_spec_claims = ["exp", "nbf", "iat", "iss", "aud", "sub"]
@@ -141,7 +146,10 @@ pub(crate) fn verify_access(
     let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)
         .map_err(|_| ServiceError::InvalidToken)?;
     let claims = data.claims;
-    if claims.typ != ACCESS_TYPE {
+    let now = now.timestamp();
+    let expired = claims.exp < now.saturating_sub(LEEWAY_SECS);
+    let not_yet_valid = claims.nbf > now.saturating_add(LEEWAY_SECS);
+    if expired || not_yet_valid || claims.typ != ACCESS_TYPE {
         return Err(ServiceError::InvalidToken);
     }
     let issued_at =
@@ -220,26 +228,48 @@ mod tests {
         }
     }
 
+    fn instant() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_900_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn an_access_token_is_valid_on_the_given_clock_from_its_issue_to_the_end_of_its_lifetime() {
+        let signer = config(&[7u8; 32]); // 900 s
+        let issued = instant();
+        let token = issue_access(&signer, Uuid::nil(), Uuid::nil(), issued).unwrap();
+        let at = |secs| issued + chrono::TimeDelta::seconds(secs);
+        // Five seconds of leeway either side, for instances whose clocks differ a little.
+        for valid in [-5, 0, 899, 905] {
+            assert!(verify_access(&signer, &token, at(valid)).is_ok(), "{valid}");
+        }
+        for refused in [-6, 906, 86_400] {
+            assert!(
+                verify_access(&signer, &token, at(refused)).is_err(),
+                "{refused}"
+            );
+        }
+    }
+
     #[test]
     fn eddsa_tokens_name_their_key_and_verify_only_with_a_known_one() {
-        let now = chrono::Utc::now();
+        let now = instant();
         let old = crate::Ed25519Keys::generate().unwrap();
         let signer = eddsa(old.clone());
         let token = issue_access(&signer, Uuid::nil(), Uuid::nil(), now).unwrap();
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.alg, Algorithm::EdDSA);
         assert_eq!(header.kid.as_deref(), Some(old.kid()));
-        assert!(verify_access(&signer, &token).is_ok());
+        assert!(verify_access(&signer, &token, now).is_ok());
         // A new key that still accepts the old one, then one that does not.
         let mut rolled = crate::Ed25519Keys::generate().unwrap();
-        assert!(verify_access(&eddsa(rolled.clone()), &token).is_err());
+        assert!(verify_access(&eddsa(rolled.clone()), &token, now).is_err());
         rolled.accept_for_tests(&old);
-        assert!(verify_access(&eddsa(rolled), &token).is_ok());
+        assert!(verify_access(&eddsa(rolled), &token, now).is_ok());
         // The same claims under HS256 with the configured secret are refused: the algorithm
         // is pinned.
         let hs = issue_access(&config(&[9u8; 32]), Uuid::nil(), Uuid::nil(), now).unwrap();
-        assert!(verify_access(&signer, &hs).is_err());
-        assert!(verify_access(&config(&[9u8; 32]), &token).is_err());
+        assert!(verify_access(&signer, &hs, now).is_err());
+        assert!(verify_access(&config(&[9u8; 32]), &token, now).is_err());
     }
 
     #[test]

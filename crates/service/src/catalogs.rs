@@ -5,7 +5,7 @@ use persistence::subscriptions;
 use uuid::Uuid;
 
 use crate::views::Subscription;
-use crate::{Context, ServiceError, clock};
+use crate::{Context, ServiceError};
 
 /// Plan prices in minor units (cents) of one currency, per month.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +101,7 @@ impl Catalogs {
         let row = subscriptions::find_by_user(&self.ctx.db, user_id)
             .await?
             .ok_or(ServiceError::NotFound("User"))?;
-        let max = Subscription::at(row, clock::now())?.max_model_tier;
+        let max = Subscription::at(row, self.ctx.now())?.max_model_tier;
         let models = self
             .ctx
             .catalog

@@ -17,7 +17,7 @@ use crate::auth_tokens::{self, CurrentUser};
 use crate::budgets;
 use crate::error::parse_new_password;
 use crate::sessions::end_sessions;
-use crate::{Context, ServiceError, clock};
+use crate::{Context, ServiceError};
 use domain::Email;
 
 const VERIFY: &str = "verify_email";
@@ -133,7 +133,7 @@ impl EmailFlows {
     /// must still match the account's current email.
     #[tracing::instrument(skip_all)]
     pub async fn verify_email(&self, token: &str) -> Result<(), ServiceError> {
-        let now = clock::now();
+        let now = self.ctx.now();
         let txn = persistence::begin_write(&self.ctx.db).await?;
         let spent = store::spend_token(&txn, VERIFY, &auth_tokens::hash_token(token), now)
             .await?
@@ -163,7 +163,7 @@ impl EmailFlows {
     /// when the address is already verified and nothing was sent.
     #[tracing::instrument(skip_all, fields(user_id = %current.id))]
     pub async fn resend_verification(&self, current: &CurrentUser) -> Result<bool, ServiceError> {
-        let now = clock::now();
+        let now = self.ctx.now();
         let user = users::find_by_id(&self.ctx.db, current.id)
             .await?
             .ok_or(ServiceError::NotFound("User"))?;
@@ -206,7 +206,7 @@ impl EmailFlows {
         let email =
             Email::parse(email).map_err(|e| ServiceError::invalid_field("email", e.to_string()))?;
         let email = email.as_str();
-        let now = clock::now();
+        let now = self.ctx.now();
         if let Some(ip) = client_ip {
             let budget = self
                 .ctx
@@ -286,7 +286,7 @@ impl EmailFlows {
         new_password: &str,
         client_ip: Option<&str>,
     ) -> Result<(), ServiceError> {
-        let now = clock::now();
+        let now = self.ctx.now();
         if let Some(ip) = client_ip {
             let budget = self.ctx.budget(
                 Scope::ResetRedeemIp,

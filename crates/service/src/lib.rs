@@ -39,6 +39,7 @@ pub use api_keys::{
 pub use auth_tokens::{CurrentUser, SessionTokens};
 pub use billing::CheckoutSession;
 pub use catalogs::{Catalogs, ModelEntry, ModelList, PlanOffer, PlanPrices};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AuthConfig, JwtSecret, ThrottleConfig};
 pub use email_flows::{EmailConfig, EmailFlows};
 pub use error::{FieldError, FieldErrors, ServiceError};
@@ -75,10 +76,12 @@ pub use views::{Account, Preferences, Profile, Subscription};
 use domain::{AlertThresholds, ModelCatalog};
 use persistence::DatabaseConnection;
 
-/// Everything the use cases share: the pool and the validated configuration.
+/// Everything the use cases share: the pool, the clock and the validated configuration.
 #[derive(Clone)]
 pub struct Context {
     pub(crate) db: DatabaseConnection,
+    /// Where time comes from; read it through [`Context::now`].
+    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) auth: Arc<AuthConfig>,
     pub(crate) throttle: ThrottleConfig,
     pub(crate) catalog: Arc<ModelCatalog>,
@@ -101,6 +104,13 @@ pub struct Context {
     pub(crate) webhook_signal: Arc<tokio::sync::Notify>,
     /// Where business events are reported.
     pub(crate) metrics: Arc<dyn ServiceMetrics>,
+}
+
+impl Context {
+    /// The current time, to the millisecond.
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        clock::read(self.clock.as_ref())
+    }
 }
 
 /// The service facade the HTTP layer (or any embedding program) holds.
@@ -126,6 +136,7 @@ pub struct Services {
     metrics: Arc<dyn ServiceMetrics>,
     hasher: PasswordHasher,
     auth: Arc<AuthConfig>,
+    clock: Arc<dyn Clock>,
     db: DatabaseConnection,
 }
 
@@ -167,6 +178,8 @@ pub struct ServiceSettings {
     pub webhooks: WebhookConfig,
     /// Where business events are reported ([`NoMetrics`] for none).
     pub metrics: Arc<dyn ServiceMetrics>,
+    /// Where time comes from ([`SystemClock`]; a [`ManualClock`] in tests of time rules).
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Billing as the services use it: a gateway and the webhook verifier that go together.
@@ -191,6 +204,7 @@ impl Services {
     pub fn new(db: DatabaseConnection, settings: ServiceSettings) -> Result<Self, ServiceError> {
         let ctx = Context {
             db: db.clone(),
+            clock: settings.clock,
             auth: Arc::new(settings.auth),
             throttle: settings.throttle,
             catalog: Arc::new(settings.catalog),
@@ -212,7 +226,7 @@ impl Services {
             metrics: settings.metrics,
         };
         let webhook_config = Arc::new(settings.webhooks);
-        auth_tokens::self_test(&ctx.auth)?; // refuse a key the JWT library cannot use, at start-up
+        auth_tokens::self_test(&ctx.auth, ctx.now())?; // refuse a key the JWT library cannot use, at start-up
         let metering = Metering::new(
             ctx.clone(),
             settings.track_batching,
@@ -245,6 +259,7 @@ impl Services {
             metrics: ctx.metrics.clone(),
             hasher: ctx.hasher.clone(),
             auth: ctx.auth.clone(),
+            clock: ctx.clock.clone(),
             db,
         })
     }
@@ -277,6 +292,7 @@ impl Services {
             self.outbox_signal.clone(),
             poll_interval,
             self.metrics.clone(),
+            self.clock.clone(),
         )
     }
 
@@ -289,12 +305,13 @@ impl Services {
             self.webhook_signal.clone(),
             self.webhook_config.clone(),
             self.metrics.clone(),
+            self.clock.clone(),
         )
     }
 
     /// The gauges a metrics scrape reads: the outboxes' backlogs and the pool's connections.
     pub async fn operational_gauges(&self) -> Result<OperationalGauges, ServiceError> {
-        let now = clock::now();
+        let now = clock::read(self.clock.as_ref());
         let age = |oldest: Option<chrono::DateTime<chrono::Utc>>| {
             oldest.map_or(0.0, |at| {
                 (now - at).num_milliseconds().max(0) as f64 / 1000.0
@@ -321,6 +338,7 @@ impl Services {
             interval,
             throttle_window,
             self.usage_retention,
+            self.clock.clone(),
         )
     }
 

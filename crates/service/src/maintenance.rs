@@ -9,12 +9,14 @@
 //! It also announces paid plans that ran out (`subscription.updated`), once each: a lapse is
 //! decided on every read and changes nothing stored, so this is where it becomes an event.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use persistence::DatabaseConnection;
 
-use crate::{ServiceError, clock};
+use crate::ServiceError;
+use crate::clock::{self, Clock};
 
 /// Deletes what has expired, once per interval.
 #[derive(Clone)]
@@ -25,6 +27,7 @@ pub struct MaintenanceWorker {
     attempts_kept: TimeDelta,
     /// Raw usage events older than this are deleted (`None`: kept forever).
     usage_retention: Option<TimeDelta>,
+    clock: Arc<dyn Clock>,
 }
 
 /// What one pass deleted.
@@ -61,6 +64,7 @@ impl MaintenanceWorker {
         interval: Duration,
         longest_window: Duration,
         usage_retention: Option<Duration>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         let window = TimeDelta::from_std(longest_window).unwrap_or(TimeDelta::days(1));
         Self {
@@ -68,6 +72,7 @@ impl MaintenanceWorker {
             interval,
             attempts_kept: window.max(TimeDelta::days(1)),
             usage_retention: usage_retention.and_then(|d| TimeDelta::from_std(d).ok()),
+            clock,
         }
     }
 
@@ -91,7 +96,7 @@ impl MaintenanceWorker {
 
     /// One pass: deletes expired rows of every kind and announces lapsed plans.
     pub async fn run_once(&self) -> Result<Pruned, ServiceError> {
-        let now = clock::now();
+        let now = clock::read(self.clock.as_ref());
         Ok(Pruned {
             expired_reservations: self.close_expired_reservations(now).await?,
             usage_events: self.prune_usage_events(now).await?,
@@ -107,7 +112,7 @@ impl MaintenanceWorker {
                 now - WEBHOOK_DELIVERIES_KEPT,
             )
             .await?,
-            lapses_announced: crate::subscription_events::announce_lapses(&self.db).await?,
+            lapses_announced: crate::subscription_events::announce_lapses(&self.db, now).await?,
         })
     }
 
@@ -117,8 +122,8 @@ impl MaintenanceWorker {
         let expired =
             persistence::reservations::expired(&self.db, now, RESERVATIONS_PER_PASS).await?;
         for row in &expired {
-            crate::metering::close_reservation(&self.db, row, persistence::reservations::EXPIRED)
-                .await?;
+            let expired = persistence::reservations::EXPIRED;
+            crate::metering::close_reservation(&self.db, row, expired, now).await?;
         }
         Ok(expired.len() as u64)
     }

@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use mail::{Email, Mailer};
 use persistence::DatabaseConnection;
 use persistence::email as store;
 use tokio::sync::Notify;
 
-use crate::clock;
+use crate::clock::{self, Clock};
 use crate::metrics::ServiceMetrics;
 use crate::usage_alerts;
 
@@ -26,6 +26,7 @@ pub struct OutboxWorker {
     signal: Arc<Notify>,
     poll_interval: Duration,
     metrics: Arc<dyn ServiceMetrics>,
+    clock: Arc<dyn Clock>,
 }
 
 /// Wait before attempt `n + 1` after `n` failed ones: 30 s, 2 min, 8 min, ... capped at 6 h.
@@ -44,6 +45,7 @@ impl OutboxWorker {
         signal: Arc<Notify>,
         poll_interval: Duration,
         metrics: Arc<dyn ServiceMetrics>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             db,
@@ -51,7 +53,12 @@ impl OutboxWorker {
             signal,
             poll_interval,
             metrics,
+            clock,
         }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        clock::read(self.clock.as_ref())
     }
 
     /// Runs until the task is dropped: sends due messages, then sleeps until woken by a new
@@ -76,7 +83,7 @@ impl OutboxWorker {
     pub async fn send_due(&self) -> Result<usize, persistence::StoreError> {
         let mut sent = 0;
         loop {
-            let now = clock::now();
+            let now = self.now();
             let batch = store::due(&self.db, now, 20).await?;
             if batch.is_empty() {
                 return Ok(sent);
@@ -96,7 +103,7 @@ impl OutboxWorker {
                 let attempts = row.attempts + 1;
                 match self.mailer.send(&email).await {
                     Ok(()) => {
-                        store::mark_sent(&self.db, row.id, clock::now()).await?;
+                        store::mark_sent(&self.db, row.id, self.now()).await?;
                         sent += 1;
                         if row.kind.as_deref() == Some(usage_alerts::EMAIL_KIND) {
                             self.metrics.alert_email_sent();
@@ -105,15 +112,9 @@ impl OutboxWorker {
                     }
                     Err(e) => {
                         let give_up = e.is_permanent() || attempts >= MAX_ATTEMPTS;
-                        let retry_at = (!give_up).then(|| clock::now() + backoff(attempts));
-                        store::mark_failed(
-                            &self.db,
-                            row.id,
-                            &e.to_string(),
-                            retry_at,
-                            clock::now(),
-                        )
-                        .await?;
+                        let retry_at = (!give_up).then(|| self.now() + backoff(attempts));
+                        store::mark_failed(&self.db, row.id, &e.to_string(), retry_at, self.now())
+                            .await?;
                         if give_up {
                             tracing::error!(message_id = %row.id, attempts, error = %e, "email given up");
                         } else {

@@ -1,5 +1,6 @@
 //! Preferences: theme, notifications and default model, kept consistent with the plan.
 
+use chrono::{DateTime, Utc};
 use domain::{ModelCatalog, ModelTier, Refusal, Theme};
 use persistence::preferences::{self, NewPreferences, PreferencesChanges};
 use persistence::subscriptions;
@@ -8,7 +9,7 @@ use uuid::Uuid;
 
 use crate::error::FieldErrors;
 use crate::views::{Preferences, Subscription};
-use crate::{Context, ServiceError, clock};
+use crate::{Context, ServiceError};
 
 /// A partial update as received.
 #[derive(Debug, Clone, Default)]
@@ -31,8 +32,9 @@ impl PreferencesService {
 
     /// The caller's preferences (created with defaults on first read).
     pub async fn get(&self, user_id: Uuid) -> Result<Preferences, ServiceError> {
-        let tier = current_tier(&self.ctx.db, user_id).await?;
-        preferences_for(&self.ctx.db, &self.ctx.catalog, user_id, tier).await
+        let now = self.ctx.now();
+        let tier = current_tier(&self.ctx.db, user_id, now).await?;
+        preferences_for(&self.ctx.db, &self.ctx.catalog, user_id, tier, now).await
     }
 
     /// Applies a partial update: `theme` must be light, dark or system; `default_model` must be
@@ -56,23 +58,24 @@ impl PreferencesService {
             .and_then(|r| errors.take(r));
         errors.finish()?;
         let txn = persistence::begin_write(&self.ctx.db).await?;
-        let max = current_tier(&txn, user_id).await?;
+        let now = self.ctx.now();
+        let max = current_tier(&txn, user_id, now).await?;
         if let Some(requested) = model_tier
             && !requested.within(max)
         {
             return Err(ServiceError::Quota {
                 refusal: Refusal::ModelNotAllowed { requested, max },
-                reset_date: domain::BillingPeriod::containing(clock::now()).reset_date(),
+                reset_date: domain::BillingPeriod::containing(now).reset_date(),
             });
         }
         // Make sure the row exists (accounts created before preferences existed).
-        preferences_for(&txn, &self.ctx.catalog, user_id, max).await?;
+        preferences_for(&txn, &self.ctx.catalog, user_id, max, now).await?;
         let changes = PreferencesChanges {
             theme: theme.map(|t| t.as_str().to_owned()),
             notifications: update.notifications,
             default_model: update.default_model,
         };
-        let row = preferences::update(&txn, user_id, changes, clock::now())
+        let row = preferences::update(&txn, user_id, changes, now)
             .await?
             .ok_or(ServiceError::NotFound("Preferences"))?;
         txn.commit().await.map_err(StoreError::from)?;
@@ -83,11 +86,12 @@ impl PreferencesService {
 async fn current_tier(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
+    now: DateTime<Utc>,
 ) -> Result<ModelTier, ServiceError> {
     let row = subscriptions::find_by_user(conn, user_id)
         .await?
         .ok_or(ServiceError::NotFound("User"))?;
-    Ok(Subscription::at(row, clock::now())?.max_model_tier)
+    Ok(Subscription::at(row, now)?.max_model_tier)
 }
 
 /// Defaults for a new account: light theme, notifications on, the best model the tier allows.
@@ -95,7 +99,7 @@ pub(crate) fn default_preferences(
     catalog: &ModelCatalog,
     user_id: Uuid,
     max_tier: ModelTier,
-    now: chrono::DateTime<chrono::Utc>,
+    now: DateTime<Utc>,
 ) -> NewPreferences {
     NewPreferences {
         user_id,
@@ -115,19 +119,20 @@ fn best_model(catalog: &ModelCatalog, max_tier: ModelTier) -> String {
 
 /// The user's preferences, created on first read, with a default model the current tier cannot
 /// use (after a downgrade, or a model removed from the catalog) replaced by the best allowed one
-/// and the stored value corrected.
+/// and the stored value corrected (at `now`).
 pub(crate) async fn preferences_for(
     conn: &impl ConnectionTrait,
     catalog: &ModelCatalog,
     user_id: Uuid,
     max_tier: ModelTier,
+    now: DateTime<Utc>,
 ) -> Result<Preferences, ServiceError> {
     let row = match preferences::find_by_user(conn, user_id).await? {
         Some(row) => row,
         None => {
             preferences::insert_if_missing(
                 conn,
-                default_preferences(catalog, user_id, max_tier, clock::now()),
+                default_preferences(catalog, user_id, max_tier, now),
             )
             .await?
         }
@@ -144,7 +149,7 @@ pub(crate) async fn preferences_for(
         default_model: Some(best),
         ..Default::default()
     };
-    let row = preferences::update(conn, user_id, changes, clock::now())
+    let row = preferences::update(conn, user_id, changes, now)
         .await?
         .ok_or(ServiceError::NotFound("Preferences"))?;
     Preferences::try_from(row)

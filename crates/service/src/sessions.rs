@@ -11,7 +11,7 @@ use crate::accounts::load_profile;
 use crate::auth_tokens::{self, CurrentUser, SessionTokens};
 use crate::budgets::Budget;
 use crate::views::Profile;
-use crate::{Context, ServiceError, clock};
+use crate::{Context, ServiceError};
 
 /// Credentials as received. The email is only normalised (trim, lower-case), never validated:
 /// a malformed one simply matches no account.
@@ -52,7 +52,7 @@ impl Sessions {
     #[tracing::instrument(skip_all)]
     pub async fn login(&self, request: LoginRequest) -> Result<SignedIn, ServiceError> {
         let email = request.email.trim().to_lowercase();
-        let now = clock::now();
+        let now = self.ctx.now();
         let ip = request.client_ip.as_deref();
         // Already locked out: refused on reads alone (a flood of refused attempts writes
         // nothing).
@@ -86,7 +86,7 @@ impl Sessions {
         throttle::forget(&txn, &attempt).await?;
         users::touch_last_login(&txn, user.id, now).await?;
         let tokens = start_session(&self.ctx, &txn, user.id, now).await?;
-        let profile = load_profile(&txn, &self.ctx.catalog, user.id).await?;
+        let profile = load_profile(&txn, &self.ctx, user.id).await?;
         txn.commit().await.map_err(StoreError::from)?;
         tracing::info!(user_id = %user.id, "signed in");
         Ok(SignedIn { tokens, profile })
@@ -154,7 +154,7 @@ impl Sessions {
     pub async fn refresh(&self, refresh_token: &str) -> Result<SessionTokens, ServiceError> {
         let hash = auth_tokens::hash_token(refresh_token);
         let successor = auth_tokens::successor_token(&self.ctx.auth, refresh_token)?;
-        let now = clock::now();
+        let now = self.ctx.now();
         let txn = persistence::begin_write(&self.ctx.db).await?;
         // On PostgreSQL a concurrent rotation of the same token holds the row until it commits,
         // so a caller that finds the token spent also finds the successor it was spent for.
@@ -239,7 +239,7 @@ impl Sessions {
         refresh_token: &str,
     ) -> Result<(), ServiceError> {
         let hash = auth_tokens::hash_token(refresh_token);
-        let now = clock::now();
+        let now = self.ctx.now();
         let txn = persistence::begin_write(&self.ctx.db).await?;
         if let Some(row) = store::find_by_hash(&txn, &hash).await?
             && row.user_id == current.id
@@ -254,7 +254,7 @@ impl Sessions {
     /// until now is rejected.
     #[tracing::instrument(skip_all, fields(user_id = %current.id))]
     pub async fn logout_all(&self, current: &CurrentUser) -> Result<(), ServiceError> {
-        let now = clock::now();
+        let now = self.ctx.now();
         let txn = persistence::begin_write(&self.ctx.db).await?;
         end_sessions(&txn, current.id, None, UserChanges::default(), now).await?;
         txn.commit().await.map_err(StoreError::from)?;

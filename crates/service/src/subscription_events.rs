@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::outgoing::events::{EventType, OutgoingEvent, timestamp};
 use crate::outgoing::publish::publish;
 use crate::views::Subscription;
-use crate::{Context, ServiceError, clock};
+use crate::{Context, ServiceError};
 use uuid::Uuid;
 
 /// The `subscription.updated` event of a subscription now in force, changed from `previous`.
@@ -35,13 +35,14 @@ fn event(previous: Plan, now: &Subscription, at: DateTime<Utc>) -> OutgoingEvent
 }
 
 /// Queues `subscription.updated` when the subscription in force differs between `before` and
-/// `after` (plan, status or end), in the caller's transaction. Returns the deliveries queued.
+/// `after` (plan, status or end) read at `at`, in the caller's transaction. Returns the
+/// deliveries queued.
 pub(crate) async fn announce_change(
     conn: &impl ConnectionTrait,
     before: &SubscriptionRow,
     after: &SubscriptionRow,
+    at: DateTime<Utc>,
 ) -> Result<usize, ServiceError> {
-    let at = clock::now();
     let was = Subscription::at(before.clone(), at)?;
     let now = Subscription::at(after.clone(), at)?;
     if (was.plan, &was.status, was.expires_at) == (now.plan, &now.status, now.expires_at) {
@@ -50,16 +51,17 @@ pub(crate) async fn announce_change(
     Ok(publish(conn, &[event(was.plan, &now, at)]).await?)
 }
 
-/// Queues `payment.failed` for the subscription's owner, in the caller's transaction.
+/// Queues `payment.failed` (at `at`) for the subscription's owner, in the caller's transaction.
 pub(crate) async fn announce_payment_failure(
     conn: &impl ConnectionTrait,
     row: &SubscriptionRow,
     decline_code: Option<&str>,
+    at: DateTime<Utc>,
 ) -> Result<usize, ServiceError> {
-    let subscription = Subscription::at(row.clone(), clock::now())?;
+    let subscription = Subscription::at(row.clone(), at)?;
     let failed = OutgoingEvent {
         event_type: EventType::PaymentFailed,
-        at: clock::now(),
+        at,
         data: json!({
             "user_id": row.user_id,
             "plan": subscription.plan.as_str(),
@@ -87,7 +89,7 @@ pub(crate) async fn announce_decline(
             row.plan = plan.as_str().to_owned();
             row.expires_at = None;
         }
-        let queued = announce_payment_failure(&txn, &row, decline_code).await?;
+        let queued = announce_payment_failure(&txn, &row, decline_code, ctx.now()).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok::<usize, ServiceError>(queued)
     };
@@ -98,10 +100,13 @@ pub(crate) async fn announce_decline(
     }
 }
 
-/// Announces every paid plan that ran out since the last pass, once each (several instances
-/// may run this at once: the claim is one conditional update). Returns the lapses announced.
-pub(crate) async fn announce_lapses(db: &DatabaseConnection) -> Result<u64, StoreError> {
-    let now = clock::now();
+/// Announces every paid plan that ran out by `now` and not yet announced, once each (several
+/// instances may run this at once: the claim is one conditional update). Returns the lapses
+/// announced.
+pub(crate) async fn announce_lapses(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
     let txn = persistence::begin_write(db).await?;
     let lapsed = subscriptions::claim_lapsed(&txn, now, RENEWAL_GRACE).await?;
     let mut events = Vec::new();

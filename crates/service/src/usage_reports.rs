@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::auth_tokens::CurrentUser;
 use crate::history_cursor::{FilterFingerprint, HistoryCursor};
-use crate::{Context, ServiceError, clock};
+use crate::{Context, ServiceError};
 
 /// Largest history page.
 pub const MAX_HISTORY_PAGE: u64 = 100;
@@ -296,7 +296,7 @@ impl UsageReports {
                 })
                 .collect(),
             next_cursor,
-            retained_since: self.ctx.usage_retention.map(|kept| clock::now() - kept),
+            retained_since: self.ctx.usage_retention.map(|kept| self.ctx.now() - kept),
         })
     }
 
@@ -336,7 +336,7 @@ impl UsageReports {
         };
         let end_date = match query.end_date.as_deref() {
             Some(raw) => day_of("end_date", raw, true)?,
-            None => clock::now().date_naive(),
+            None => self.ctx.now().date_naive(),
         };
         let start_date = match query.start_date.as_deref() {
             Some(raw) => day_of("start_date", raw, false)?,

@@ -183,11 +183,10 @@ async fn write(
     book: &Ledger,
     items: &[(usize, TrackItem)],
 ) -> Result<Vec<TrackResult>, ServiceError> {
-    let now = items
-        .iter()
-        .map(|(_, item)| item.event.created_at)
-        .max()
-        .unwrap_or_else(Utc::now);
+    // The batch happens at its latest track's time (each was stamped by the service's clock).
+    let Some(now) = items.iter().map(|(_, item)| item.event.created_at).max() else {
+        return Ok(Vec::new());
+    };
     let keys: Vec<CountersKey> = items
         .iter()
         .map(|(_, item)| item.key())

@@ -31,7 +31,7 @@ use crate::accounts::Subscriber;
 use crate::metrics::TrackAnswer;
 use crate::usage_alerts::{self, UsageAlert};
 use crate::views::Subscription;
-use crate::{Context, ServiceError, clock};
+use crate::{Context, ServiceError};
 
 /// Who reported a track: the user through their own route, or a service API key acting for
 /// them. Recorded with the event; the admin analytics group and filter by it.
@@ -196,7 +196,7 @@ impl Metering {
         let row = subscriptions::find_by_user(conn, user_id)
             .await?
             .ok_or(ServiceError::NotFound("User"))?;
-        Subscription::at(row, clock::now())
+        Subscription::at(row, self.ctx.now())
     }
 
     async fn limits(
@@ -252,7 +252,7 @@ impl Metering {
         command: impl TryInto<TrackCommand, Error = ServiceError>,
     ) -> Result<TrackOutcome, ServiceError> {
         let row = caller.subscription.ok_or(ServiceError::NotFound("User"))?;
-        let subscription = Subscription::at(row, clock::now())?;
+        let subscription = Subscription::at(row, self.ctx.now())?;
         let plan = subscription.plan;
         // The command is parsed here, from whatever the caller holds (the HTTP layer's body
         // converts itself), so a refused body still counts in the business metrics.
@@ -288,7 +288,7 @@ impl Metering {
 
     /// This period's usage alerts (`GET /api/usage/me/alerts`), in the order they fired.
     pub async fn alerts(&self, user_id: Uuid) -> Result<Vec<UsageAlert>, ServiceError> {
-        let period = BillingPeriod::containing(clock::now());
+        let period = BillingPeriod::containing(self.ctx.now());
         Ok(usage_alerts::for_period(&self.ctx.db, user_id, period).await?)
     }
 
@@ -300,7 +300,7 @@ impl Metering {
         limits: EffectiveLimits,
         reporter: Reporter,
     ) -> Result<TrackOutcome, ServiceError> {
-        let now = clock::now();
+        let now = self.ctx.now();
         let quota = QuotaRequest {
             request_type: parsed.request_type,
             model_tier: parsed.tier,
@@ -392,7 +392,7 @@ impl Metering {
     ) -> Result<CheckOutcome, ServiceError> {
         let parsed = self.resolve_check(command)?;
         let row = caller.subscription.ok_or(ServiceError::NotFound("User"))?;
-        let limits = Subscription::at(row, clock::now())?.limits();
+        let limits = Subscription::at(row, self.ctx.now())?.limits();
         self.decide_check(caller.user.id, parsed, limits).await
     }
 
@@ -413,7 +413,7 @@ impl Metering {
         (request_type, model_tier, estimated_tokens): (RequestType, ModelTier, Option<u64>),
         limits: EffectiveLimits,
     ) -> Result<CheckOutcome, ServiceError> {
-        let now = clock::now();
+        let now = self.ctx.now();
         let period = BillingPeriod::containing(now);
         let row = store::counters(&self.ctx.db, user_id, period.start_date()).await?;
         let held = ledger::reserved_holdings(&self.ctx.db, row.iter(), now).await?;
@@ -449,7 +449,7 @@ impl Metering {
 
     /// This period's counters and limits.
     pub async fn usage(&self, user_id: Uuid) -> Result<UsageSummary, ServiceError> {
-        let period = BillingPeriod::containing(clock::now());
+        let period = BillingPeriod::containing(self.ctx.now());
         let limits = self.limits(&self.ctx.db, user_id).await?;
         let counters = counters_of(
             store::counters(&self.ctx.db, user_id, period.start_date())
@@ -465,7 +465,7 @@ impl Metering {
 
     /// This period's token statistics, from the counters and the daily roll-ups only.
     pub async fn statistics(&self, user_id: Uuid) -> Result<TokenStatistics, ServiceError> {
-        let period = BillingPeriod::containing(clock::now());
+        let period = BillingPeriod::containing(self.ctx.now());
         let limits = self.limits(&self.ctx.db, user_id).await?;
         let counters = counters_of(
             store::counters(&self.ctx.db, user_id, period.start_date())

@@ -17,9 +17,9 @@ use uuid::Uuid;
 
 use super::ledger::{plus, reserved_holdings, usage_of};
 use super::{Metering, ReservationCommand};
+use crate::ServiceError;
 use crate::accounts::Subscriber;
 use crate::views::Subscription;
-use crate::{ServiceError, clock};
 
 /// A granted reservation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,11 +98,11 @@ impl Metering {
         let parsed = self.resolve_reservation(command)?;
         let user_id = caller.user.id;
         let row = caller.subscription.ok_or(ServiceError::NotFound("User"))?;
-        let limits = Subscription::at(row, clock::now())?.limits();
+        let limits = Subscription::at(row, self.ctx.now())?.limits();
         if let Some(existing) = self.earlier_reservation(user_id, &parsed).await? {
             return Ok((existing, false));
         }
-        let now = clock::now();
+        let now = self.ctx.now();
         let period = BillingPeriod::containing(now);
         let key = CountersKey {
             user_id,
@@ -179,12 +179,12 @@ impl Metering {
         let row = store::find(&self.ctx.db, user_id, id)
             .await?
             .ok_or(ServiceError::NotFound("Reservation"))?;
-        close_reservation(&self.ctx.db, &row, store::RELEASED).await
+        close_reservation(&self.ctx.db, &row, store::RELEASED, self.ctx.now()).await
     }
 
     /// The caller's reservations that count now, oldest first, and what they hold.
     pub async fn reservations(&self, user_id: Uuid) -> Result<ActiveReservations, ServiceError> {
-        let rows = store::list_active(&self.ctx.db, user_id, clock::now()).await?;
+        let rows = store::list_active(&self.ctx.db, user_id, self.ctx.now()).await?;
         let reservations = rows
             .into_iter()
             .map(Reservation::try_from)
@@ -196,14 +196,14 @@ impl Metering {
     }
 }
 
-/// Closes an active reservation as `state` (released, or expired by the sweep) under its
-/// user's counters lock, keeping `open_reservations` exact. A settled one is 409.
+/// Closes an active reservation as `state` (released, or expired by the sweep) at `now`, under
+/// its user's counters lock, keeping `open_reservations` exact. A settled one is 409.
 pub(crate) async fn close_reservation(
     db: &DatabaseConnection,
     row: &ReservationRow,
     state: &str,
+    now: DateTime<Utc>,
 ) -> Result<(), ServiceError> {
-    let now = clock::now();
     let key = CountersKey {
         user_id: row.user_id,
         period_start: row.period_start,

@@ -14,7 +14,7 @@ use super::events::EventType;
 use crate::admin::require_admin;
 use crate::auth_tokens::CurrentUser;
 use crate::error::FieldError;
-use crate::{Context, ServiceError, clock};
+use crate::{Context, ServiceError};
 
 /// The longest description accepted.
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
@@ -108,7 +108,7 @@ impl Webhooks {
                 description,
                 event_types: event_types.iter().map(|t| t.as_str().to_owned()).collect(),
                 secret: secret.expose().to_owned(),
-                now: clock::now(),
+                now: self.ctx.now(),
             },
         )
         .await?;

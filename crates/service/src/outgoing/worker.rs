@@ -19,7 +19,7 @@ use webhooks::{Attempt, SendError, WebhookSecret, WebhookSender};
 
 use super::WebhookConfig;
 use super::events::EventType;
-use crate::clock;
+use crate::clock::{self, Clock};
 use crate::metrics::{AttemptOutcome, ServiceMetrics};
 
 /// Deliveries claimed per pass.
@@ -35,6 +35,7 @@ pub struct WebhookWorker {
     signal: Arc<Notify>,
     config: Arc<WebhookConfig>,
     metrics: Arc<dyn ServiceMetrics>,
+    clock: Arc<dyn Clock>,
 }
 
 fn delta(d: Duration) -> TimeDelta {
@@ -48,6 +49,7 @@ impl WebhookWorker {
         signal: Arc<Notify>,
         config: Arc<WebhookConfig>,
         metrics: Arc<dyn ServiceMetrics>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             db,
@@ -55,7 +57,12 @@ impl WebhookWorker {
             signal,
             config,
             metrics,
+            clock,
         }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        clock::read(self.clock.as_ref())
     }
 
     /// Runs until the task is dropped: sends what is due, then sleeps until the next delivery
@@ -70,7 +77,7 @@ impl WebhookWorker {
                 Err(e) => tracing::error!(error = %e, "webhooks: a pass failed"),
             }
             let wait = match deliveries::next_due(&self.db).await {
-                Ok(Some(at)) => (at - clock::now())
+                Ok(Some(at)) => (at - self.now())
                     .to_std()
                     .unwrap_or(Duration::ZERO)
                     .clamp(Duration::from_millis(5), self.config.poll_interval),
@@ -87,7 +94,7 @@ impl WebhookWorker {
     pub async fn send_due(&self) -> Result<usize, StoreError> {
         let mut attempts = 0;
         loop {
-            let now = clock::now();
+            let now = self.now();
             let due = deliveries::due(&self.db, now, BATCH).await?;
             if due.is_empty() {
                 return Ok(attempts);
@@ -126,7 +133,7 @@ impl WebhookWorker {
     }
 
     async fn attempt(&self, row: DeliveryRow, endpoint: EndpointRow) -> Result<(), StoreError> {
-        let now = clock::now();
+        let now = self.now();
         let attempt_number = row.attempts + 1;
         let sent = match WebhookSecret::parse(&endpoint.secret) {
             Ok(secret) => {
@@ -142,7 +149,7 @@ impl WebhookWorker {
             }
             Err(e) => Err(SendError::Refused(e.to_string())),
         };
-        let finished = clock::now();
+        let finished = self.now();
         let (outcome, status_code, error) = match &sent {
             Ok(status) if (200..300).contains(status) => {
                 (AttemptOutcome::Succeeded, Some(*status), None)

@@ -24,7 +24,7 @@ pub(crate) use self::sign_up::{
 pub use self::subscriptions::{SubscriptionOutcome, SubscriptionUpdate};
 use crate::subscription_events;
 use crate::views::Subscription;
-use crate::{Context, ServiceError, clock};
+use crate::{Context, ServiceError};
 
 /// What a webhook delivery did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,20 +90,20 @@ impl Billing {
         state: Option<&SubscriptionState>,
         extra: SubscriptionChanges,
     ) -> Result<Subscription, ServiceError> {
-        let now = clock::now();
+        let now = self.ctx.now();
         let txn = persistence::begin_write(&self.ctx.db).await?;
         let row = rows::lock_by_user(&txn, user_id)
             .await?
             .ok_or(ServiceError::NotFound("Subscription"))?;
         let mut changes = match state {
-            Some(state) => stripe_sync::changes_for(&row, state, now.timestamp()),
+            Some(state) => stripe_sync::changes_for(&row, state, now.timestamp(), now),
             None => SubscriptionChanges::default(),
         };
         merge(&mut changes, extra);
         let updated = rows::update(&txn, user_id, changes, now)
             .await?
             .ok_or(ServiceError::NotFound("Subscription"))?;
-        let queued = subscription_events::announce_change(&txn, &row, &updated).await?;
+        let queued = subscription_events::announce_change(&txn, &row, &updated, now).await?;
         txn.commit().await.map_err(StoreError::from)?;
         if queued > 0 {
             self.ctx.webhook_signal.notify_one();

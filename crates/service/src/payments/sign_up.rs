@@ -89,7 +89,7 @@ pub(crate) async fn record_sign_up(
     let row = subscriptions::find_by_user(conn, user_id)
         .await?
         .ok_or(ServiceError::NotFound("Subscription"))?;
-    let mut changes = stripe_sync::changes_for(&row, state, now.timestamp());
+    let mut changes = stripe_sync::changes_for(&row, state, now.timestamp(), now);
     changes.payment_method_id = Some(Some(sign_up.payment_method.clone()));
     // A new account's first state, not a change: no `subscription.updated`.
     subscriptions::update(conn, user_id, changes, now).await?;

@@ -62,7 +62,8 @@ fn timestamp(unix: Option<i64>) -> Option<DateTime<Utc>> {
     unix.and_then(|secs| DateTime::from_timestamp(secs, 0))
 }
 
-/// The row changes that make our subscription follow `state`, seen at `at` (unix seconds).
+/// The row changes that make our subscription follow `state`, seen at `at` (unix seconds) and
+/// applied at `now` (a plan that changes without a period start starts then).
 ///
 /// - active/trialing: the state's plan, `active`; past_due: the plan is kept, `past_due`;
 /// - a first payment still open (incomplete, or pending from our own call): `free` with status
@@ -75,6 +76,7 @@ pub(crate) fn changes_for(
     row: &SubscriptionRow,
     state: &SubscriptionState,
     at: i64,
+    now: DateTime<Utc>,
 ) -> SubscriptionChanges {
     let current_plan = Plan::parse(&row.plan).unwrap_or(Plan::Free);
     let same_subscription =
@@ -154,7 +156,7 @@ pub(crate) fn changes_for(
         is_active: Some(is_active),
         auto_renew: Some(auto_renew),
         start_date: if plan_changed {
-            timestamp(state.current_period_start).or(Some(crate::clock::now()))
+            timestamp(state.current_period_start).or(Some(now))
         } else {
             None
         },
@@ -175,8 +177,12 @@ mod tests {
     use billing::{BillingInterval, PaidPlan};
     use uuid::Uuid;
 
+    fn applied() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_100, 0).unwrap_or_default()
+    }
+
     fn row(plan: &str, status: &str, sub: Option<&str>, synced: Option<i64>) -> SubscriptionRow {
-        let now = Utc::now();
+        let now = applied();
         SubscriptionRow {
             id: Uuid::now_v7(),
             user_id: Uuid::now_v7(),
@@ -242,6 +248,7 @@ mod tests {
             &r,
             &state(GatewayStatus::Active, Some(PaidPlan::Professional)),
             5,
+            applied(),
         );
         assert_eq!(c.plan.as_deref(), Some("professional"));
         assert_eq!(c.status.as_deref(), Some(ACTIVE));
@@ -262,6 +269,7 @@ mod tests {
             &r,
             &state(GatewayStatus::PastDue, Some(PaidPlan::Professional)),
             2,
+            applied(),
         );
         assert_eq!(c.plan.as_deref(), Some("professional"));
         assert_eq!(c.status.as_deref(), Some(PAST_DUE));
@@ -270,7 +278,12 @@ mod tests {
             GatewayStatus::Unpaid,
             GatewayStatus::IncompleteExpired,
         ] {
-            let c = changes_for(&r, &state(ended, Some(PaidPlan::Professional)), 2);
+            let c = changes_for(
+                &r,
+                &state(ended, Some(PaidPlan::Professional)),
+                2,
+                applied(),
+            );
             assert_eq!(c.plan.as_deref(), Some("free"));
             assert_eq!(c.status.as_deref(), Some(CANCELED));
             assert_eq!(c.auto_renew, Some(false));
@@ -283,11 +296,21 @@ mod tests {
             client_secret: Some("pi_secret".into()),
         };
         let fresh = row("free", "active", None, None);
-        let c = changes_for(&fresh, &state(pending.clone(), Some(PaidPlan::Basic)), 1);
+        let c = changes_for(
+            &fresh,
+            &state(pending.clone(), Some(PaidPlan::Basic)),
+            1,
+            applied(),
+        );
         assert_eq!(c.plan.as_deref(), Some("free"));
         assert_eq!(c.status.as_deref(), Some(PENDING));
         let paying = row("basic", "active", Some("sub_1"), Some(1));
-        let c = changes_for(&paying, &state(pending, Some(PaidPlan::Basic)), 2);
+        let c = changes_for(
+            &paying,
+            &state(pending, Some(PaidPlan::Basic)),
+            2,
+            applied(),
+        );
         assert_eq!(c.plan.as_deref(), Some("basic"));
         assert_eq!(c.status.as_deref(), Some(ACTIVE));
         assert_eq!(c.stripe_status, Some(Some("active".into())));
@@ -297,7 +320,12 @@ mod tests {
     fn cancel_at_period_end_turns_renewal_off() {
         let mut s = state(GatewayStatus::Active, Some(PaidPlan::Basic));
         s.cancel_at_period_end = true;
-        let c = changes_for(&row("basic", "active", Some("sub_1"), None), &s, 1);
+        let c = changes_for(
+            &row("basic", "active", Some("sub_1"), None),
+            &s,
+            1,
+            applied(),
+        );
         assert_eq!(c.auto_renew, Some(false));
         assert_eq!(c.plan.as_deref(), Some("basic"));
     }
@@ -305,7 +333,12 @@ mod tests {
     #[test]
     fn the_stored_time_never_goes_back() {
         let r = row("basic", "active", Some("sub_1"), Some(50));
-        let c = changes_for(&r, &state(GatewayStatus::Active, Some(PaidPlan::Basic)), 40);
+        let c = changes_for(
+            &r,
+            &state(GatewayStatus::Active, Some(PaidPlan::Basic)),
+            40,
+            applied(),
+        );
         assert_eq!(c.stripe_synced_at, Some(Some(50)));
     }
 

@@ -6,11 +6,11 @@ use domain::{PaymentMethodId, Plan, SubscriptionStatus};
 use persistence::subscriptions::{SubscriptionChanges, SubscriptionRow};
 
 use super::{Billing, is_gone, stripe_id, stripe_sync};
+use crate::ServiceError;
 use crate::auth_tokens::CurrentUser;
 use crate::error::FieldErrors;
 use crate::subscription_events;
 use crate::views::Subscription;
-use crate::{ServiceError, clock};
 
 /// `PUT /api/users/me/subscription`: every field optional.
 #[derive(Debug, Clone, Default)]
@@ -71,7 +71,7 @@ impl Billing {
             .map(|raw| parse_payment_method("payment_method_id", raw))
             .transpose()?;
         let row = self.row(user.id).await?;
-        let view = Subscription::at(row.clone(), clock::now())?;
+        let view = Subscription::at(row.clone(), self.ctx.now())?;
         let prefix = format!(
             "subscription:{}:{}",
             user.id,
@@ -151,7 +151,7 @@ impl Billing {
                             extra.plan = Some(Plan::Free.as_str().to_owned());
                             extra.status = Some(SubscriptionStatus::Active.as_str().to_owned());
                             extra.is_active = Some(true);
-                            extra.start_date = Some(clock::now());
+                            extra.start_date = Some(self.ctx.now());
                         }
                     } else if let Some(renew) = update.auto_renew {
                         extra.auto_renew = Some(renew);

@@ -5,6 +5,7 @@
 
 use billing::SubscriptionState;
 use billing::webhook::{EventData, InvoiceEvent, SubscriptionChange, WebhookEvent};
+use chrono::{DateTime, Utc};
 use domain::{
     ProviderStatus, StateDecision, StoredProviderState, SubscriptionStatus, WebhookOutcome,
     decide_payment_failure, decide_state,
@@ -15,8 +16,8 @@ use persistence::subscriptions::{self, SubscriptionChanges, SubscriptionRow};
 use uuid::Uuid;
 
 use super::{Billing, WebhookReceipt, stripe_sync};
+use crate::ServiceError;
 use crate::subscription_events;
-use crate::{ServiceError, clock};
 
 /// The `type` label of Stripe deliveries whose signature or body did not verify.
 const UNVERIFIED: &str = "unverified";
@@ -66,7 +67,7 @@ impl Billing {
         let event = self
             .ctx
             .webhook_gate
-            .verify_and_parse(verifier, payload, header, clock::now().timestamp())
+            .verify_and_parse(verifier, payload, header, self.ctx.now().timestamp())
             .await?
             .map_err(|e| {
                 if e.is_signature_error() {
@@ -192,6 +193,7 @@ impl Billing {
                         row,
                         state,
                         event.created,
+                        self.ctx.now(),
                     ))),
                 ),
             }
@@ -272,21 +274,21 @@ impl Billing {
             Step::Refetch => return Ok(None),
             Step::Done(outcome, changes) => (outcome, changes),
         };
+        let now = self.ctx.now();
         let mut queued = 0;
         if let Some(changes) = changes
-            && let Some(updated) =
-                subscriptions::update(&txn, row.user_id, *changes, clock::now()).await?
+            && let Some(updated) = subscriptions::update(&txn, row.user_id, *changes, now).await?
         {
-            queued += subscription_events::announce_change(&txn, &row, &updated).await?;
+            queued += subscription_events::announce_change(&txn, &row, &updated, now).await?;
         }
         // A declined renewal of this account's subscription, whatever it changed (not one
         // older than the stored state: a later payment may have gone through since).
         if matches!(event.data, EventData::InvoicePaymentFailed(_))
             && matches!(outcome, WebhookOutcome::Applied | WebhookOutcome::Ignored)
         {
-            queued += subscription_events::announce_payment_failure(&txn, &row, None).await?;
+            queued += subscription_events::announce_payment_failure(&txn, &row, None, now).await?;
         }
-        if !record(&txn, event, Some(row.user_id), outcome).await? {
+        if !record(&txn, event, Some(row.user_id), outcome, now).await? {
             return Ok(Some(WebhookOutcome::Duplicate));
         }
         txn.commit().await.map_err(StoreError::from)?;
@@ -313,7 +315,7 @@ impl Billing {
         outcome: WebhookOutcome,
     ) -> Result<WebhookOutcome, ServiceError> {
         let txn = persistence::begin_write(&self.ctx.db).await?;
-        if !record(&txn, event, user_id, outcome).await? {
+        if !record(&txn, event, user_id, outcome, self.ctx.now()).await? {
             return Ok(WebhookOutcome::Duplicate);
         }
         txn.commit().await.map_err(StoreError::from)?;
@@ -362,6 +364,7 @@ async fn record(
     event: &WebhookEvent,
     user_id: Option<Uuid>,
     outcome: WebhookOutcome,
+    processed_at: DateTime<Utc>,
 ) -> Result<bool, ServiceError> {
     Ok(stripe_events::record(
         conn,
@@ -371,7 +374,7 @@ async fn record(
             created: event.created,
             user_id,
             outcome: outcome.as_str(),
-            processed_at: clock::now(),
+            processed_at,
         },
     )
     .await?)
