@@ -28,6 +28,7 @@ mod usage_alerts;
 mod usage_reports;
 mod views;
 mod webhook_gate;
+mod worker_loop;
 
 use std::sync::Arc;
 

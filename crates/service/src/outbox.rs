@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use crate::clock::{self, Clock};
 use crate::metrics::ServiceMetrics;
 use crate::usage_alerts;
+use crate::worker_loop::{self, Passes};
 
 /// Attempts before a message is given up.
 pub const MAX_ATTEMPTS: i32 = 10;
@@ -64,19 +65,7 @@ impl OutboxWorker {
     /// Runs until the task is dropped: sends due messages, then sleeps until woken by a new
     /// message or the poll interval passes.
     pub async fn run(self) {
-        loop {
-            // Each pass runs as its own task, so even a bug that panics cannot stop the worker.
-            let pass = self.clone();
-            match tokio::spawn(async move { pass.send_due().await }).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "outbox: could not read due messages"),
-                Err(e) => tracing::error!(error = %e, "outbox: a pass failed"),
-            }
-            tokio::select! {
-                () = self.signal.notified() => {}
-                () = tokio::time::sleep(self.poll_interval) => {}
-            }
-        }
+        worker_loop::run_forever(self).await;
     }
 
     /// One pass over the due messages. Returns how many were sent.
@@ -127,6 +116,24 @@ impl OutboxWorker {
                 return Ok(sent);
             }
         }
+    }
+}
+
+impl Passes for OutboxWorker {
+    type Done = usize;
+    type Error = persistence::StoreError;
+    const NAME: &'static str = "outbox";
+
+    async fn pass(&self) -> Result<usize, persistence::StoreError> {
+        self.send_due().await
+    }
+
+    fn signal(&self) -> &Notify {
+        &self.signal
+    }
+
+    async fn wait(&self) -> Duration {
+        self.poll_interval
     }
 }
 

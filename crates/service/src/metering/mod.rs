@@ -465,13 +465,11 @@ impl Metering {
 
     /// This period's token statistics, from the counters and the daily roll-ups only.
     pub async fn statistics(&self, user_id: Uuid) -> Result<TokenStatistics, ServiceError> {
-        let period = BillingPeriod::containing(self.ctx.now());
-        let limits = self.limits(&self.ctx.db, user_id).await?;
-        let counters = counters_of(
-            store::counters(&self.ctx.db, user_id, period.start_date())
-                .await?
-                .as_ref(),
-        );
+        let UsageSummary {
+            period,
+            counters,
+            limits,
+        } = self.usage(user_id).await?;
         let rows = store::user_summaries(
             &self.ctx.db,
             user_id,

@@ -21,6 +21,7 @@ use super::WebhookConfig;
 use super::events::EventType;
 use crate::clock::{self, Clock};
 use crate::metrics::{AttemptOutcome, ServiceMetrics};
+use crate::worker_loop::{self, Passes};
 
 /// Deliveries claimed per pass.
 const BATCH: u64 = 32;
@@ -68,26 +69,7 @@ impl WebhookWorker {
     /// Runs until the task is dropped: sends what is due, then sleeps until the next delivery
     /// is due, a new one is queued, or the poll interval passes.
     pub async fn run(self) {
-        loop {
-            // Each pass runs as its own task, so even a bug that panics cannot stop the worker.
-            let pass = self.clone();
-            match tokio::spawn(async move { pass.send_due().await }).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "webhooks: could not read due deliveries"),
-                Err(e) => tracing::error!(error = %e, "webhooks: a pass failed"),
-            }
-            let wait = match deliveries::next_due(&self.db).await {
-                Ok(Some(at)) => (at - self.now())
-                    .to_std()
-                    .unwrap_or(Duration::ZERO)
-                    .clamp(Duration::from_millis(5), self.config.poll_interval),
-                _ => self.config.poll_interval,
-            };
-            tokio::select! {
-                () = self.signal.notified() => {}
-                () = tokio::time::sleep(wait) => {}
-            }
-        }
+        worker_loop::run_forever(self).await;
     }
 
     /// Sends every due delivery; returns how many attempts were made.
@@ -225,5 +207,30 @@ impl WebhookWorker {
             .retry_schedule
             .get(index)
             .map(|wait| now + delta(*wait))
+    }
+}
+
+impl Passes for WebhookWorker {
+    type Done = usize;
+    type Error = StoreError;
+    const NAME: &'static str = "webhooks";
+
+    async fn pass(&self) -> Result<usize, StoreError> {
+        self.send_due().await
+    }
+
+    fn signal(&self) -> &Notify {
+        &self.signal
+    }
+
+    /// Until the next delivery is due, within 5 ms and the poll interval.
+    async fn wait(&self) -> Duration {
+        match deliveries::next_due(&self.db).await {
+            Ok(Some(at)) => (at - self.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .clamp(Duration::from_millis(5), self.config.poll_interval),
+            _ => self.config.poll_interval,
+        }
     }
 }
