@@ -81,6 +81,53 @@ async fn invalid_registration_reports_every_bad_field_and_writes_nothing(app: Te
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
 }
 
+/// The names of the fields a 422 body lists, in its order.
+fn error_fields(body: &Value) -> Vec<&str> {
+    body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect()
+}
+
+async fn one_answer_names_every_bad_field_of_a_registration_billing_ones_included(app: TestApp) {
+    // Billing is not configured here: the fields are still judged first, all at once.
+    let res = app
+        .post(
+            "/api/auth/register",
+            None,
+            json!({"name": "", "email": "not-an-email", "password": "short", "role": "root",
+                   "subscription": {"plan": "basic", "billing_period": "weekly",
+                                    "payment_method_id": "pm 1"}}),
+        )
+        .await;
+    let body = expect_error(res, 422, "validation_error").await;
+    assert_eq!(
+        error_fields(&body),
+        [
+            "name",
+            "email",
+            "password",
+            "role",
+            "billing_period",
+            "subscription.payment_method_id"
+        ]
+    );
+    // A free plan does not read the billing fields.
+    let res = app
+        .post(
+            "/api/auth/register",
+            None,
+            json!({"name": "F", "email": "f@example.com", "password": PASSWORD,
+                   "subscription": {"plan": "free", "billing_period": "weekly",
+                                    "payment_method_id": "pm 1"}}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
+}
+
 async fn weak_and_common_passwords_are_refused(app: TestApp) {
     for password in ["short1!", "12345678", "password", &"x".repeat(129)] {
         let res = app
@@ -657,6 +704,15 @@ async fn profile_changes_check_email_and_reset_verification(app: TestApp) {
         .put(
             "/api/users/me",
             Some(&me.access),
+            json!({"name": " ", "email": "bad"}),
+        )
+        .await;
+    let body = expect_error(res, 422, "validation_error").await;
+    assert_eq!(error_fields(&body), ["name", "email"]);
+    let res = app
+        .put(
+            "/api/users/me",
+            Some(&me.access),
             json!({"email": "New@Example.com", "name": "New Name", "current_password": PASSWORD}),
         )
         .await;
@@ -721,6 +777,7 @@ db_tests!(
     registration_returns_tokens_and_the_full_user,
     a_taken_email_is_a_conflict_whatever_its_case,
     invalid_registration_reports_every_bad_field_and_writes_nothing,
+    one_answer_names_every_bad_field_of_a_registration_billing_ones_included,
     weak_and_common_passwords_are_refused,
     registration_never_grants_admin,
     a_paid_plan_without_billing_is_unavailable_and_leaves_no_account,

@@ -93,6 +93,35 @@ async fn preference_refusals_change_nothing(app: TestApp) {
     .await;
 }
 
+async fn one_answer_names_every_bad_field_of_a_preferences_update(app: TestApp) {
+    let me = app.user("both@example.com").await;
+    let res = app
+        .put(
+            "/api/preferences/me",
+            Some(&me.access),
+            json!({"theme": "purple", "default_model": "", "notifications": false}),
+        )
+        .await;
+    let body = expect_error(res, 422, "validation_error").await;
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["theme", "model"]);
+    let prefs: Value = app
+        .get("/api/preferences/me", Some(&me.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        prefs["notifications"], true,
+        "a refused update writes nothing"
+    );
+}
+
 async fn a_downgrade_moves_the_default_model_within_the_new_plan(app: TestApp) {
     let admin = app.admin("boss@example.com").await;
     let me = app.user("down@example.com").await;
@@ -227,6 +256,7 @@ async fn models_say_what_the_callers_plan_allows(app: TestApp) {
 db_tests!(
     preferences_have_defaults_and_take_partial_updates,
     preference_refusals_change_nothing,
+    one_answer_names_every_bad_field_of_a_preferences_update,
     a_downgrade_moves_the_default_model_within_the_new_plan,
     an_admin_tier_override_widens_the_models,
     plans_list_prices_limits_and_models,

@@ -122,7 +122,27 @@ async fn a_paid_plan_past_its_end_is_free_everywhere(app: TestApp) {
     assert_eq!(prefs["default_model"], "gpt-3.5-turbo");
 }
 
+async fn one_answer_names_every_bad_field_of_a_subscription_change(app: TestApp) {
+    let me = app.user("change@example.com").await;
+    let res = app
+        .put(
+            "/api/users/me/subscription",
+            Some(&me.access),
+            json!({"plan": "gold", "billing_period": "weekly", "payment_method_id": "pm 1"}),
+        )
+        .await;
+    let body = expect_error(res, 422, "validation_error").await;
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["plan", "billing_period", "payment_method_id"]);
+}
+
 db_tests!(
     the_subscription_endpoint_returns_the_seed_object,
-    a_paid_plan_past_its_end_is_free_everywhere
+    a_paid_plan_past_its_end_is_free_everywhere,
+    one_answer_names_every_bad_field_of_a_subscription_change,
 );

@@ -92,6 +92,24 @@ pub enum DomainError {
     /// The billing interval is not `monthly` or `yearly`.
     #[error("billing_period must be monthly or yearly.")]
     UnknownBillingInterval(String),
+    /// An event type of outgoing webhooks that does not exist.
+    #[error(
+        "Unknown event type '{0}'; expected one of {known}.",
+        known = crate::EventType::ALL.map(|t| t.as_str()).join(", ")
+    )]
+    UnknownEventType(String),
+    /// A webhook endpoint that receives no event type.
+    #[error("Name at least one event type.")]
+    NoEventTypes,
+    /// A webhook URL that does not have the form of one.
+    #[error("{0}")]
+    InvalidWebhookUrl(crate::webhook::UrlProblem),
+    /// A description that is too long or holds control characters.
+    #[error("description must have at most {max} characters without control characters.")]
+    InvalidDescription {
+        /// The most characters allowed.
+        max: usize,
+    },
     /// A stored subscription status is not one of ours.
     #[error("Unknown subscription status '{0}'.")]
     UnknownSubscriptionStatus(String),
@@ -154,6 +172,10 @@ impl DomainError {
             | Self::InvalidUuid { .. }
             | Self::InvalidPaymentMethod
             | Self::UnknownBillingInterval(_)
+            | Self::UnknownEventType(_)
+            | Self::NoEventTypes
+            | Self::InvalidWebhookUrl(_)
+            | Self::InvalidDescription { .. }
             | Self::UnknownSubscriptionStatus(_)
             | Self::OutOfRange { .. }
             | Self::InvalidCatalogEntry { .. }
@@ -185,6 +207,9 @@ impl DomainError {
             | Self::OutOfRange { field, .. } => Some(field),
             Self::InvalidPaymentMethod => Some("payment_method_id"),
             Self::UnknownBillingInterval(_) => Some("billing_period"),
+            Self::UnknownEventType(_) | Self::NoEventTypes => Some("event_types"),
+            Self::InvalidWebhookUrl(_) => Some("url"),
+            Self::InvalidDescription { .. } => Some("description"),
             Self::UnknownSubscriptionStatus(_) => Some("status"),
             Self::UnknownScope(_) => Some("scopes"),
             Self::InvalidCatalogEntry { .. } | Self::InvalidAlertThresholds { .. } => None,

@@ -15,6 +15,7 @@ pub mod preferences;
 pub mod quota;
 pub mod subscription;
 pub mod usage;
+pub mod webhook;
 
 pub use account::{Email, Password, Role, UserName};
 pub use alerts::{AlertLevels, AlertThresholds, Crossing, MeteredUnit};
@@ -35,3 +36,4 @@ pub use subscription::{
 pub use usage::{
     Counters, MaxTokensPerRequest, RequestType, TokenCounts, UsageUnit, checked_token_count,
 };
+pub use webhook::{EndpointDescription, EventType, UrlProblem, WebhookUrl};

@@ -1,7 +1,7 @@
 //! Accounts: registration, the caller's profile, profile and password changes, and turning an
 //! access token into the current user.
 
-use domain::{Email, Password, Plan, Role, UserName};
+use domain::{BillingInterval, Email, Password, PaymentMethodId, Plan, Role, UserName};
 use persistence::preferences;
 use persistence::sessions::SessionAccount;
 use persistence::subscriptions::{self, NewSubscription, SubscriptionRow};
@@ -13,24 +13,29 @@ use uuid::Uuid;
 use crate::auth_tokens::{self, AccessClaims, CurrentUser};
 use crate::budgets;
 use crate::email_flows::{self, queue_verification, wake};
-use crate::error::{FieldErrors, parse_new_password};
+use crate::error::parse_new_password;
 use crate::payments;
 use crate::preferences::{default_preferences, preferences_for};
 use crate::sessions::{SignedIn, end_sessions, start_session};
 use crate::views::{Account, Profile, Subscription};
 use crate::{Context, ServiceError};
 
-/// A registration request as received (raw strings, parsed here).
-#[derive(Debug, Clone, Default)]
+/// A registration, parsed: what the use case still judges is the account's standing (only the
+/// `user` role may be chosen, 403), billing (configured, 503; a payment method for a paid plan,
+/// 422; the plan offered at that interval), the client's budget (429) and the email's
+/// availability (409), in that order.
+#[derive(Debug, Clone)]
 pub struct Registration {
-    pub name: String,
-    pub email: String,
-    pub password: String,
-    pub role: Option<String>,
-    pub plan: Option<String>,
-    /// `monthly` (default) or `yearly`, for a paid plan.
-    pub billing_period: Option<String>,
-    pub payment_method_id: Option<String>,
+    pub name: UserName,
+    pub email: Email,
+    pub password: Password,
+    /// `user` unless asked otherwise; anything else is refused.
+    pub role: Role,
+    pub plan: Plan,
+    /// How a paid plan is billed (monthly unless asked); a free plan ignores it.
+    pub billing_interval: BillingInterval,
+    /// The card a paid plan is paid with (required then); a free plan ignores it.
+    pub payment_method_id: Option<PaymentMethodId>,
 }
 
 /// A new account, signed in; `client_secret` when its first payment needs the customer.
@@ -40,12 +45,13 @@ pub struct Registered {
     pub client_secret: Option<String>,
 }
 
-/// Changes to one's own profile.
+/// Changes to one's own profile, parsed.
 #[derive(Debug, Clone, Default)]
 pub struct ProfileChanges {
-    pub name: Option<String>,
-    pub email: Option<String>,
-    /// Needed to change the email.
+    pub name: Option<UserName>,
+    pub email: Option<Email>,
+    /// Needed to change the email. Checked against the stored hash, never parsed: a password
+    /// set under older rules must still be accepted.
     pub current_password: Option<String>,
 }
 
@@ -111,27 +117,15 @@ impl Accounts {
         request: Registration,
         client_ip: Option<&str>,
     ) -> Result<Registered, ServiceError> {
-        let mut errors = FieldErrors::default();
-        let name = errors.take(UserName::parse(&request.name));
-        let email = errors.take(Email::parse(&request.email));
-        let password = errors.take(Password::parse(&request.password));
-        let role = match request.role.as_deref() {
-            None => Some(Role::User),
-            Some(raw) => errors.take(Role::parse(raw)),
-        };
-        let plan = match request.plan.as_deref() {
-            None => Some(Plan::Free),
-            Some(raw) => errors.take(Plan::parse(raw)),
-        };
-        errors.finish()?;
-        let (Some(name), Some(email), Some(password), Some(role), Some(plan)) =
-            (name, email, password, role, plan)
-        else {
-            return Err(ServiceError::internal(
-                "registration",
-                "collector lost an error",
-            ));
-        };
+        let Registration {
+            name,
+            email,
+            password,
+            role,
+            plan,
+            billing_interval,
+            payment_method_id,
+        } = request;
         if role != Role::User {
             return Err(ServiceError::ForbiddenRole);
         }
@@ -139,8 +133,8 @@ impl Accounts {
             Some(payments::check_paid_registration(
                 &self.ctx,
                 plan,
-                request.billing_period.as_deref(),
-                request.payment_method_id.as_deref(),
+                billing_interval,
+                payment_method_id,
             )?)
         } else {
             None
@@ -275,18 +269,11 @@ impl Accounts {
         user_id: Uuid,
         changes: ProfileChanges,
     ) -> Result<Profile, ServiceError> {
-        let mut errors = FieldErrors::default();
-        let name = changes
-            .name
-            .as_deref()
-            .map(UserName::parse)
-            .and_then(|r| errors.take(r));
-        let email = changes
-            .email
-            .as_deref()
-            .map(Email::parse)
-            .and_then(|r| errors.take(r));
-        errors.finish()?;
+        let ProfileChanges {
+            name,
+            email,
+            current_password,
+        } = changes;
         let now = self.ctx.now();
         let current = users::find_by_id(&self.ctx.db, user_id)
             .await?
@@ -297,7 +284,7 @@ impl Accounts {
                 .ctx
                 .budget(Scope::EmailChange, self.ctx.throttle.email_changes_per_user);
             budgets::spend(&self.ctx, budget, &user_id.to_string(), now).await?;
-            let password = changes.current_password.as_deref().unwrap_or_default();
+            let password = current_password.as_deref().unwrap_or_default();
             self.reauthenticate(&current, password, now).await?;
         }
         let txn = persistence::begin_write(&self.ctx.db).await?;

@@ -128,19 +128,25 @@ impl ServiceError {
 
     /// Collects the domain errors of several fields into one 422.
     pub fn from_domain_errors(errors: Vec<DomainError>) -> Self {
+        Self::from_named_errors(errors.into_iter().map(|e| (None, e)).collect())
+    }
+
+    /// [`from_domain_errors`](Self::from_domain_errors), with a field name replacing the
+    /// error's own where the request names the field otherwise.
+    fn from_named_errors(errors: Vec<(Option<&'static str>, DomainError)>) -> Self {
         // A specific code (weak_password, unknown_model) only when every error shares it.
-        let code = match errors.first().map(DomainError::code) {
-            Some(first) if errors.iter().all(|e| e.code() == first) => first,
+        let code = match errors.first().map(|(_, e)| e.code()) {
+            Some(first) if errors.iter().all(|(_, e)| e.code() == first) => first,
             _ => "validation_error",
         };
         let message = match errors.as_slice() {
-            [only] => only.to_string(),
+            [(_, only)] => only.to_string(),
             many => format!("The request has {} invalid fields.", many.len()),
         };
         let errors = errors
             .iter()
-            .map(|e| FieldError {
-                field: e.field().unwrap_or("body").to_owned(),
+            .map(|(field, e)| FieldError {
+                field: field.or(e.field()).unwrap_or("body").to_owned(),
                 message: e.to_string(),
             })
             .collect();
@@ -215,15 +221,41 @@ impl From<StoreError> for ServiceError {
 /// };
 /// ```
 #[derive(Debug, Default)]
-pub struct FieldErrors(Vec<DomainError>);
+pub struct FieldErrors(Vec<(Option<&'static str>, DomainError)>);
 
 impl FieldErrors {
     /// The value, or `None` with its error kept.
     pub fn take<T>(&mut self, result: Result<T, DomainError>) -> Option<T> {
+        self.take_named(None, result)
+    }
+
+    /// [`take`](Self::take) for a field the request names `field` (e.g.
+    /// `subscription.payment_method_id`) rather than as the error names it.
+    pub fn take_as<T>(&mut self, field: &'static str, result: Result<T, DomainError>) -> Option<T> {
+        self.take_named(Some(field), result)
+    }
+
+    /// [`take`](Self::take) for a value that can fail in several ways at once (a list whose
+    /// entries are checked one by one): every error is kept.
+    pub fn take_all<T>(&mut self, result: Result<T, Vec<DomainError>>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(errors) => {
+                self.0.extend(errors.into_iter().map(|e| (None, e)));
+                None
+            }
+        }
+    }
+
+    fn take_named<T>(
+        &mut self,
+        field: Option<&'static str>,
+        result: Result<T, DomainError>,
+    ) -> Option<T> {
         match result {
             Ok(v) => Some(v),
             Err(e) => {
-                self.0.push(e);
+                self.0.push((field, e));
                 None
             }
         }
@@ -234,7 +266,7 @@ impl FieldErrors {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(ServiceError::from_domain_errors(self.0))
+            Err(ServiceError::from_named_errors(self.0))
         }
     }
 }

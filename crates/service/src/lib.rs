@@ -54,8 +54,8 @@ pub use metrics::{AttemptOutcome, NoMetrics, ServiceMetrics, TrackAnswer};
 pub use outbox::OutboxWorker;
 pub use outgoing::WebhookConfig;
 pub use outgoing::endpoints::{
-    CreatedWebhookEndpoint, MAX_DESCRIPTION_CHARS, NewWebhookEndpoint, WebhookDelivery,
-    WebhookDeliveryPage, WebhookEndpoint, Webhooks,
+    CreatedWebhookEndpoint, NewWebhookEndpoint, WebhookDelivery, WebhookDeliveryPage,
+    WebhookEndpoint, Webhooks,
 };
 pub use outgoing::events::EventType;
 pub use outgoing::worker::WebhookWorker;

@@ -1,22 +1,22 @@
 //! Preferences: theme, notifications and default model, kept consistent with the plan.
 
 use chrono::{DateTime, Utc};
-use domain::{ModelCatalog, ModelTier, Refusal, Theme};
+use domain::{ModelCatalog, ModelName, ModelTier, Refusal, Theme};
 use persistence::preferences::{self, NewPreferences, PreferencesChanges};
 use persistence::subscriptions;
 use persistence::{ConnectionTrait, StoreError};
 use uuid::Uuid;
 
-use crate::error::FieldErrors;
 use crate::views::{Preferences, Subscription};
 use crate::{Context, ServiceError};
 
-/// A partial update as received.
+/// A partial update, parsed. Whether the catalog knows `default_model` and the plan allows it
+/// is the use case's to judge (it holds the catalog and reads the plan).
 #[derive(Debug, Clone, Default)]
 pub struct PreferencesUpdate {
-    pub theme: Option<String>,
+    pub theme: Option<Theme>,
     pub notifications: Option<bool>,
-    pub default_model: Option<String>,
+    pub default_model: Option<ModelName>,
 }
 
 /// Preferences use cases.
@@ -37,26 +37,19 @@ impl PreferencesService {
         preferences_for(&self.ctx.db, &self.ctx.catalog, user_id, tier, now).await
     }
 
-    /// Applies a partial update: `theme` must be light, dark or system; `default_model` must be
-    /// in the catalog (422 `unknown_model`) and allowed by the plan (403 `model_not_allowed`).
+    /// Applies a partial update: `default_model` must be in the catalog (422 `unknown_model`)
+    /// and allowed by the plan (403 `model_not_allowed`).
     #[tracing::instrument(skip_all, fields(user_id = %user_id))]
     pub async fn update(
         &self,
         user_id: Uuid,
         update: PreferencesUpdate,
     ) -> Result<Preferences, ServiceError> {
-        let mut errors = FieldErrors::default();
-        let theme = update
-            .theme
-            .as_deref()
-            .map(Theme::parse)
-            .and_then(|r| errors.take(r));
         let model_tier = update
             .default_model
-            .as_deref()
-            .map(|m| self.ctx.catalog.resolve(m))
-            .and_then(|r| errors.take(r));
-        errors.finish()?;
+            .as_ref()
+            .map(|m| self.ctx.catalog.resolve(m.as_str()))
+            .transpose()?;
         let txn = persistence::begin_write(&self.ctx.db).await?;
         let now = self.ctx.now();
         let max = current_tier(&txn, user_id, now).await?;
@@ -71,9 +64,9 @@ impl PreferencesService {
         // Make sure the row exists (accounts created before preferences existed).
         preferences_for(&txn, &self.ctx.catalog, user_id, max, now).await?;
         let changes = PreferencesChanges {
-            theme: theme.map(|t| t.as_str().to_owned()),
+            theme: update.theme.map(|t| t.as_str().to_owned()),
             notifications: update.notifications,
-            default_model: update.default_model,
+            default_model: update.default_model.map(ModelName::into_inner),
         };
         let row = preferences::update(&txn, user_id, changes, now)
             .await?

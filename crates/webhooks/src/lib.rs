@@ -8,4 +8,4 @@ pub mod target;
 pub use address::{AddressClass, classify, is_allowed};
 pub use sender::{Attempt, HttpSender, SendError, SenderSettings, WebhookSender};
 pub use signature::{SecretError, WebhookSecret};
-pub use target::{EndpointUrl, UrlError};
+pub use target::{EndpointUrl, UrlError, UrlProblem};

@@ -23,7 +23,7 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::address;
 use crate::signature::WebhookSecret;
-use crate::target::{EndpointUrl, UrlError};
+use crate::target::{EndpointUrl, UrlError, UrlProblem};
 
 /// One attempt to send.
 #[derive(Debug, Clone)]
@@ -130,7 +130,7 @@ impl WebhookSender for HttpSender {
         let uri: Uri = url
             .as_str()
             .parse()
-            .map_err(|_| SendError::Refused(UrlError::Unparsable.to_string()))?;
+            .map_err(|_| SendError::Refused(UrlProblem::Unparsable.to_string()))?;
         let host = match url.url().port() {
             Some(port) => format!("{}:{port}", url.url().host_str().unwrap_or_default()),
             None => url.url().host_str().unwrap_or_default().to_owned(),

@@ -1,16 +1,18 @@
-//! The URL of a webhook endpoint: checked when it is registered and again before every attempt
-//! (the policy may have changed since). `https` is required unless private targets are
-//! allowed; credentials in the URL and fragments are refused; an IP literal must be an allowed
-//! address. Host names are checked when an attempt resolves them (see [`crate::sender`]).
+//! The URL of a webhook endpoint under the target policy: checked when it is registered and
+//! again before every attempt (the policy may have changed since). Its form (an absolute
+//! `https` or `http` URL naming a host, no credentials or fragment) is `domain::WebhookUrl`'s;
+//! the policy adds that `https` is required unless private targets are allowed and that an IP
+//! literal must be an allowed address. Host names are checked when an attempt resolves them
+//! (see [`crate::sender`]).
 
-use std::net::IpAddr;
-
+pub use domain::UrlProblem;
+use domain::WebhookUrl;
 use url::Url;
 
 use crate::address::{self, AddressClass};
 
 /// The longest URL accepted.
-pub const MAX_URL_CHARS: usize = 2048;
+pub const MAX_URL_CHARS: usize = WebhookUrl::MAX_CHARS;
 
 /// A URL a webhook may be sent to under the policy it was checked with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,49 +21,32 @@ pub struct EndpointUrl(Url);
 /// Why a URL cannot be an endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
-    #[error("The URL must have at most {MAX_URL_CHARS} characters.")]
-    TooLong,
-    #[error("The URL cannot be parsed.")]
-    Unparsable,
-    #[error("The URL must start with https:// (or http:// where private targets are allowed).")]
-    Scheme,
+    /// Not of the form of an endpoint URL.
+    #[error(transparent)]
+    Form(#[from] UrlProblem),
     #[error("The URL must use https.")]
     HttpsRequired,
-    #[error("The URL must not contain a user name or password.")]
-    Credentials,
-    #[error("The URL must name a host.")]
-    NoHost,
-    #[error("The URL must not have a fragment.")]
-    Fragment,
     #[error("The URL points at a {0} address, which webhooks may not reach.")]
     AddressNotAllowed(AddressClass),
 }
 
 impl EndpointUrl {
-    /// Checks `raw` under the policy.
+    /// Checks `raw`, form and policy.
     pub fn parse(raw: &str, allow_private: bool) -> Result<Self, UrlError> {
-        if raw.chars().count() > MAX_URL_CHARS {
-            return Err(UrlError::TooLong);
+        Self::allowed(WebhookUrl::check(raw)?, allow_private)
+    }
+
+    /// Checks a URL of the right form against the policy.
+    pub fn allowed(url: WebhookUrl, allow_private: bool) -> Result<Self, UrlError> {
+        if !url.is_https() && !allow_private {
+            return Err(UrlError::HttpsRequired);
         }
-        let url = Url::parse(raw.trim()).map_err(|_| UrlError::Unparsable)?;
-        match url.scheme() {
-            "https" => {}
-            "http" if allow_private => {}
-            "http" => return Err(UrlError::HttpsRequired),
-            _ => return Err(UrlError::Scheme),
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(UrlError::Credentials);
-        }
-        if url.fragment().is_some() {
-            return Err(UrlError::Fragment);
-        }
-        if let Some(ip) = ip_literal(&url)?
+        if let Some(ip) = url.ip_literal()
             && !address::is_allowed(ip, allow_private)
         {
             return Err(UrlError::AddressNotAllowed(address::classify(ip)));
         }
-        Ok(Self(url))
+        Ok(Self(url.into_url()))
     }
 
     /// The URL, normalised.
@@ -71,16 +56,6 @@ impl EndpointUrl {
 
     pub(crate) fn url(&self) -> &Url {
         &self.0
-    }
-}
-
-/// The host's address when the URL names one directly; an error when it names no host.
-fn ip_literal(url: &Url) -> Result<Option<IpAddr>, UrlError> {
-    match url.host() {
-        None => Err(UrlError::NoHost),
-        Some(url::Host::Domain(_)) => Ok(None),
-        Some(url::Host::Ipv4(v4)) => Ok(Some(IpAddr::V4(v4))),
-        Some(url::Host::Ipv6(v6)) => Ok(Some(IpAddr::V6(v6))),
     }
 }
 
@@ -137,17 +112,27 @@ mod tests {
 
     #[test]
     fn malformed_urls_are_refused() {
-        for (raw, error) in [
-            ("", UrlError::Unparsable),
-            ("hooks.example.com", UrlError::Unparsable),
-            ("ftp://hooks.example.com/", UrlError::Scheme),
-            ("file:///etc/passwd", UrlError::Scheme),
-            ("https://user:pw@hooks.example.com/", UrlError::Credentials),
-            ("https://hooks.example.com/#x", UrlError::Fragment),
+        for (raw, problem) in [
+            ("", UrlProblem::Unparsable),
+            ("hooks.example.com", UrlProblem::Unparsable),
+            ("ftp://hooks.example.com/", UrlProblem::Scheme),
+            ("file:///etc/passwd", UrlProblem::Scheme),
+            (
+                "https://user:pw@hooks.example.com/",
+                UrlProblem::Credentials,
+            ),
+            ("https://hooks.example.com/#x", UrlProblem::Fragment),
         ] {
-            assert_eq!(EndpointUrl::parse(raw, true), Err(error), "{raw}");
+            assert_eq!(
+                EndpointUrl::parse(raw, true),
+                Err(UrlError::Form(problem)),
+                "{raw}"
+            );
         }
         let long = format!("https://example.com/{}", "a".repeat(MAX_URL_CHARS));
-        assert_eq!(EndpointUrl::parse(&long, true), Err(UrlError::TooLong));
+        assert_eq!(
+            EndpointUrl::parse(&long, true),
+            Err(UrlError::Form(UrlProblem::TooLong))
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! `/api/auth`: registration, sign-in, refresh, sign-out, email links.
 
+use domain::{BillingInterval, Email, Password, PaymentMethodId, Plan, Role, UserName};
 use serde::{Deserialize, Serialize};
-use service::{SessionTokens, SignedIn};
+use service::{FieldErrors, Registration, ServiceError, SessionTokens, SignedIn};
 use utoipa::ToSchema;
 
 use super::users::UserResponse;
@@ -44,6 +45,67 @@ pub struct RegisterRequest {
     #[schema(example = "user")]
     pub role: Option<String>,
     pub subscription: Option<SubscriptionChoice>,
+}
+
+impl TryFrom<RegisterRequest> for Registration {
+    type Error = ServiceError;
+
+    /// Every field parsed at once: one 422 names each invalid field. `billing_period` and
+    /// `payment_method_id` are read for a paid plan only (a free plan ignores them).
+    fn try_from(b: RegisterRequest) -> Result<Self, ServiceError> {
+        let mut errors = FieldErrors::default();
+        let name = errors.take(UserName::parse(&b.name));
+        let email = errors.take(Email::parse(&b.email));
+        let password = errors.take(Password::parse(&b.password));
+        let role = errors.take(b.role.as_deref().map_or(Ok(Role::User), Role::parse));
+        let choice = b.subscription;
+        let plan = errors.take(
+            choice
+                .as_ref()
+                .map_or(Ok(Plan::Free), |c| Plan::parse(&c.plan)),
+        );
+        // A free plan does not read the billing fields.
+        let paid = choice.filter(|_| plan.is_some_and(|p| p.is_paid()));
+        let (period, card) = paid.map_or((None, None), |c| (c.billing_period, c.payment_method_id));
+        let billing_interval = errors.take(
+            period
+                .as_deref()
+                .map_or(Ok(BillingInterval::default()), BillingInterval::parse),
+        );
+        let payment_method_id = errors.take_as(
+            "subscription.payment_method_id",
+            card.as_deref().map(PaymentMethodId::parse).transpose(),
+        );
+        let (
+            Some(name),
+            Some(email),
+            Some(password),
+            Some(role),
+            Some(plan),
+            Some(billing_interval),
+            Some(payment_method_id),
+        ) = (
+            name,
+            email,
+            password,
+            role,
+            plan,
+            billing_interval,
+            payment_method_id,
+        )
+        else {
+            return Err(errors.into());
+        };
+        Ok(Registration {
+            name,
+            email,
+            password,
+            role,
+            plan,
+            billing_interval,
+            payment_method_id,
+        })
+    }
 }
 
 /// JSON form of `POST /api/auth/login` (`username` is accepted as well as `email`).

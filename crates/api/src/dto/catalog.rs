@@ -1,6 +1,8 @@
 //! Preferences, plans and models.
 
+use domain::{ModelName, Theme};
 use serde::{Deserialize, Serialize};
+use service::{FieldErrors, PreferencesUpdate, ServiceError};
 use utoipa::ToSchema;
 
 /// `PUT /api/preferences/me`: a partial update.
@@ -11,6 +13,26 @@ pub struct PreferencesUpdateRequest {
     pub notifications: Option<bool>,
     /// A model of the catalog that the plan allows.
     pub default_model: Option<String>,
+}
+
+impl TryFrom<PreferencesUpdateRequest> for PreferencesUpdate {
+    type Error = ServiceError;
+
+    /// Every field parsed at once: one 422 names each invalid one. Whether the catalog knows
+    /// the model and the plan allows it is the service's to say.
+    fn try_from(b: PreferencesUpdateRequest) -> Result<Self, ServiceError> {
+        let mut errors = FieldErrors::default();
+        let theme = errors.take(b.theme.as_deref().map(Theme::parse).transpose());
+        let default_model = errors.take(b.default_model.map(ModelName::parse).transpose());
+        let (Some(theme), Some(default_model)) = (theme, default_model) else {
+            return Err(errors.into());
+        };
+        Ok(PreferencesUpdate {
+            theme,
+            notifications: b.notifications,
+            default_model,
+        })
+    }
 }
 
 /// Monthly limits of a plan; `null` = unlimited.

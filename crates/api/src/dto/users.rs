@@ -1,8 +1,12 @@
 //! `/api/users/me`: the profile, password and subscription of the caller (and the views
 //! they answer with).
 
+use domain::{BillingInterval, Email, PaymentMethodId, Plan, UserName};
 use serde::{Deserialize, Serialize};
-use service::{Preferences, Profile, Subscription};
+use service::{
+    FieldErrors, Preferences, Profile, ProfileChanges, ServiceError, Subscription,
+    SubscriptionUpdate,
+};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -23,6 +27,25 @@ pub struct UpdateMeRequest {
     /// Required to change the email (re-authentication): a stolen access token alone cannot
     /// move the account to another address.
     pub current_password: Option<String>,
+}
+
+impl TryFrom<UpdateMeRequest> for ProfileChanges {
+    type Error = ServiceError;
+
+    /// Both fields parsed at once: one 422 names each invalid one.
+    fn try_from(b: UpdateMeRequest) -> Result<Self, ServiceError> {
+        let mut errors = FieldErrors::default();
+        let name = errors.take(b.name.as_deref().map(UserName::parse).transpose());
+        let email = errors.take(b.email.as_deref().map(Email::parse).transpose());
+        let (Some(name), Some(email)) = (name, email) else {
+            return Err(errors.into());
+        };
+        Ok(ProfileChanges {
+            name,
+            email,
+            current_password: b.current_password,
+        })
+    }
 }
 
 /// `POST /api/users/me/password`.
@@ -51,6 +74,39 @@ pub struct UpdateSubscriptionRequest {
     pub payment_method_id: Option<String>,
     /// `false` ends the paid plan at `expires_at`; `true` renews it.
     pub auto_renew: Option<bool>,
+}
+
+impl TryFrom<UpdateSubscriptionRequest> for SubscriptionUpdate {
+    type Error = ServiceError;
+
+    /// Every field parsed at once: one 422 names each invalid one.
+    fn try_from(b: UpdateSubscriptionRequest) -> Result<Self, ServiceError> {
+        let mut errors = FieldErrors::default();
+        let plan = errors.take(b.plan.as_deref().map(Plan::parse).transpose());
+        let billing_interval = errors.take(
+            b.billing_period
+                .as_deref()
+                .map(BillingInterval::parse)
+                .transpose(),
+        );
+        let payment_method_id = errors.take(
+            b.payment_method_id
+                .as_deref()
+                .map(PaymentMethodId::parse)
+                .transpose(),
+        );
+        let (Some(plan), Some(billing_interval), Some(payment_method_id)) =
+            (plan, billing_interval, payment_method_id)
+        else {
+            return Err(errors.into());
+        };
+        Ok(SubscriptionUpdate {
+            plan,
+            billing_interval,
+            payment_method_id,
+            auto_renew: b.auto_renew,
+        })
+    }
 }
 
 /// The subscription after a change; `client_secret` when a payment needs the customer.

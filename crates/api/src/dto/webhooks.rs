@@ -1,8 +1,10 @@
 //! Wire types of usage alerts and outgoing webhooks (docs/API.md, "Usage alerts and webhooks").
 
+use domain::{EndpointDescription, EventType, WebhookUrl};
 use serde::{Deserialize, Serialize};
 use service::{
-    CreatedWebhookEndpoint, UsageAlert, WebhookDelivery, WebhookDeliveryPage, WebhookEndpoint,
+    CreatedWebhookEndpoint, FieldErrors, NewWebhookEndpoint, ServiceError, UsageAlert,
+    WebhookDelivery, WebhookDeliveryPage, WebhookEndpoint,
 };
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -64,6 +66,33 @@ pub struct CreateWebhookRequest {
     pub event_types: Vec<String>,
     #[schema(example = "Billing team alerts", max_length = 500)]
     pub description: Option<String>,
+}
+
+impl TryFrom<CreateWebhookRequest> for NewWebhookEndpoint {
+    type Error = ServiceError;
+
+    /// Every field parsed at once: one 422 names each invalid field (and each unknown event
+    /// type). Whether the URL may be reached is the service's to say, under its policy.
+    fn try_from(b: CreateWebhookRequest) -> Result<Self, ServiceError> {
+        let mut errors = FieldErrors::default();
+        let url = errors.take(WebhookUrl::parse(&b.url));
+        let event_types = errors.take_all(EventType::parse_set(&b.event_types));
+        let description = errors.take(
+            b.description
+                .as_deref()
+                .map(EndpointDescription::parse)
+                .transpose(),
+        );
+        let (Some(url), Some(event_types), Some(description)) = (url, event_types, description)
+        else {
+            return Err(errors.into());
+        };
+        Ok(NewWebhookEndpoint {
+            url,
+            event_types,
+            description: description.flatten(),
+        })
+    }
 }
 
 /// An endpoint (the secret only in the creation answer).

@@ -3,7 +3,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::web::{self, Data, Json, Path};
-use service::{LoginRequest, Registration};
+use service::LoginRequest;
 
 use crate::dto::{
     LoginResponse, MessageResponse, PasswordResetRequest, RefreshRequest, RefreshResponse,
@@ -45,32 +45,10 @@ pub async fn register_user(
     ip: ClientIp,
     body: JsonBody<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let (plan, payment_method_id, billing_period) = match body.subscription {
-        Some(choice) => (
-            Some(choice.plan),
-            choice.payment_method_id,
-            choice.billing_period,
-        ),
-        None => (None, None, None),
-    };
-    let signed = state
-        .services
-        .accounts
-        .register(
-            Registration {
-                name: body.name,
-                email: body.email,
-                password: body.password,
-                role: body.role,
-                plan,
-                billing_period,
-                payment_method_id,
-            },
-            ip.as_deref(),
-        )
-        .await?;
-    Ok(HttpResponse::Created().json(LoginResponse::from(signed)))
+    let registration = body.into_inner().try_into()?;
+    let accounts = &state.services.accounts;
+    let registered = accounts.register(registration, ip.as_deref()).await?;
+    Ok(HttpResponse::Created().json(LoginResponse::from(registered)))
 }
 
 /// Signs in with a form (`username`, `password`) or JSON (`email`, `password`).

@@ -1,7 +1,6 @@
 //! `/api/preferences/me`.
 
 use actix_web::web::{self, Data, Json};
-use service::PreferencesUpdate;
 
 use crate::dto::{PreferencesResponse, PreferencesUpdateRequest};
 use crate::error::{ApiError, ErrorBody};
@@ -41,18 +40,7 @@ pub async fn update_preferences(
     user: AuthUser,
     body: JsonBody<PreferencesUpdateRequest>,
 ) -> Result<Json<PreferencesResponse>, ApiError> {
-    let b = body.into_inner();
-    let update = PreferencesUpdate {
-        theme: b.theme,
-        notifications: b.notifications,
-        default_model: b.default_model,
-    };
-    Ok(Json(
-        state
-            .services
-            .preferences
-            .update(user.0.id, update)
-            .await?
-            .into(),
-    ))
+    let update = body.into_inner().try_into()?;
+    let preferences = state.services.preferences.update(user.0.id, update).await?;
+    Ok(Json(preferences.into()))
 }

@@ -2,7 +2,6 @@
 
 use actix_web::HttpResponse;
 use actix_web::web::{self, Data, Json};
-use service::{ProfileChanges, SubscriptionUpdate};
 
 use crate::dto::{
     ChangePasswordRequest, SubscriptionChangeResponse, SubscriptionResponse, UpdateMeRequest,
@@ -50,19 +49,9 @@ pub async fn update_me(
     user: AuthUser,
     body: JsonBody<UpdateMeRequest>,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let body = body.into_inner();
-    let profile = state
-        .services
-        .accounts
-        .update_profile(
-            user.0.id,
-            ProfileChanges {
-                name: body.name,
-                email: body.email,
-                current_password: body.current_password,
-            },
-        )
-        .await?;
+    let changes = body.into_inner().try_into()?;
+    let accounts = &state.services.accounts;
+    let profile = accounts.update_profile(user.0.id, changes).await?;
     Ok(Json(profile.into()))
 }
 
@@ -123,19 +112,8 @@ pub async fn update_my_subscription(
     user: AuthUser,
     body: JsonBody<UpdateSubscriptionRequest>,
 ) -> Result<Json<SubscriptionChangeResponse>, ApiError> {
-    let body = body.into_inner();
-    let outcome = state
-        .services
-        .billing
-        .update_subscription(
-            &user.0,
-            SubscriptionUpdate {
-                plan: body.plan,
-                billing_period: body.billing_period,
-                payment_method_id: body.payment_method_id,
-                auto_renew: body.auto_renew,
-            },
-        )
-        .await?;
+    let update = body.into_inner().try_into()?;
+    let billing = &state.services.billing;
+    let outcome = billing.update_subscription(&user.0, update).await?;
     Ok(Json(outcome.into()))
 }

@@ -2,7 +2,6 @@
 
 use actix_web::HttpResponse;
 use actix_web::web::{self, Data, Json, Path, Query};
-use service::NewWebhookEndpoint;
 use uuid::Uuid;
 
 use crate::dto::webhooks::{
@@ -41,19 +40,8 @@ pub async fn create_webhook(
     user: AuthUser,
     body: JsonBody<CreateWebhookRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
-    let created = state
-        .services
-        .webhooks
-        .create(
-            &user.0,
-            NewWebhookEndpoint {
-                url: b.url,
-                event_types: b.event_types,
-                description: b.description,
-            },
-        )
-        .await?;
+    let endpoint = body.into_inner().try_into()?;
+    let created = state.services.webhooks.create(&user.0, endpoint).await?;
     Ok(HttpResponse::Created().json(WebhookEndpointResponse::from(created)))
 }
 

@@ -6,56 +6,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::ServiceError;
-
-/// Every event type an endpoint can receive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum EventType {
-    /// A usage threshold was crossed.
-    UsageThresholdCrossed,
-    /// A usage counter reached its limit (100 %).
-    UsageLimitReached,
-    /// A subscription's plan, status or end changed (Stripe, an admin, or expiry).
-    SubscriptionUpdated,
-    /// A payment was declined.
-    PaymentFailed,
-}
-
-impl EventType {
-    /// Every type.
-    pub const ALL: [EventType; 4] = [
-        EventType::UsageThresholdCrossed,
-        EventType::UsageLimitReached,
-        EventType::SubscriptionUpdated,
-        EventType::PaymentFailed,
-    ];
-
-    /// The wire name.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::UsageThresholdCrossed => "usage.threshold_crossed",
-            Self::UsageLimitReached => "usage.limit_reached",
-            Self::SubscriptionUpdated => "subscription.updated",
-            Self::PaymentFailed => "payment.failed",
-        }
-    }
-
-    /// Parses a wire name, exactly.
-    pub fn parse(raw: &str) -> Result<Self, ServiceError> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.as_str() == raw)
-            .ok_or_else(|| {
-                ServiceError::invalid_field(
-                    "event_types",
-                    format!(
-                        "Unknown event type '{raw}'; expected one of {}.",
-                        Self::ALL.map(|t| t.as_str()).join(", ")
-                    ),
-                )
-            })
-    }
-}
+/// Every event type an endpoint can receive (the domain's; a stored name is read with its
+/// `parse`).
+pub use domain::EventType;
 
 /// The time format of the API: RFC 3339, UTC, milliseconds, `Z`.
 pub(crate) fn timestamp(at: DateTime<Utc>) -> String {
@@ -90,18 +43,6 @@ impl OutgoingEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn event_types_round_trip_and_unknown_ones_name_the_known() {
-        for t in EventType::ALL {
-            assert_eq!(EventType::parse(t.as_str()).ok(), Some(t));
-        }
-        let Err(ServiceError::Invalid { errors, .. }) = EventType::parse("usage.crossed") else {
-            panic!("an unknown type is refused");
-        };
-        assert_eq!(errors[0].field, "event_types");
-        assert!(errors[0].message.contains("payment.failed"));
-    }
 
     #[test]
     fn the_body_has_type_timestamp_and_data() {

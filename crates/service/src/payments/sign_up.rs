@@ -3,11 +3,10 @@
 //! ended at Stripe.
 
 use billing::{BillingCustomer, BillingInterval, PaidPlan, SubscriptionState};
-use domain::Plan;
+use domain::{PaymentMethodId, Plan};
 use persistence::subscriptions::{self, SubscriptionRow};
 use uuid::Uuid;
 
-use super::subscriptions::{parse_interval, parse_payment_method};
 use super::{is_gone, stripe_id, stripe_sync};
 use crate::{Context, ServiceError};
 
@@ -15,7 +14,7 @@ use crate::{Context, ServiceError};
 pub(crate) struct PaidSignUp {
     plan: PaidPlan,
     interval: BillingInterval,
-    payment_method: String,
+    payment_method: PaymentMethodId,
 }
 
 /// Refuses what a paid registration cannot be, before the password is hashed or Stripe is
@@ -23,24 +22,20 @@ pub(crate) struct PaidSignUp {
 pub(crate) fn check_paid_registration(
     ctx: &Context,
     plan: Plan,
-    billing_period: Option<&str>,
-    payment_method: Option<&str>,
+    interval: BillingInterval,
+    payment_method: Option<PaymentMethodId>,
 ) -> Result<PaidSignUp, ServiceError> {
     let plan = PaidPlan::from_plan(plan)
         .ok_or_else(|| ServiceError::internal("registration", "a free plan has no price"))?;
     if ctx.webhooks.is_none() {
         return Err(ServiceError::BillingUnavailable);
     }
-    let interval = parse_interval(billing_period)?;
-    let payment_method = match payment_method {
-        Some(raw) => parse_payment_method("subscription.payment_method_id", raw)?,
-        None => {
-            return Err(ServiceError::invalid_field(
-                "subscription.payment_method_id",
-                "A paid plan needs a payment method.",
-            ));
-        }
-    };
+    let payment_method = payment_method.ok_or_else(|| {
+        ServiceError::invalid_field(
+            "subscription.payment_method_id",
+            "A paid plan needs a payment method.",
+        )
+    })?;
     Ok(PaidSignUp {
         plan,
         interval,
@@ -71,7 +66,7 @@ pub(crate) async fn subscribe_new_account(
             &customer,
             sign_up.plan,
             sign_up.interval,
-            &sign_up.payment_method,
+            sign_up.payment_method.as_str(),
             &prefix,
         )
         .await?)
@@ -90,7 +85,7 @@ pub(crate) async fn record_sign_up(
         .await?
         .ok_or(ServiceError::NotFound("Subscription"))?;
     let mut changes = stripe_sync::changes_for(&row, state, now.timestamp(), now);
-    changes.payment_method_id = Some(Some(sign_up.payment_method.clone()));
+    changes.payment_method_id = Some(Some(sign_up.payment_method.as_str().to_owned()));
     // A new account's first state, not a change: no `subscription.updated`.
     subscriptions::update(conn, user_id, changes, now).await?;
     Ok(())
