@@ -94,6 +94,28 @@ impl FromRequest for AuthSubscriber {
     }
 }
 
+/// The signed-in caller, who must be an admin: 403 `admin_required` otherwise, before the
+/// handler parses anything, so a non-admin never learns from a 422 what the route accepts. The
+/// admin use cases check the role again themselves.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub CurrentUser);
+
+impl FromRequest for AdminUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = AuthUser::from_request(req, payload);
+        Box::pin(async move {
+            let AuthUser(user) = user.await?;
+            if !user.role.is_admin() {
+                return Err(ServiceError::AdminRequired.into());
+            }
+            Ok(AdminUser(user))
+        })
+    }
+}
+
 /// The bearer token of a request: 401 `not_authenticated` without an `Authorization` header,
 /// 401 `invalid_token` with one that is not `Bearer <token>`.
 pub(crate) fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
