@@ -116,6 +116,33 @@ impl FromRequest for AdminUser {
     }
 }
 
+/// The Prometheus scraper: anyone while `METRICS_TOKEN` is unset, else only a request with
+/// `Authorization: Bearer <METRICS_TOKEN>` (401 `not_authenticated` without the header,
+/// `invalid_token` with another token).
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsScraper;
+
+impl FromRequest for MetricsScraper {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let expected = req
+            .app_data::<Data<AppState>>()
+            .and_then(|state| state.metrics_token.as_ref());
+        std::future::ready(match expected {
+            None => Ok(MetricsScraper),
+            Some(expected) => bearer_token(req).and_then(|presented| {
+                if expected.matches(&presented) {
+                    Ok(MetricsScraper)
+                } else {
+                    Err(ServiceError::InvalidToken.into())
+                }
+            }),
+        })
+    }
+}
+
 /// The bearer token of a request: 401 `not_authenticated` without an `Authorization` header,
 /// 401 `invalid_token` with one that is not `Bearer <token>`.
 pub(crate) fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
