@@ -431,7 +431,11 @@ impl TestApp {
     pub async fn admin(&self, email: &str) -> Session {
         self.services
             .admin
-            .bootstrap_admin(email, "Admin", PASSWORD)
+            .bootstrap_admin(
+                domain::UserName::parse("Admin").unwrap(),
+                domain::Email::parse(email).unwrap(),
+                domain::Password::parse(PASSWORD).unwrap(),
+            )
             .await
             .expect("admin created");
         self.login(email, PASSWORD).await

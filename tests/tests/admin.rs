@@ -381,6 +381,46 @@ async fn bad_listing_parameters_are_unprocessable(app: TestApp) {
     );
 }
 
+async fn a_listing_with_a_bad_role_sort_and_order_answers_one_422_naming_all_three(app: TestApp) {
+    let admin = app.admin("admin@example.com").await;
+    let res = app
+        .get(
+            "/api/admin/users?role=superuser&sort=password_hash&order=sideways",
+            Some(&admin.access),
+        )
+        .await;
+    let b = expect_error(res, 422, "validation_error").await;
+    let mut fields: Vec<&str> = b["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["order", "role", "sort"], "{b}");
+    assert_eq!(b["detail"], "The request has 3 invalid fields.", "{b}");
+}
+
+/// The role is checked before anything else: a plain user learns nothing from a 422.
+async fn a_plain_user_gets_admin_required_before_any_validation(app: TestApp) {
+    let user = app.user("plain@example.com").await;
+    let other = app.user("other@example.com").await;
+    let res = app
+        .get("/api/admin/users?sort=password_hash", Some(&user.access))
+        .await;
+    expect_error(res, 403, "admin_required").await;
+    let res = app
+        .post(
+            "/api/admin/users",
+            Some(&user.access),
+            json!({"name": "", "email": "nope", "password": "short", "role": "root"}),
+        )
+        .await;
+    expect_error(res, 403, "admin_required").await;
+    let res = patch(&app, &user, &other.user_id, json!({"plan": "gold"})).await;
+    expect_error(res, 403, "admin_required").await;
+}
+
 async fn getting_one_user_returns_the_full_object_with_subscription_and_preferences(app: TestApp) {
     let admin = app.admin("admin@example.com").await;
     let user = app.user("someone@example.com").await;
@@ -1030,6 +1070,8 @@ db_tests!(
     the_listing_filters_by_role_plan_and_is_active,
     the_listing_sorts_by_email_and_name_in_both_orders,
     bad_listing_parameters_are_unprocessable,
+    a_listing_with_a_bad_role_sort_and_order_answers_one_422_naming_all_three,
+    a_plain_user_gets_admin_required_before_any_validation,
     getting_one_user_returns_the_full_object_with_subscription_and_preferences,
     an_unknown_or_malformed_user_id_is_not_found,
     an_admin_creates_an_admin_on_the_basic_plan,

@@ -94,6 +94,55 @@ impl FromRequest for AuthSubscriber {
     }
 }
 
+/// The signed-in caller, who must be an admin: 403 `admin_required` otherwise, before the
+/// handler parses anything, so a non-admin never learns from a 422 what the route accepts. The
+/// admin use cases check the role again themselves.
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub CurrentUser);
+
+impl FromRequest for AdminUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = AuthUser::from_request(req, payload);
+        Box::pin(async move {
+            let AuthUser(user) = user.await?;
+            if !user.role.is_admin() {
+                return Err(ServiceError::AdminRequired.into());
+            }
+            Ok(AdminUser(user))
+        })
+    }
+}
+
+/// The Prometheus scraper: anyone while `METRICS_TOKEN` is unset, else only a request with
+/// `Authorization: Bearer <METRICS_TOKEN>` (401 `not_authenticated` without the header,
+/// `invalid_token` with another token).
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsScraper;
+
+impl FromRequest for MetricsScraper {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let expected = req
+            .app_data::<Data<AppState>>()
+            .and_then(|state| state.metrics_token.as_ref());
+        std::future::ready(match expected {
+            None => Ok(MetricsScraper),
+            Some(expected) => bearer_token(req).and_then(|presented| {
+                if expected.matches(&presented) {
+                    Ok(MetricsScraper)
+                } else {
+                    Err(ServiceError::InvalidToken.into())
+                }
+            }),
+        })
+    }
+}
+
 /// The bearer token of a request: 401 `not_authenticated` without an `Authorization` header,
 /// 401 `invalid_token` with one that is not `Bearer <token>`.
 pub(crate) fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {

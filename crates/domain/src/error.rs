@@ -141,6 +141,34 @@ pub enum DomainError {
         /// Why the list was rejected.
         reason: String,
     },
+    /// The admin listing's sort key is not `created_at`, `email` or `name`.
+    #[error("sort must be created_at, email or name.")]
+    UnknownSort(String),
+    /// A sort order that is not `asc` or `desc`.
+    #[error("order must be asc or desc.")]
+    UnknownSortOrder(String),
+    /// A token limit override below zero.
+    #[error("token_limit must be 0 or more, or null.")]
+    NegativeTokenLimit,
+    /// The usage analytics grouping is not `day`, `user`, `model`, `request_type` or
+    /// `reporter`.
+    #[error("group_by must be day, user, model, request_type or reporter.")]
+    UnknownGrouping(String),
+    /// A reporter filter that is neither `user` nor an API key id.
+    #[error("reporter must be user or an API key id.")]
+    InvalidReporter(String),
+    /// A date filter that is neither an ISO date nor an RFC 3339 date-time.
+    #[error("{field} must be a date (YYYY-MM-DD) or an RFC 3339 date-time.")]
+    InvalidDate {
+        /// `start_date` or `end_date`.
+        field: &'static str,
+    },
+    /// A date filter at the very end of the calendar, where its day has no end.
+    #[error("{field} is out of range.")]
+    DateOutOfRange {
+        /// `start_date` or `end_date`.
+        field: &'static str,
+    },
 }
 
 impl DomainError {
@@ -180,7 +208,14 @@ impl DomainError {
             | Self::OutOfRange { .. }
             | Self::InvalidCatalogEntry { .. }
             | Self::UnknownScope(_)
-            | Self::InvalidAlertThresholds { .. } => "validation_error",
+            | Self::InvalidAlertThresholds { .. }
+            | Self::UnknownSort(_)
+            | Self::UnknownSortOrder(_)
+            | Self::NegativeTokenLimit
+            | Self::UnknownGrouping(_)
+            | Self::InvalidReporter(_)
+            | Self::InvalidDate { .. }
+            | Self::DateOutOfRange { .. } => "validation_error",
         }
     }
 
@@ -204,7 +239,9 @@ impl DomainError {
             Self::InvalidTokenCount { field, .. }
             | Self::InvalidIdentifier { field, .. }
             | Self::InvalidUuid { field }
-            | Self::OutOfRange { field, .. } => Some(field),
+            | Self::OutOfRange { field, .. }
+            | Self::InvalidDate { field }
+            | Self::DateOutOfRange { field } => Some(field),
             Self::InvalidPaymentMethod => Some("payment_method_id"),
             Self::UnknownBillingInterval(_) => Some("billing_period"),
             Self::UnknownEventType(_) | Self::NoEventTypes => Some("event_types"),
@@ -212,6 +249,11 @@ impl DomainError {
             Self::InvalidDescription { .. } => Some("description"),
             Self::UnknownSubscriptionStatus(_) => Some("status"),
             Self::UnknownScope(_) => Some("scopes"),
+            Self::UnknownSort(_) => Some("sort"),
+            Self::UnknownSortOrder(_) => Some("order"),
+            Self::NegativeTokenLimit => Some("token_limit"),
+            Self::UnknownGrouping(_) => Some("group_by"),
+            Self::InvalidReporter(_) => Some("reporter"),
             Self::InvalidCatalogEntry { .. } | Self::InvalidAlertThresholds { .. } => None,
         }
     }
@@ -263,6 +305,21 @@ mod tests {
                 Some("request_type"),
             ),
             (DomainError::InvalidTheme("x".into()), Some("theme")),
+            (DomainError::UnknownSort("x".into()), Some("sort")),
+            (DomainError::UnknownSortOrder("x".into()), Some("order")),
+            (DomainError::NegativeTokenLimit, Some("token_limit")),
+            (DomainError::UnknownGrouping("x".into()), Some("group_by")),
+            (DomainError::InvalidReporter("x".into()), Some("reporter")),
+            (
+                DomainError::InvalidDate {
+                    field: "start_date",
+                },
+                Some("start_date"),
+            ),
+            (
+                DomainError::DateOutOfRange { field: "end_date" },
+                Some("end_date"),
+            ),
             (
                 DomainError::InvalidTokenCount {
                     field: "estimated_tokens",

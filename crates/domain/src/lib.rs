@@ -13,6 +13,8 @@ pub mod period;
 pub mod plan;
 pub mod preferences;
 pub mod quota;
+pub mod reporting;
+pub mod sorting;
 pub mod subscription;
 pub mod usage;
 pub mod webhook;
@@ -28,6 +30,8 @@ pub use period::BillingPeriod;
 pub use plan::{EffectiveLimits, ModelTier, Overrides, Plan, PlanLimits, effective_limits};
 pub use preferences::Theme;
 pub use quota::{QuotaDecision, QuotaRequest, Refusal, decide};
+pub use reporting::{DateBound, Reporter, UsageGrouping};
+pub use sorting::{SortOrder, UserSort};
 pub use subscription::{
     BillingInterval, PlanInForce, PlanRecord, ProviderStatus, RENEWAL_GRACE, StateDecision,
     StateOrder, StoredProviderState, SubscriptionStatus, TIE_WINDOW_SECS, WebhookOutcome,

@@ -234,6 +234,21 @@ pub struct Overrides {
     pub max_model_tier: Option<ModelTier>,
 }
 
+impl Overrides {
+    /// Parses a token limit override: any whole number of tokens from 0 (no tokens at all).
+    ///
+    /// ```
+    /// use doztra_domain::Overrides;
+    ///
+    /// assert_eq!(Overrides::parse_token_limit(0)?, 0);
+    /// assert_eq!(Overrides::parse_token_limit(-1).unwrap_err().field(), Some("token_limit"));
+    /// # Ok::<(), doztra_domain::DomainError>(())
+    /// ```
+    pub fn parse_token_limit(raw: i64) -> Result<u64, DomainError> {
+        u64::try_from(raw).map_err(|_| DomainError::NegativeTokenLimit)
+    }
+}
+
 /// The limits that actually apply to a subscription: its plan's with [`Overrides`] applied.
 /// Produce one with [`effective_limits`].
 pub type EffectiveLimits = PlanLimits;
@@ -379,6 +394,19 @@ mod tests {
         let pro = effective_limits(Plan::Professional, overrides);
         assert_eq!(pro.monthly_tokens, Some(42));
         assert_eq!(pro.chat_messages, None);
+    }
+
+    #[test]
+    fn a_token_limit_override_is_zero_or_more() {
+        assert_eq!(Overrides::parse_token_limit(i64::MAX), Ok(i64::MAX as u64));
+        assert_eq!(
+            Overrides::parse_token_limit(i64::MIN),
+            Err(DomainError::NegativeTokenLimit)
+        );
+        assert_eq!(
+            DomainError::NegativeTokenLimit.to_string(),
+            "token_limit must be 0 or more, or null."
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! for statistics, history and analytics. Tracks are written by [`crate::ledger`].
 
 use chrono::{DateTime, NaiveDate, Utc};
+use domain::UsageGrouping;
 use sea_orm::sea_query::{Condition, Expr, Func, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
@@ -33,7 +34,7 @@ pub struct NewUsageEvent {
 }
 
 /// The reporter of an event the user tracked through their own route.
-pub const USER_REPORTER: &str = "user";
+pub const USER_REPORTER: &str = domain::Reporter::USER;
 
 /// The event a user recorded under a request id.
 pub async fn find_by_request_id(
@@ -335,17 +336,6 @@ pub struct GroupRow {
     pub request_count: i64,
 }
 
-/// The admin breakdown dimension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GroupBy {
-    Day,
-    User,
-    Model,
-    RequestType,
-    /// `user` or an API key id.
-    Reporter,
-}
-
 type Sums = (i64, i64, i64, i64);
 
 /// Totals per day, user, model, request type or reporter between two days (of one reporter's
@@ -354,16 +344,16 @@ pub async fn usage_groups(
     conn: &impl ConnectionTrait,
     from: NaiveDate,
     to: NaiveDate,
-    group_by: GroupBy,
+    group_by: UsageGrouping,
     reporter: Option<&str>,
 ) -> Result<Vec<GroupRow>, StoreError> {
     use token_usage_summary::Column as C;
     let key = match group_by {
-        GroupBy::Day => C::UsageDate,
-        GroupBy::User => C::UserId,
-        GroupBy::Model => C::Model,
-        GroupBy::RequestType => C::RequestType,
-        GroupBy::Reporter => C::Reporter,
+        UsageGrouping::Day => C::UsageDate,
+        UsageGrouping::User => C::UserId,
+        UsageGrouping::Model => C::Model,
+        UsageGrouping::RequestType => C::RequestType,
+        UsageGrouping::Reporter => C::Reporter,
     };
     let query = in_range(from, to, reporter)
         .column(key)
@@ -383,21 +373,21 @@ pub async fn usage_groups(
             }
         };
     Ok(match group_by {
-        GroupBy::Day => query
+        UsageGrouping::Day => query
             .into_tuple::<(NaiveDate, i64, i64, i64, i64)>()
             .all(conn)
             .await?
             .into_iter()
             .map(|(k, a, b, c, d)| row(GroupKey::Day(k), (a, b, c, d)))
             .collect(),
-        GroupBy::User => query
+        UsageGrouping::User => query
             .into_tuple::<(Uuid, i64, i64, i64, i64)>()
             .all(conn)
             .await?
             .into_iter()
             .map(|(k, a, b, c, d)| row(GroupKey::User(k), (a, b, c, d)))
             .collect(),
-        GroupBy::Model | GroupBy::RequestType | GroupBy::Reporter => query
+        UsageGrouping::Model | UsageGrouping::RequestType | UsageGrouping::Reporter => query
             .into_tuple::<(String, i64, i64, i64, i64)>()
             .all(conn)
             .await?

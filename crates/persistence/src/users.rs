@@ -1,6 +1,7 @@
 //! Accounts: the `users` table.
 
 use chrono::{DateTime, Utc};
+use domain::{PageRequest, Plan, Role, SortOrder, UserSort};
 use sea_orm::sea_query::{Expr, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait,
@@ -169,27 +170,17 @@ pub async fn lock_active_with_role(
     Ok(query.into_tuple().all(conn).await?)
 }
 
-/// Sort keys of the admin listing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    CreatedAt,
-    Email,
-    Name,
-}
-
 /// Filters, order and page of the admin listing.
 #[derive(Debug, Clone)]
 pub struct ListQuery {
-    /// Case-insensitive substring of email or name.
+    /// Case-insensitive substring of email or name (empty: no filter).
     pub search: Option<String>,
-    pub role: Option<String>,
-    pub plan: Option<String>,
+    pub role: Option<Role>,
+    pub plan: Option<Plan>,
     pub is_active: Option<bool>,
-    pub sort: SortKey,
-    pub descending: bool,
-    /// 1-based.
-    pub page: u64,
-    pub per_page: u64,
+    pub sort: UserSort,
+    pub order: SortOrder,
+    pub page: PageRequest,
 }
 
 /// One page of accounts with their subscriptions, and the total number of matches.
@@ -207,13 +198,13 @@ pub async fn list(
                     .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\'))),
         );
     }
-    if let Some(role) = &query.role {
+    if let Some(role) = query.role {
         select = select.filter(user::Column::Role.eq(role.as_str()));
     }
     if let Some(active) = query.is_active {
         select = select.filter(user::Column::IsActive.eq(active));
     }
-    if let Some(plan) = &query.plan {
+    if let Some(plan) = query.plan {
         select = select.filter(
             user::Column::Id.in_subquery(
                 Query::select()
@@ -224,29 +215,25 @@ pub async fn list(
             ),
         );
     }
-    let order = if query.descending {
-        sea_orm::Order::Desc
-    } else {
-        sea_orm::Order::Asc
+    let order = match query.order {
+        SortOrder::Desc => sea_orm::Order::Desc,
+        SortOrder::Asc => sea_orm::Order::Asc,
     };
     let column = match query.sort {
-        SortKey::CreatedAt => user::Column::CreatedAt,
-        SortKey::Email => user::Column::Email,
-        SortKey::Name => user::Column::Name,
+        UserSort::CreatedAt => user::Column::CreatedAt,
+        UserSort::Email => user::Column::Email,
+        UserSort::Name => user::Column::Name,
     };
     // The id breaks ties so pages never overlap.
     let select = select
         .order_by(column, order.clone())
         .order_by(user::Column::Id, order);
     let total = select.clone().count(conn).await?;
-    let Some(offset) = crate::page_offset(query.page, query.per_page) else {
+    let (page, per_page) = (query.page.page(), query.page.per_page());
+    let Some(offset) = crate::page_offset(page, per_page) else {
         return Ok((total, Vec::new()));
     };
-    let users = select
-        .offset(offset)
-        .limit(query.per_page)
-        .all(conn)
-        .await?;
+    let users = select.offset(offset).limit(per_page).all(conn).await?;
     let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
     let subscriptions = if ids.is_empty() {
         Vec::new()

@@ -168,12 +168,22 @@ async fn create_admin(settings: Settings, email: &str, name: &str) -> Result<(),
             buf.trim_end_matches(['\r', '\n']).to_owned()
         }
     };
+    // The same parsing as `POST /api/admin/users`.
+    let new: service::NewAccount = api::dto::AdminCreateUserRequest {
+        name: name.to_owned(),
+        email: email.to_owned(),
+        password,
+        role: Some("admin".to_owned()),
+        plan: None,
+    }
+    .try_into()
+    .map_err(|e: service::ServiceError| e.to_string())?;
     let db = open_database(&settings).await.map_err(|e| e.to_string())?;
     let services = build_services(&settings, db, std::sync::Arc::new(service::NoMetrics))
         .map_err(|e| e.to_string())?;
     let profile = services
         .admin
-        .bootstrap_admin(email, name, &password)
+        .bootstrap_admin(new.name, new.email, new.password)
         .await
         .map_err(|e| e.to_string())?;
     println!(

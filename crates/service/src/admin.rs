@@ -1,30 +1,36 @@
 //! Administration of accounts: listing, creation, overrides without payment, deletion.
 
-use domain::{Email, ModelTier, Password, Plan, Role, UserName};
+use domain::{Email, ModelTier, PageRequest, Password, Plan, Role, SortOrder, UserName, UserSort};
 use persistence::subscriptions::{self, SubscriptionChanges};
-use persistence::users::{self, ListQuery, SortKey, UserChanges};
+use persistence::users::{self, ListQuery, UserChanges};
 use persistence::{ConnectionTrait, StoreError};
 use uuid::Uuid;
 
 use crate::accounts::{AccountDraft, hash_new_account_password, insert_account, load_profile};
 use crate::auth_tokens::CurrentUser;
-use crate::error::FieldErrors;
 use crate::sessions::end_sessions;
 use crate::subscription_events;
 use crate::views::{Account, Profile, Subscription};
 use crate::{Context, ServiceError};
 
-/// The admin listing's query as received.
-#[derive(Debug, Clone, Default)]
+/// The admin listing's query, parsed: filters, order and page.
+#[derive(Debug, Clone)]
 pub struct UserListQuery {
-    pub page: Option<u64>,
-    pub limit: Option<u64>,
-    pub q: Option<String>,
-    pub role: Option<String>,
-    pub plan: Option<String>,
+    pub page: PageRequest,
+    /// Case-insensitive substring of email or name; trimmed, never empty.
+    pub search: Option<String>,
+    pub role: Option<Role>,
+    pub plan: Option<Plan>,
     pub is_active: Option<bool>,
-    pub sort: Option<String>,
-    pub order: Option<String>,
+    pub sort: UserSort,
+    pub order: SortOrder,
+}
+
+impl UserListQuery {
+    /// Accounts per page when the query names none.
+    pub const DEFAULT_PAGE_SIZE: u64 = 20;
+    /// Largest page the listing serves.
+    pub const MAX_PAGE_SIZE: u64 = 100;
 }
 
 /// One page of accounts.
@@ -37,14 +43,14 @@ pub struct UserPage {
     pub users: Vec<(Account, Option<Subscription>)>,
 }
 
-/// An account created by an admin.
-#[derive(Debug, Clone, Default)]
+/// An account created by an admin: any role, any plan (granted without payment).
+#[derive(Debug, Clone)]
 pub struct NewAccount {
-    pub name: String,
-    pub email: String,
-    pub password: String,
-    pub role: Option<String>,
-    pub plan: Option<String>,
+    pub name: UserName,
+    pub email: Email,
+    pub password: Password,
+    pub role: Role,
+    pub plan: Plan,
 }
 
 /// An admin override. Outer `None`: leave as is; `Some(None)` on a nullable override: back to
@@ -53,10 +59,10 @@ pub struct NewAccount {
 pub struct AdminPatch {
     pub is_active: Option<bool>,
     pub is_verified: Option<bool>,
-    pub role: Option<String>,
-    pub plan: Option<String>,
-    pub token_limit: Option<Option<i64>>,
-    pub max_model_tier: Option<Option<String>>,
+    pub role: Option<Role>,
+    pub plan: Option<Plan>,
+    pub token_limit: Option<Option<u64>>,
+    pub max_model_tier: Option<Option<ModelTier>>,
 }
 
 /// Admin use cases. Every function takes the acting admin and checks the role itself.
@@ -64,9 +70,6 @@ pub struct AdminPatch {
 pub struct Admin {
     ctx: Context,
 }
-
-/// Largest page the listing serves.
-pub const MAX_PAGE_SIZE: u64 = 100;
 
 pub(crate) fn require_admin(actor: &CurrentUser) -> Result<(), ServiceError> {
     if actor.role == Role::Admin {
@@ -88,51 +91,15 @@ impl Admin {
         query: UserListQuery,
     ) -> Result<UserPage, ServiceError> {
         require_admin(actor)?;
-        let mut errors = FieldErrors::default();
-        let role = query
-            .role
-            .as_deref()
-            .map(Role::parse)
-            .and_then(|r| errors.take(r));
-        let plan = query
-            .plan
-            .as_deref()
-            .map(Plan::parse)
-            .and_then(|r| errors.take(r));
-        errors.finish()?;
-        let (page, per_page) =
-            crate::usage_reports::page_params(query.page, query.limit, 20, MAX_PAGE_SIZE)?;
-        let sort = match query.sort.as_deref() {
-            None | Some("created_at") => SortKey::CreatedAt,
-            Some("email") => SortKey::Email,
-            Some("name") => SortKey::Name,
-            Some(_) => {
-                return Err(ServiceError::invalid_field(
-                    "sort",
-                    "sort must be created_at, email or name.",
-                ));
-            }
-        };
-        let descending = match query.order.as_deref() {
-            None => sort == SortKey::CreatedAt,
-            Some("asc") => false,
-            Some("desc") => true,
-            Some(_) => {
-                return Err(ServiceError::invalid_field(
-                    "order",
-                    "order must be asc or desc.",
-                ));
-            }
-        };
+        let page = query.page;
         let list = ListQuery {
-            search: query.q.map(|q| q.trim().to_owned()),
-            role: role.map(|r| r.as_str().to_owned()),
-            plan: plan.map(|p| p.as_str().to_owned()),
+            search: query.search,
+            role: query.role,
+            plan: query.plan,
             is_active: query.is_active,
-            sort,
-            descending,
+            sort: query.sort,
+            order: query.order,
             page,
-            per_page,
         };
         let (total, rows) = users::list(&self.ctx.db, &list).await?;
         let users = rows
@@ -147,9 +114,9 @@ impl Admin {
             .collect::<Result<Vec<_>, ServiceError>>()?;
         Ok(UserPage {
             total_records: total,
-            total_pages: total.div_ceil(per_page),
-            current_page: page,
-            records_per_page: per_page,
+            total_pages: page.total_pages(total),
+            current_page: page.page(),
+            records_per_page: page.per_page(),
             users,
         })
     }
@@ -168,28 +135,35 @@ impl Admin {
         new: NewAccount,
     ) -> Result<Profile, ServiceError> {
         require_admin(actor)?;
-        let draft = parse_new_account(new)?;
-        self.insert_new_account(draft).await
+        self.insert_new_account(new).await
     }
 
-    /// Creates an admin from the command line (`create-admin`): no acting user exists yet.
+    /// Creates an admin on the free plan from the command line (`create-admin`): no acting
+    /// user exists yet.
     pub async fn bootstrap_admin(
         &self,
-        email: &str,
-        name: &str,
-        password: &str,
+        name: UserName,
+        email: Email,
+        password: Password,
     ) -> Result<Profile, ServiceError> {
-        let draft = parse_new_account(NewAccount {
-            name: name.to_owned(),
-            email: email.to_owned(),
-            password: password.to_owned(),
-            role: Some("admin".to_owned()),
-            plan: None,
-        })?;
-        self.insert_new_account(draft).await
+        self.insert_new_account(NewAccount {
+            name,
+            email,
+            password,
+            role: Role::Admin,
+            plan: Plan::Free,
+        })
+        .await
     }
 
-    async fn insert_new_account(&self, draft: AccountDraft) -> Result<Profile, ServiceError> {
+    async fn insert_new_account(&self, new: NewAccount) -> Result<Profile, ServiceError> {
+        let draft = AccountDraft {
+            email: new.email,
+            name: new.name,
+            password: new.password,
+            role: new.role,
+            plan: new.plan,
+        };
         let hash = hash_new_account_password(&self.ctx, &draft).await?;
         let now = self.ctx.now();
         let txn = persistence::begin_write(&self.ctx.db).await?;
@@ -210,31 +184,7 @@ impl Admin {
         patch: AdminPatch,
     ) -> Result<Profile, ServiceError> {
         require_admin(actor)?;
-        let mut errors = FieldErrors::default();
-        let role = patch
-            .role
-            .as_deref()
-            .map(Role::parse)
-            .and_then(|r| errors.take(r));
-        let plan = patch
-            .plan
-            .as_deref()
-            .map(Plan::parse)
-            .and_then(|r| errors.take(r));
-        let tier = match &patch.max_model_tier {
-            Some(Some(raw)) => errors.take(ModelTier::parse(raw)).map(Some),
-            Some(None) => Some(None),
-            None => None,
-        };
-        errors.finish()?;
-        if let Some(Some(limit)) = patch.token_limit
-            && limit < 0
-        {
-            return Err(ServiceError::invalid_field(
-                "token_limit",
-                "token_limit must be 0 or more, or null.",
-            ));
-        }
+        let (role, plan) = (patch.role, patch.plan);
         let demoting = role.is_some_and(|r| r != Role::Admin);
         let disabling = patch.is_active == Some(false);
         let now = self.ctx.now();
@@ -265,8 +215,10 @@ impl Admin {
             is_active: plan.map(|_| true),
             start_date: plan.map(|_| now),
             expires_at: plan.map(|_| None),
-            token_limit: patch.token_limit,
-            max_model_tier: tier.map(|t| t.map(|t| t.as_str().to_owned())),
+            token_limit: patch.token_limit.map(|limit| limit.map(stored_token_limit)),
+            max_model_tier: patch
+                .max_model_tier
+                .map(|tier| tier.map(|t| t.as_str().to_owned())),
             ..Default::default()
         };
         let before = subscriptions::lock_by_user(&txn, id).await?;
@@ -336,31 +288,8 @@ async fn keep_an_active_admin(
     Ok(())
 }
 
-fn parse_new_account(new: NewAccount) -> Result<AccountDraft, ServiceError> {
-    let mut errors = FieldErrors::default();
-    let name = errors.take(UserName::parse(&new.name));
-    let email = errors.take(Email::parse(&new.email));
-    let password = errors.take(Password::parse(&new.password));
-    let role = match new.role.as_deref() {
-        None => Some(Role::User),
-        Some(raw) => errors.take(Role::parse(raw)),
-    };
-    let plan = match new.plan.as_deref() {
-        None => Some(Plan::Free),
-        Some(raw) => errors.take(Plan::parse(raw)),
-    };
-    errors.finish()?;
-    match (name, email, password, role, plan) {
-        (Some(name), Some(email), Some(password), Some(role), Some(plan)) => Ok(AccountDraft {
-            email,
-            name,
-            password,
-            role,
-            plan,
-        }),
-        _ => Err(ServiceError::internal(
-            "new account",
-            "collector lost an error",
-        )),
-    }
+/// A token limit as the subscription row stores it (a BIGINT; no real limit comes near its
+/// maximum, which stands for anything larger).
+fn stored_token_limit(limit: u64) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
 }

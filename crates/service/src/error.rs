@@ -128,33 +128,11 @@ impl ServiceError {
 
     /// Collects the domain errors of several fields into one 422.
     pub fn from_domain_errors(errors: Vec<DomainError>) -> Self {
-        Self::from_named_errors(errors.into_iter().map(|e| (None, e)).collect())
-    }
-
-    /// [`from_domain_errors`](Self::from_domain_errors), with a field name replacing the
-    /// error's own where the request names the field otherwise.
-    fn from_named_errors(errors: Vec<(Option<&'static str>, DomainError)>) -> Self {
-        // A specific code (weak_password, unknown_model) only when every error shares it.
-        let code = match errors.first().map(|(_, e)| e.code()) {
-            Some(first) if errors.iter().all(|(_, e)| e.code() == first) => first,
-            _ => "validation_error",
-        };
-        let message = match errors.as_slice() {
-            [(_, only)] => only.to_string(),
-            many => format!("The request has {} invalid fields.", many.len()),
-        };
-        let errors = errors
-            .iter()
-            .map(|(field, e)| FieldError {
-                field: field.or(e.field()).unwrap_or("body").to_owned(),
-                message: e.to_string(),
-            })
-            .collect();
-        ServiceError::Invalid {
-            code,
-            message,
-            errors,
+        let mut collected = FieldErrors::default();
+        for error in errors {
+            collected.push_domain(error);
         }
+        collected.into()
     }
 }
 
@@ -221,7 +199,7 @@ impl From<StoreError> for ServiceError {
 /// };
 /// ```
 #[derive(Debug, Default)]
-pub struct FieldErrors(Vec<(Option<&'static str>, DomainError)>);
+pub struct FieldErrors(Vec<(&'static str, FieldError)>);
 
 impl FieldErrors {
     /// The value, or `None` with its error kept.
@@ -241,7 +219,9 @@ impl FieldErrors {
         match result {
             Ok(v) => Some(v),
             Err(errors) => {
-                self.0.extend(errors.into_iter().map(|e| (None, e)));
+                for e in errors {
+                    self.push_domain(e);
+                }
                 None
             }
         }
@@ -255,19 +235,55 @@ impl FieldErrors {
         match result {
             Ok(v) => Some(v),
             Err(e) => {
-                self.0.push((field, e));
+                self.push_named(field, e);
                 None
             }
         }
     }
 
+    /// Records a field that is invalid by a rule of the wire format rather than of the domain
+    /// (an output format, say): a `validation_error` like the others.
+    pub fn reject(&mut self, field: &str, message: impl Into<String>) {
+        let error = FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        };
+        self.0.push(("validation_error", error));
+    }
+
+    fn push_domain(&mut self, error: DomainError) {
+        self.push_named(None, error);
+    }
+
+    /// Keeps `error` under `field`, or under the field the error names.
+    fn push_named(&mut self, field: Option<&'static str>, error: DomainError) {
+        let named = FieldError {
+            field: field.or(error.field()).unwrap_or("body").to_owned(),
+            message: error.to_string(),
+        };
+        self.0.push((error.code(), named));
+    }
+
     /// `Ok` when every field parsed, else the 422 naming each invalid one.
     pub fn finish(self) -> Result<(), ServiceError> {
-        if self.0.is_empty() {
-            Ok(())
+        let Some((first, _)) = self.0.first() else {
+            return Ok(());
+        };
+        // A specific code (weak_password, unknown_model) only when every error shares it.
+        let code = if self.0.iter().all(|(code, _)| code == first) {
+            *first
         } else {
-            Err(ServiceError::from_named_errors(self.0))
-        }
+            "validation_error"
+        };
+        let message = match self.0.as_slice() {
+            [(_, only)] => only.message.clone(),
+            many => format!("The request has {} invalid fields.", many.len()),
+        };
+        Err(ServiceError::Invalid {
+            code,
+            message,
+            errors: self.0.into_iter().map(|(_, error)| error).collect(),
+        })
     }
 }
 
@@ -292,4 +308,42 @@ pub(crate) fn parse_new_password(raw: &str) -> Result<domain::Password, ServiceE
         }
         err
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_422_names_domain_and_wire_errors_alike_with_the_most_specific_shared_code() {
+        let mut errors = FieldErrors::default();
+        assert!(errors.take(domain::Password::parse("short")).is_none());
+        let ServiceError::Invalid { code, message, .. } = ServiceError::from(errors) else {
+            panic!("a 422");
+        };
+        assert_eq!(code, "weak_password");
+        assert_eq!(message, "The password must have at least 8 characters.");
+
+        let mut errors = FieldErrors::default();
+        assert!(errors.take(domain::Password::parse("short")).is_none());
+        errors.reject("format", "format must be json or csv.");
+        let ServiceError::Invalid {
+            code,
+            message,
+            errors,
+        } = ServiceError::from(errors)
+        else {
+            panic!("a 422");
+        };
+        assert_eq!(code, "validation_error");
+        assert_eq!(message, "The request has 2 invalid fields.");
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["password", "format"]);
+        assert_eq!(errors[1].message, "format must be json or csv.");
+    }
+
+    #[test]
+    fn nothing_collected_is_no_error() {
+        assert!(FieldErrors::default().finish().is_ok());
+    }
 }

@@ -353,6 +353,16 @@ impl Services {
             .unwrap_or_default()
     }
 
+    /// The algorithm access tokens are signed with: `EdDSA` with an Ed25519 signing key, else
+    /// `HS256`.
+    pub fn access_token_algorithm(&self) -> &'static str {
+        if self.auth.signing_key.is_some() {
+            "EdDSA"
+        } else {
+            "HS256"
+        }
+    }
+
     /// The `iss` of access tokens.
     pub fn token_issuer(&self) -> &str {
         &self.auth.issuer

@@ -1,8 +1,8 @@
 //! Usage history for a user and usage analytics for admins.
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use domain::RequestType;
-use persistence::metering::{self as store, GroupBy, GroupKey, HistoryFilter, USER_REPORTER};
+use domain::{DateBound, PageRequest, Reporter, RequestType, UsageGrouping};
+use persistence::metering::{self as store, GroupKey, HistoryFilter};
 use persistence::users;
 use uuid::Uuid;
 
@@ -54,67 +54,16 @@ pub struct HistoryPage {
     pub retained_since: Option<DateTime<Utc>>,
 }
 
-/// A bound of a date filter: an ISO date (whole day) or an RFC 3339 instant.
-struct Bound {
-    at: DateTime<Utc>,
-    day: Option<NaiveDate>,
-}
-
-fn parse_bound(field: &str, raw: &str, end: bool) -> Result<Bound, ServiceError> {
-    let raw = raw.trim();
-    if let Ok(day) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        let day_for_bound = if end { day.succ_opt() } else { Some(day) };
-        let at = day_for_bound
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|d| d.and_utc());
-        return at.map(|at| Bound { at, day: Some(day) }).ok_or_else(|| {
-            ServiceError::invalid_field(field, format!("{field} is out of range."))
-        });
-    }
-    match DateTime::parse_from_rfc3339(raw) {
-        // An inclusive end instant becomes an exclusive bound one millisecond later.
-        Ok(at) => Ok(Bound {
-            at: at.with_timezone(&Utc)
-                + if end {
-                    TimeDelta::milliseconds(1)
-                } else {
-                    TimeDelta::zero()
-                },
-            day: None,
-        }),
-        Err(_) => Err(ServiceError::invalid_field(
-            field,
-            format!("{field} must be a date (YYYY-MM-DD) or an RFC 3339 date-time."),
-        )),
-    }
-}
-
-/// The highest page number any listing accepts (far beyond any real listing; it keeps row
-/// offsets well inside what databases bind).
-pub(crate) const MAX_PAGE: u64 = 1_000_000_000;
-
-/// Validates 1-based `page` (1..=[`MAX_PAGE`]) and page size `limit` (1..=`max`).
+/// Validates 1-based `page` and page size `limit` (1..=`max`): [`PageRequest::parse`] for the
+/// listings whose query still reaches the service as received.
 pub(crate) fn page_params(
     page: Option<u64>,
     limit: Option<u64>,
     default_limit: u64,
     max: u64,
 ) -> Result<(u64, u64), ServiceError> {
-    let page = page.unwrap_or(1);
-    if !(1..=MAX_PAGE).contains(&page) {
-        return Err(ServiceError::invalid_field(
-            "page",
-            format!("page must be between 1 and {MAX_PAGE}."),
-        ));
-    }
-    let limit = limit.unwrap_or(default_limit);
-    if !(1..=max).contains(&limit) {
-        return Err(ServiceError::invalid_field(
-            "limit",
-            format!("limit must be between 1 and {max}."),
-        ));
-    }
-    Ok((page, limit))
+    let page = PageRequest::parse(page, limit, default_limit, max)?;
+    Ok((page.page(), page.per_page()))
 }
 
 /// Usage history and analytics.
@@ -157,14 +106,17 @@ pub struct AdminUsageReport {
     pub breakdown: Breakdown,
 }
 
-/// `GET /api/tokens/admin/usage` as received.
+/// `GET /api/tokens/admin/usage`, parsed. Without dates, the report covers the 30 days up to
+/// today (UTC).
 #[derive(Debug, Clone, Default)]
 pub struct AdminUsageQuery {
-    pub start_date: Option<String>,
-    pub end_date: Option<String>,
-    pub group_by: Option<String>,
-    /// `user` or an API key id: only that reporter's events.
-    pub reporter: Option<String>,
+    /// The first day (default: 29 days before `end_date`).
+    pub start_date: Option<NaiveDate>,
+    /// The last day (default: today).
+    pub end_date: Option<NaiveDate>,
+    pub group_by: UsageGrouping,
+    /// Only this reporter's events.
+    pub reporter: Option<Reporter>,
 }
 
 fn totals(total: i64, prompt: i64, completion: i64, count: i64) -> GroupTotals {
@@ -219,28 +171,28 @@ impl UsageReports {
         let from = query
             .start_date
             .as_deref()
-            .map(|raw| parse_bound("start_date", raw, false))
+            .map(|raw| DateBound::start("start_date", raw))
             .transpose()?;
         let until = query
             .end_date
             .as_deref()
-            .map(|raw| parse_bound("end_date", raw, true))
+            .map(|raw| DateBound::end("end_date", raw))
             .transpose()?;
         if let (Some(from), Some(until)) = (&from, &until)
-            && from.at >= until.at
+            && from.at() >= until.at()
         {
             return Err(ServiceError::invalid_field(
                 "end_date",
                 "end_date must not be before start_date.",
             ));
         }
-        let day_aligned = from.as_ref().is_none_or(|b| b.day.is_some())
-            && until.as_ref().is_none_or(|b| b.day.is_some());
+        let day_aligned =
+            from.is_none_or(|b| b.day().is_some()) && until.is_none_or(|b| b.day().is_some());
         let filter = HistoryFilter {
             request_type,
             model: query.model,
-            from: from.as_ref().map(|b| b.at),
-            until: until.as_ref().map(|b| b.at),
+            from: from.map(|b| b.at()),
+            until: until.map(|b| b.at()),
         };
         let total = if day_aligned {
             store::summary_count(
@@ -248,8 +200,8 @@ impl UsageReports {
                 user_id,
                 filter.request_type.as_deref(),
                 filter.model.as_deref(),
-                from.and_then(|b| b.day),
-                until.and_then(|b| b.day),
+                from.and_then(|b| b.day()),
+                until.and_then(|b| b.day()),
             )
             .await?
         } else {
@@ -271,7 +223,7 @@ impl UsageReports {
         let more = page.saturating_mul(per_page) < total && rows.len() as u64 == per_page;
         let next_cursor = rows
             .last()
-            .filter(|_| more && page < domain::PageRequest::MAX_PAGE)
+            .filter(|_| more && page < PageRequest::MAX_PAGE)
             .map(|last| {
                 HistoryCursor::after(page + 1, last.created_at, last.id, &fingerprint).encode()
             });
@@ -310,38 +262,12 @@ impl UsageReports {
         if !actor.role.is_admin() {
             return Err(ServiceError::AdminRequired);
         }
-        let group_by = match query.group_by.as_deref() {
-            None | Some("day") => GroupBy::Day,
-            Some("user") => GroupBy::User,
-            Some("model") => GroupBy::Model,
-            Some("request_type") => GroupBy::RequestType,
-            Some("reporter") => GroupBy::Reporter,
-            Some(_) => {
-                return Err(ServiceError::invalid_field(
-                    "group_by",
-                    "group_by must be day, user, model, request_type or reporter.",
-                ));
-            }
-        };
-        let reporter = match query.reporter.as_deref().map(str::trim) {
-            None => None,
-            Some(USER_REPORTER) => Some(USER_REPORTER.to_owned()),
-            Some(raw) => Some(Uuid::parse_str(raw).map(|id| id.to_string()).map_err(|_| {
-                ServiceError::invalid_field("reporter", "reporter must be user or an API key id.")
-            })?),
-        };
-        let day_of = |field: &str, raw: &str, end: bool| -> Result<NaiveDate, ServiceError> {
-            let bound = parse_bound(field, raw, end)?;
-            Ok(bound.day.unwrap_or_else(|| bound.at.date_naive()))
-        };
-        let end_date = match query.end_date.as_deref() {
-            Some(raw) => day_of("end_date", raw, true)?,
-            None => self.ctx.now().date_naive(),
-        };
-        let start_date = match query.start_date.as_deref() {
-            Some(raw) => day_of("start_date", raw, false)?,
-            None => end_date - TimeDelta::days(29),
-        };
+        let end_date = query
+            .end_date
+            .unwrap_or_else(|| self.ctx.now().date_naive());
+        let start_date = query
+            .start_date
+            .unwrap_or_else(|| end_date - TimeDelta::days(29));
         if start_date > end_date {
             return Err(ServiceError::invalid_field(
                 "end_date",
@@ -349,6 +275,8 @@ impl UsageReports {
             ));
         }
         let db = &self.ctx.db;
+        let group_by = query.group_by;
+        let reporter = query.reporter.map(|r| r.stored());
         let reporter = reporter.as_deref();
         let all = store::usage_totals(db, start_date, end_date, reporter).await?;
         let rows = store::usage_groups(db, start_date, end_date, group_by, reporter).await?;
@@ -369,11 +297,11 @@ impl UsageReports {
             }
         }
         let breakdown = match group_by {
-            GroupBy::Day => {
+            UsageGrouping::Day => {
                 days.sort_by_key(|(d, _)| *d);
                 Breakdown::Day(days)
             }
-            GroupBy::User => {
+            UsageGrouping::User => {
                 let accounts =
                     users::find_many(db, by_user.iter().map(|(id, _)| *id).collect()).await?;
                 let mut rows: Vec<(Uuid, String, String, GroupTotals)> = by_user
@@ -392,7 +320,7 @@ impl UsageReports {
                 });
                 Breakdown::User(rows)
             }
-            GroupBy::Reporter => {
+            UsageGrouping::Reporter => {
                 let keys = persistence::api_keys::list(db).await?;
                 let mut rows: Vec<(String, Option<String>, GroupTotals)> = named
                     .into_iter()
@@ -411,13 +339,13 @@ impl UsageReports {
                 });
                 Breakdown::Reporter(rows)
             }
-            GroupBy::Model | GroupBy::RequestType => {
+            UsageGrouping::Model | UsageGrouping::RequestType => {
                 named.sort_by(|a, b| {
                     b.1.total_tokens
                         .cmp(&a.1.total_tokens)
                         .then_with(|| a.0.cmp(&b.0))
                 });
-                if group_by == GroupBy::Model {
+                if group_by == UsageGrouping::Model {
                     Breakdown::Model(named)
                 } else {
                     Breakdown::RequestType(named)

@@ -16,6 +16,7 @@ pub mod reservations;
 pub mod usage;
 pub mod users;
 pub mod webhooks;
+pub mod well_known;
 
 pub use admin::*;
 pub use auth::*;

@@ -3,12 +3,14 @@
 use std::collections::BTreeMap;
 
 use domain::{
-    ConversationId, ModelName, RequestId, RequestType, TokenCounts, checked_token_count, parse_uuid,
+    ConversationId, DateBound, ModelName, Reporter, RequestId, RequestType, TokenCounts,
+    UsageGrouping, checked_token_count, parse_uuid,
 };
 use serde::{Deserialize, Serialize};
 use service::{
-    AdminUsageReport, Breakdown, CheckCommand, CheckOutcome, FieldErrors, GroupTotals, HistoryPage,
-    ServiceError, TokenStatistics, TrackCommand, TrackOutcome, UsageSummary,
+    AdminUsageQuery, AdminUsageReport, Breakdown, CheckCommand, CheckOutcome, FieldErrors,
+    GroupTotals, HistoryPage, ServiceError, TokenStatistics, TrackCommand, TrackOutcome,
+    UsageSummary,
 };
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -433,6 +435,69 @@ pub struct AdminUsageParams {
     pub format: Option<String>,
 }
 
+/// How the admin usage report is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReportFormat {
+    /// `json`, the default.
+    #[default]
+    Json,
+    /// `csv`: the breakdown rows with a header row ([`AdminUsageResponse::to_csv`]).
+    Csv,
+}
+
+/// `GET /api/tokens/admin/usage`, parsed: the report's query and the format to send it in.
+#[derive(Debug, Clone)]
+pub struct AdminUsageRequest {
+    pub query: AdminUsageQuery,
+    pub format: ReportFormat,
+}
+
+impl TryFrom<AdminUsageParams> for AdminUsageRequest {
+    type Error = ServiceError;
+
+    /// Every parameter parsed at once: one 422 names each invalid one. Whether the days are
+    /// in order is the report's to say, once the defaults (which depend on today) are known.
+    fn try_from(p: AdminUsageParams) -> Result<Self, ServiceError> {
+        let mut errors = FieldErrors::default();
+        let start_date = errors.take(
+            p.start_date
+                .map(|raw| DateBound::start("start_date", &raw))
+                .transpose(),
+        );
+        let end_date = errors.take(
+            p.end_date
+                .map(|raw| DateBound::end("end_date", &raw))
+                .transpose(),
+        );
+        let group_by = errors.take(
+            p.group_by
+                .as_deref()
+                .map_or(Ok(UsageGrouping::Day), UsageGrouping::parse),
+        );
+        let reporter = errors.take(p.reporter.as_deref().map(Reporter::parse).transpose());
+        let format = match p.format.as_deref() {
+            None | Some("json") => Some(ReportFormat::Json),
+            Some("csv") => Some(ReportFormat::Csv),
+            Some(_) => {
+                errors.reject("format", "format must be json or csv.");
+                None
+            }
+        };
+        let (Some(start_date), Some(end_date), Some(group_by), Some(reporter), Some(format)) =
+            (start_date, end_date, group_by, reporter, format)
+        else {
+            return Err(errors.into());
+        };
+        let query = AdminUsageQuery {
+            start_date: start_date.map(|bound| bound.calendar_day()),
+            end_date: end_date.map(|bound| bound.calendar_day()),
+            group_by,
+            reporter,
+        };
+        Ok(Self { query, format })
+    }
+}
+
 /// Tokens and requests of one day.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct DayRow {
@@ -684,7 +749,46 @@ impl AdminUsageResponse {
 
 #[cfg(test)]
 mod tests {
-    use super::cell;
+    use super::*;
+
+    fn admin_usage(query: &str) -> Result<AdminUsageRequest, ServiceError> {
+        let params: AdminUsageParams = match serde_urlencoded::from_str(query) {
+            Ok(params) => params,
+            Err(e) => panic!("{query}: {e}"),
+        };
+        params.try_into()
+    }
+
+    #[test]
+    fn an_admin_usage_query_parses_days_grouping_reporter_and_format() {
+        let Ok(request) = admin_usage(
+            "start_date=2025-10-01T08:00:00Z&end_date=2025-10-31&group_by=reporter&reporter=user&format=csv",
+        ) else {
+            panic!("a valid query parses");
+        };
+        let day = |raw: &str| chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok();
+        assert_eq!(request.query.start_date, day("2025-10-01"));
+        assert_eq!(request.query.end_date, day("2025-10-31"));
+        assert_eq!(request.query.group_by, UsageGrouping::Reporter);
+        assert_eq!(request.query.reporter, Some(Reporter::User));
+        assert_eq!(request.format, ReportFormat::Csv);
+        let Ok(defaults) = admin_usage("") else {
+            panic!("an empty query parses");
+        };
+        assert_eq!(defaults.query.group_by, UsageGrouping::Day);
+        assert_eq!(defaults.format, ReportFormat::Json);
+    }
+
+    #[test]
+    fn every_bad_admin_usage_parameter_is_named_in_one_error() {
+        let Err(ServiceError::Invalid { errors, .. }) =
+            admin_usage("start_date=soon&group_by=week&reporter=me&format=xml")
+        else {
+            panic!("bad parameters are refused");
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["start_date", "group_by", "reporter", "format"]);
+    }
 
     #[test]
     fn csv_cells_are_quoted_and_defused() {

@@ -2,14 +2,13 @@
 
 use actix_web::HttpResponse;
 use actix_web::web::{self, Data, Json, Path, Query};
-use service::{AdminPatch, NewAccount, UserListQuery};
 use uuid::Uuid;
 
 use crate::dto::{
     AdminCreateUserRequest, AdminPatchRequest, UserListParams, UserListResponse, UserResponse,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::{AuthUser, JsonBody};
+use crate::extractors::{AdminUser, JsonBody};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -40,34 +39,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ))]
 pub async fn list_users(
     state: Data<AppState>,
-    user: AuthUser,
+    admin: AdminUser,
     params: Query<UserListParams>,
 ) -> Result<Json<UserListResponse>, ApiError> {
-    let p = params.into_inner();
-    let page = state
-        .services
-        .admin
-        .list_users(
-            &user.0,
-            UserListQuery {
-                page: p.page,
-                limit: p.limit,
-                q: p.q,
-                role: p.role,
-                plan: p.plan,
-                is_active: p.is_active,
-                sort: p.sort,
-                order: p.order,
-            },
-        )
-        .await?;
-    Ok(Json(UserListResponse {
-        total_records: page.total_records,
-        total_pages: page.total_pages,
-        current_page: page.current_page,
-        records_per_page: page.records_per_page,
-        users: page.users.into_iter().map(Into::into).collect(),
-    }))
+    let query = params.into_inner().try_into()?;
+    let page = state.services.admin.list_users(&admin.0, query).await?;
+    Ok(Json(page.into()))
 }
 
 /// One account.
@@ -76,17 +53,15 @@ pub async fn list_users(
     responses((status = 200, body = UserResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_user(
     state: Data<AppState>,
-    user: AuthUser,
+    admin: AdminUser,
     id: Path<Uuid>,
 ) -> Result<Json<UserResponse>, ApiError> {
-    Ok(Json(
-        state
-            .services
-            .admin
-            .get_user(&user.0, id.into_inner())
-            .await?
-            .into(),
-    ))
+    let profile = state
+        .services
+        .admin
+        .get_user(&admin.0, id.into_inner())
+        .await?;
+    Ok(Json(profile.into()))
 }
 
 /// Creates an account; an admin may choose its role and plan (no payment).
@@ -100,24 +75,11 @@ pub async fn get_user(
     ))]
 pub async fn create_user(
     state: Data<AppState>,
-    user: AuthUser,
+    admin: AdminUser,
     body: JsonBody<AdminCreateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
-    let profile = state
-        .services
-        .admin
-        .create_user(
-            &user.0,
-            NewAccount {
-                name: b.name,
-                email: b.email,
-                password: b.password,
-                role: b.role,
-                plan: b.plan,
-            },
-        )
-        .await?;
+    let new = body.into_inner().try_into()?;
+    let profile = state.services.admin.create_user(&admin.0, new).await?;
     Ok(HttpResponse::Created().json(UserResponse::from(profile)))
 }
 
@@ -133,27 +95,14 @@ pub async fn create_user(
     ))]
 pub async fn patch_user(
     state: Data<AppState>,
-    user: AuthUser,
+    admin: AdminUser,
     id: Path<Uuid>,
     body: JsonBody<AdminPatchRequest>,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let b = body.into_inner();
-    let patch = AdminPatch {
-        is_active: b.is_active,
-        is_verified: b.is_verified,
-        role: b.role,
-        plan: b.plan,
-        token_limit: b.token_limit,
-        max_model_tier: b.max_model_tier,
-    };
-    Ok(Json(
-        state
-            .services
-            .admin
-            .patch_user(&user.0, id.into_inner(), patch)
-            .await?
-            .into(),
-    ))
+    let patch = body.into_inner().try_into()?;
+    let admins = &state.services.admin;
+    let profile = admins.patch_user(&admin.0, id.into_inner(), patch).await?;
+    Ok(Json(profile.into()))
 }
 
 /// Deletes an account and everything it owns.
@@ -167,13 +116,10 @@ pub async fn patch_user(
     ))]
 pub async fn delete_user(
     state: Data<AppState>,
-    user: AuthUser,
+    admin: AdminUser,
     id: Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .services
-        .admin
-        .delete_user(&user.0, id.into_inner())
-        .await?;
+    let admins = &state.services.admin;
+    admins.delete_user(&admin.0, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

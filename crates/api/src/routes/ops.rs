@@ -1,14 +1,12 @@
 //! Operations: liveness, readiness, metrics.
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Data, Json};
-use actix_web::{HttpRequest, HttpResponse};
 
 use crate::dto::HealthResponse;
-use service::ServiceError;
-
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::bearer_token;
+use crate::extractors::MetricsScraper;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -51,18 +49,13 @@ pub async fn ready(state: Data<AppState>) -> Result<Json<HealthResponse>, ApiErr
             content_type = "application/openmetrics-text"),
         (status = 401, description = "not_authenticated / invalid_token: METRICS_TOKEN is set and was not presented", body = ErrorBody),
     ))]
-pub async fn metrics(state: Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    if let Some(expected) = &state.metrics_token
-        && !expected.matches(&bearer_token(&req)?)
-    {
-        return Err(ServiceError::InvalidToken.into());
-    }
+pub async fn metrics(state: Data<AppState>, _scraper: MetricsScraper) -> HttpResponse {
     // The gauges come from the database; while it is away they keep their last values.
     match state.services.operational_gauges().await {
         Ok(gauges) => state.metrics.set_gauges(&gauges),
         Err(e) => tracing::warn!(error = %e, "metrics: the gauges could not be read"),
     }
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(state.metrics.render()))
+        .body(state.metrics.render())
 }

@@ -3,14 +3,14 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Data, Json, Query};
-use service::AdminUsageQuery;
 
 use crate::dto::usage::{
-    AdminUsageParams, AdminUsageResponse, CheckRequestBody, CheckResponse, HistoryParams,
-    HistoryResponse, TokenStatsResponse, TrackRequestBody, TrackResponse, UsageResponse,
+    AdminUsageParams, AdminUsageRequest, AdminUsageResponse, CheckRequestBody, CheckResponse,
+    HistoryParams, HistoryResponse, ReportFormat, TokenStatsResponse, TrackRequestBody,
+    TrackResponse, UsageResponse,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::{AuthSubscriber, AuthUser, JsonBody};
+use crate::extractors::{AdminUser, AuthSubscriber, AuthUser, JsonBody};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -116,33 +116,26 @@ pub async fn get_usage_history(
     ))]
 pub async fn get_admin_usage(
     state: Data<AppState>,
-    user: AuthUser,
+    admin: AdminUser,
     params: Query<AdminUsageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = params.into_inner();
-    let csv = match p.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(_) => return Err(ApiError::invalid("format", "format must be json or csv.")),
-    };
-    let query = AdminUsageQuery {
-        start_date: p.start_date,
-        end_date: p.end_date,
-        group_by: p.group_by,
-        reporter: p.reporter,
-    };
-    let report =
-        AdminUsageResponse::from(state.services.reports.admin_usage(&user.0, query).await?);
-    if csv {
-        return Ok(HttpResponse::build(StatusCode::OK)
+    let AdminUsageRequest { query, format } = params.into_inner().try_into()?;
+    let report = state.services.reports.admin_usage(&admin.0, query).await?;
+    Ok(answer_in(format, report.into()))
+}
+
+/// The report as JSON, or as a CSV attachment.
+fn answer_in(format: ReportFormat, report: AdminUsageResponse) -> HttpResponse {
+    match format {
+        ReportFormat::Json => HttpResponse::Ok().json(report),
+        ReportFormat::Csv => HttpResponse::build(StatusCode::OK)
             .content_type("text/csv; charset=utf-8")
             .insert_header((
                 "content-disposition",
                 "attachment; filename=\"token-usage.csv\"",
             ))
-            .body(report.to_csv()));
+            .body(report.to_csv()),
     }
-    Ok(HttpResponse::Ok().json(report))
 }
 
 /// This period's counters with their limits.

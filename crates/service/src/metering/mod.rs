@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
+/// Who reported a track (recorded with the event; the admin analytics group by it).
+pub use domain::Reporter;
 use domain::{
     BillingPeriod, ConversationId, Counters, EffectiveLimits, MaxTokensPerRequest, ModelTier, Plan,
     QuotaDecision, QuotaRequest, Refusal, RequestId, RequestType, TokenCounts, decide,
@@ -32,24 +34,6 @@ use crate::metrics::TrackAnswer;
 use crate::usage_alerts::{self, UsageAlert};
 use crate::views::Subscription;
 use crate::{Context, ServiceError};
-
-/// Who reported a track: the user through their own route, or a service API key acting for
-/// them. Recorded with the event; the admin analytics group and filter by it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reporter {
-    User,
-    ApiKey(Uuid),
-}
-
-impl Reporter {
-    /// The stored form: `user` or the key's id.
-    pub fn stored(&self) -> String {
-        match self {
-            Reporter::User => persistence::metering::USER_REPORTER.to_owned(),
-            Reporter::ApiKey(id) => id.to_string(),
-        }
-    }
-}
 
 /// What a track did.
 #[derive(Debug, Clone, PartialEq, Eq)]
