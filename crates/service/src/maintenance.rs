@@ -58,6 +58,9 @@ const WEBHOOK_DELIVERIES_KEPT: TimeDelta = TimeDelta::days(30);
 /// Expired email tokens are kept a day, so a late click reads "expired" in the logs.
 const EMAIL_TOKENS_KEPT: TimeDelta = TimeDelta::days(1);
 
+/// How long after start the first pass waits at most.
+const FIRST_PASS_AFTER: Duration = Duration::from_secs(60);
+
 impl MaintenanceWorker {
     pub(crate) fn new(
         db: DatabaseConnection,
@@ -76,9 +79,13 @@ impl MaintenanceWorker {
         }
     }
 
-    /// Runs until the task is dropped: a pass shortly after start, then one per interval.
+    /// Runs until the task is dropped: a first pass a minute after start (or after the
+    /// interval, if shorter), so that start-up and a rolling deploy do not wait on deletes and
+    /// a caller's own [`run_once`](Self::run_once) right after start is never raced by it; then
+    /// one per interval.
     pub async fn run(self) {
-        let mut ticker = tokio::time::interval(self.interval);
+        let first = tokio::time::Instant::now() + self.interval.min(FIRST_PASS_AFTER);
+        let mut ticker = tokio::time::interval_at(first, self.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
