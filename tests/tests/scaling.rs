@@ -3,7 +3,7 @@
 //! `user_id`, and every statement of the track path to name the users it touches.
 
 use doztra_tests::{Backend, TestApp, db_tests, spawn_app_recording_sql};
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 use serde_json::json;
 
 /// The tables a distributed deployment shards by `user_id`.
@@ -55,7 +55,10 @@ async fn every_unique_key_of_a_per_user_table_includes_user_id(app: TestApp) {
     }
 }
 
-db_tests!(every_unique_key_of_a_per_user_table_includes_user_id);
+db_tests!(
+    every_unique_key_of_a_per_user_table_includes_user_id,
+    the_maintenance_sweeps_walk_an_index
+);
 
 /// Every statement the request paths send to a per-user table names `user_id` (so a
 /// distributed database routes it to one shard): tracks (new, repeated, refused), checks,
@@ -174,4 +177,66 @@ async fn sqlite_request_path_statements_name_user_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_request_path_statements_name_user_id() {
     every_request_path_statement_on_a_per_user_table_names_user_id(Backend::Postgres).await;
+}
+
+/// The maintenance worker's sweeps across users can walk an index on both databases (migration
+/// 000046): retention selects the oldest events by id and deletes them by id; closing expired
+/// reservations selects active ones by `expires_at`. Without the indexes each batch scanned the
+/// whole table on PostgreSQL. Plans are asked with sequential scans priced out, so an index that
+/// cannot serve the statement shows as a scan all the same.
+async fn the_maintenance_sweeps_walk_an_index(app: TestApp) {
+    let bound = "'01900000-0000-7000-8000-000000000000'";
+    let (bound, ids) = match app.backend {
+        Backend::Postgres => (
+            format!("{bound}::uuid"),
+            format!("{bound}::uuid, '01900000-0000-7000-8000-000000000001'::uuid"),
+        ),
+        Backend::Sqlite => (bound.to_owned(), bound.to_owned()),
+    };
+    let sweeps = [
+        (
+            format!("SELECT id FROM token_usage WHERE id < {bound} ORDER BY id LIMIT 5000"),
+            "ix_token_usage_id",
+        ),
+        (
+            format!("DELETE FROM token_usage WHERE id IN ({ids})"),
+            "ix_token_usage_id",
+        ),
+        (
+            "SELECT id FROM token_reservations WHERE state = 'active' \
+             AND expires_at <= '2030-01-01T00:00:00Z' ORDER BY expires_at LIMIT 100"
+                .to_owned(),
+            "ix_token_reservations_state_expiry",
+        ),
+    ];
+    let txn = app.db().begin().await.unwrap();
+    if app.backend == Backend::Postgres {
+        txn.execute_unprepared("SET LOCAL enable_seqscan = off")
+            .await
+            .unwrap();
+    }
+    for (sql, index) in sweeps {
+        let (explain, column) = match app.backend {
+            Backend::Postgres => (format!("EXPLAIN {sql}"), "QUERY PLAN"),
+            Backend::Sqlite => (format!("EXPLAIN QUERY PLAN {sql}"), "detail"),
+        };
+        let rows = txn
+            .query_all_raw(Statement::from_string(txn.get_database_backend(), explain))
+            .await
+            .unwrap();
+        let plan: Vec<String> = rows
+            .iter()
+            .map(|row| row.try_get::<String>("", column).unwrap())
+            .collect();
+        let plan = plan.join("\n");
+        let walks_an_index = match (app.backend, index) {
+            // SQLite keeps `id` as the primary key of token_usage.
+            (Backend::Sqlite, "ix_token_usage_id") => {
+                plan.contains("SEARCH token_usage") && !plan.contains("SCAN token_usage")
+            }
+            _ => plan.contains(index),
+        };
+        assert!(walks_an_index, "{sql}\nshould use {index}:\n{plan}");
+    }
+    txn.rollback().await.unwrap();
 }
