@@ -419,6 +419,23 @@ async fn a_plain_user_gets_admin_required_before_any_validation(app: TestApp) {
     expect_error(res, 403, "admin_required").await;
     let res = patch(&app, &user, &other.user_id, json!({"plan": "gold"})).await;
     expect_error(res, 403, "admin_required").await;
+    // The API keys and the outgoing webhooks of the admin scope too.
+    let res = app
+        .post(
+            "/api/admin/api-keys",
+            Some(&user.access),
+            json!({"name": "", "scopes": ["root"]}),
+        )
+        .await;
+    expect_error(res, 403, "admin_required").await;
+    let res = app
+        .post(
+            "/api/admin/webhooks",
+            Some(&user.access),
+            json!({"url": "not a url", "event_types": ["nope"]}),
+        )
+        .await;
+    expect_error(res, 403, "admin_required").await;
 }
 
 async fn getting_one_user_returns_the_full_object_with_subscription_and_preferences(app: TestApp) {

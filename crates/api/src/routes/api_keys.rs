@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::dto::api_keys::{ApiKeyListResponse, ApiKeyResponse, CreateApiKeyRequest};
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::{AuthUser, JsonBody};
+use crate::extractors::{AdminUser, JsonBody};
 use crate::state::AppState;
 
 /// Registered inside the `/admin` scope.
@@ -33,11 +33,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ))]
 pub async fn create_api_key(
     state: Data<AppState>,
-    user: AuthUser,
+    admin: AdminUser,
     body: JsonBody<CreateApiKeyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let new = body.into_inner().try_into()?;
-    let created = state.services.api_keys.create(&user.0, new).await?;
+    let created = state.services.api_keys.create(&admin.0, new).await?;
     Ok(HttpResponse::Created().json(ApiKeyResponse::from(created)))
 }
 
@@ -49,9 +49,9 @@ pub async fn create_api_key(
     ))]
 pub async fn list_api_keys(
     state: Data<AppState>,
-    user: AuthUser,
+    admin: AdminUser,
 ) -> Result<Json<ApiKeyListResponse>, ApiError> {
-    let keys = state.services.api_keys.list(&user.0).await?;
+    let keys = state.services.api_keys.list(&admin.0).await?;
     Ok(Json(ApiKeyListResponse {
         api_keys: keys.into_iter().map(Into::into).collect(),
     }))
@@ -67,14 +67,14 @@ pub async fn list_api_keys(
     ))]
 pub async fn get_api_key(
     state: Data<AppState>,
-    user: AuthUser,
+    admin: AdminUser,
     id: Path<Uuid>,
 ) -> Result<Json<ApiKeyResponse>, ApiError> {
     Ok(Json(
         state
             .services
             .api_keys
-            .get(&user.0, id.into_inner())
+            .get(&admin.0, id.into_inner())
             .await?
             .into(),
     ))
@@ -90,13 +90,13 @@ pub async fn get_api_key(
     ))]
 pub async fn revoke_api_key(
     state: Data<AppState>,
-    user: AuthUser,
+    admin: AdminUser,
     id: Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     state
         .services
         .api_keys
-        .revoke(&user.0, id.into_inner())
+        .revoke(&admin.0, id.into_inner())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

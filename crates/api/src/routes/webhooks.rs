@@ -9,7 +9,7 @@ use crate::dto::webhooks::{
     WebhookEndpointListResponse, WebhookEndpointResponse,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::{AuthUser, JsonBody};
+use crate::extractors::{AdminUser, JsonBody};
 use crate::state::AppState;
 
 /// Registered inside the `/admin` scope (actix gives one scope per prefix).
@@ -37,11 +37,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ))]
 pub async fn create_webhook(
     state: Data<AppState>,
-    user: AuthUser,
+    admin: AdminUser,
     body: JsonBody<CreateWebhookRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let endpoint = body.into_inner().try_into()?;
-    let created = state.services.webhooks.create(&user.0, endpoint).await?;
+    let created = state.services.webhooks.create(&admin.0, endpoint).await?;
     Ok(HttpResponse::Created().json(WebhookEndpointResponse::from(created)))
 }
 
@@ -53,9 +53,9 @@ pub async fn create_webhook(
     ))]
 pub async fn list_webhooks(
     state: Data<AppState>,
-    user: AuthUser,
+    admin: AdminUser,
 ) -> Result<Json<WebhookEndpointListResponse>, ApiError> {
-    let endpoints = state.services.webhooks.list(&user.0).await?;
+    let endpoints = state.services.webhooks.list(&admin.0).await?;
     Ok(Json(WebhookEndpointListResponse {
         endpoints: endpoints.into_iter().map(Into::into).collect(),
     }))
@@ -71,14 +71,14 @@ pub async fn list_webhooks(
     ))]
 pub async fn get_webhook(
     state: Data<AppState>,
-    user: AuthUser,
+    admin: AdminUser,
     id: Path<Uuid>,
 ) -> Result<Json<WebhookEndpointResponse>, ApiError> {
     Ok(Json(
         state
             .services
             .webhooks
-            .get(&user.0, id.into_inner())
+            .get(&admin.0, id.into_inner())
             .await?
             .into(),
     ))
@@ -94,13 +94,13 @@ pub async fn get_webhook(
     ))]
 pub async fn delete_webhook(
     state: Data<AppState>,
-    user: AuthUser,
+    admin: AdminUser,
     id: Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     state
         .services
         .webhooks
-        .delete(&user.0, id.into_inner())
+        .delete(&admin.0, id.into_inner())
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -116,7 +116,7 @@ pub async fn delete_webhook(
     ))]
 pub async fn list_deliveries(
     state: Data<AppState>,
-    user: AuthUser,
+    admin: AdminUser,
     id: Path<Uuid>,
     params: Query<DeliveryListParams>,
 ) -> Result<Json<WebhookDeliveryListResponse>, ApiError> {
@@ -125,7 +125,7 @@ pub async fn list_deliveries(
         state
             .services
             .webhooks
-            .deliveries(&user.0, id.into_inner(), p.page, p.limit)
+            .deliveries(&admin.0, id.into_inner(), p.page, p.limit)
             .await?
             .into(),
     ))
