@@ -419,6 +419,34 @@ async fn a_plain_user_gets_admin_required_before_any_validation(app: TestApp) {
     expect_error(res, 403, "admin_required").await;
     let res = patch(&app, &user, &other.user_id, json!({"plan": "gold"})).await;
     expect_error(res, 403, "admin_required").await;
+    // Also what fails before any field is looked at (a query or body that does not
+    // deserialize, a body that is no JSON): actix reads a handler's arguments together.
+    for path in [
+        "/api/admin/users?page=abc",
+        "/api/admin/users?is_active=maybe",
+        "/api/tokens/admin/usage?group_by=day&group_by=user",
+    ] {
+        let res = app.get(path, Some(&user.access)).await;
+        expect_error(res, 403, "admin_required").await;
+        let res = app.get(path, None).await;
+        expect_error(res, 401, "not_authenticated").await;
+    }
+    let res = patch(&app, &user, &other.user_id, json!({"token_limit": "x"})).await;
+    expect_error(res, 403, "admin_required").await;
+    let res = app
+        .post("/api/admin/users", Some(&user.access), json!({"name": "n"}))
+        .await;
+    expect_error(res, 403, "admin_required").await;
+    let res = app
+        .client
+        .post(app.url("/api/admin/webhooks"))
+        .bearer_auth(&user.access)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    expect_error(res, 403, "admin_required").await;
     // The API keys and the outgoing webhooks of the admin scope too.
     let res = app
         .post(

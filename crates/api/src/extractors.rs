@@ -4,10 +4,12 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::dev::Payload;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
+use actix_web::middleware::Next;
 use actix_web::web::{Data, Form};
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use service::{CurrentUser, ServiceError, Subscriber};
 
 use crate::dto::{LoginForm, LoginJson};
@@ -94,9 +96,10 @@ impl FromRequest for AuthSubscriber {
     }
 }
 
-/// The signed-in caller, who must be an admin: 403 `admin_required` otherwise, before the
-/// handler parses anything, so a non-admin never learns from a 422 what the route accepts. The
-/// admin use cases check the role again themselves.
+/// The signed-in caller, who must be an admin: 403 `admin_required` otherwise. The admin
+/// routes are wrapped in [`admin_first`], which authenticates before anything else of the
+/// request is read, so a non-admin never learns from a 422 what a route accepts; the handler
+/// then takes the admin it found. The admin use cases check the role again themselves.
 #[derive(Debug, Clone)]
 pub struct AdminUser(pub CurrentUser);
 
@@ -105,6 +108,9 @@ impl FromRequest for AdminUser {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if let Some(admin) = req.extensions().get::<AdminUser>().cloned() {
+            return Box::pin(std::future::ready(Ok(admin)));
+        }
         let user = AuthUser::from_request(req, payload);
         Box::pin(async move {
             let AuthUser(user) = user.await?;
@@ -113,6 +119,22 @@ impl FromRequest for AdminUser {
             }
             Ok(AdminUser(user))
         })
+    }
+}
+
+/// Middleware of the admin routes: 401 or 403 before the route's own extractors run. actix
+/// polls a handler's extractors together, so an [`AdminUser`] argument alone would let a query
+/// or body that fails to deserialize answer first (400/422 to a non-admin).
+pub async fn admin_first(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    match req.extract::<AdminUser>().await {
+        Ok(admin) => {
+            req.extensions_mut().insert(admin);
+            Ok(next.call(req).await?.map_into_left_body())
+        }
+        Err(refused) => Ok(req.error_response(refused).map_into_right_body()),
     }
 }
 

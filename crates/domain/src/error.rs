@@ -163,7 +163,7 @@ pub enum DomainError {
         /// `start_date` or `end_date`.
         field: &'static str,
     },
-    /// A date filter at the very end of the calendar, where its day has no end.
+    /// A date filter outside the years 0000–9999.
     #[error("{field} is out of range.")]
     DateOutOfRange {
         /// `start_date` or `end_date`.

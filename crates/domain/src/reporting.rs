@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use uuid::Uuid;
 
 use crate::error::DomainError;
@@ -149,6 +149,11 @@ impl DateBound {
     fn parse(field: &'static str, raw: &str, end: bool) -> Result<Self, DomainError> {
         let raw = raw.trim();
         if let Ok(day) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+            // RFC 3339 years have four digits; chrono's `%Y` also takes signed and longer ones,
+            // whose arithmetic and storage overflow.
+            if !(0..=9999).contains(&day.year()) {
+                return Err(DomainError::DateOutOfRange { field });
+            }
             let midnight = if end { day.succ_opt() } else { Some(day) };
             let at = midnight
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
@@ -230,9 +235,17 @@ mod tests {
             err.to_string(),
             "end_date must be a date (YYYY-MM-DD) or an RFC 3339 date-time."
         );
-        let last = NaiveDate::MAX.format("%Y-%m-%d").to_string();
-        assert!(DateBound::start("start_date", &last).is_ok());
-        let err = DateBound::end("end_date", &last).unwrap_err();
-        assert_eq!(err.to_string(), "end_date is out of range.");
+        assert!(DateBound::end("end_date", "9999-12-31").is_ok());
+        for far in [
+            NaiveDate::MAX.format("%Y-%m-%d").to_string(),
+            "-0001-01-10".to_owned(),
+            NaiveDate::MIN.format("%Y-%m-%d").to_string(),
+            "+10000-01-01".to_owned(),
+        ] {
+            let err = DateBound::start("start_date", &far).unwrap_err();
+            assert_eq!(err.to_string(), "start_date is out of range.", "{far}");
+            let err = DateBound::end("end_date", &far).unwrap_err();
+            assert_eq!(err.to_string(), "end_date is out of range.", "{far}");
+        }
     }
 }

@@ -265,9 +265,11 @@ impl UsageReports {
         let end_date = query
             .end_date
             .unwrap_or_else(|| self.ctx.now().date_naive());
-        let start_date = query
-            .start_date
-            .unwrap_or_else(|| end_date - TimeDelta::days(29));
+        let start_date = query.start_date.unwrap_or_else(|| {
+            end_date
+                .checked_sub_signed(TimeDelta::days(29))
+                .unwrap_or(end_date)
+        });
         if start_date > end_date {
             return Err(ServiceError::invalid_field(
                 "end_date",

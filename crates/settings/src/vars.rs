@@ -139,10 +139,13 @@ impl<'a> Vars<'a> {
     /// An `http://` or `https://` URL; `None` when unset.
     pub fn url(&self, name: &'static str) -> Result<Option<String>, SettingsError> {
         self.parse(name, |raw| {
-            if raw.starts_with("https://") || raw.starts_with("http://") {
-                Ok(raw.to_owned())
-            } else {
-                Err("must be an http:// or https:// URL")
+            let rest = raw
+                .strip_prefix("https://")
+                .or_else(|| raw.strip_prefix("http://"));
+            // A host must follow the scheme (`https:///` names none).
+            match rest.and_then(|rest| rest.split(['/', '?', '#']).next()) {
+                Some(host) if !host.is_empty() => Ok(raw.to_owned()),
+                _ => Err("must be an http:// or https:// URL"),
             }
         })
     }
@@ -334,10 +337,14 @@ mod tests {
             vars("https://app.example").url("X").unwrap().as_deref(),
             Some("https://app.example")
         );
-        assert_eq!(
-            problem(vars("app.example").url("X")),
-            "must be an http:// or https:// URL"
-        );
+        for no_url in ["app.example", "https:///", "http://", "https://?x=1"] {
+            assert_eq!(
+                problem(vars(no_url).url("X")),
+                "must be an http:// or https:// URL",
+                "{no_url}"
+            );
+        }
+        assert!(vars("http://127.0.0.1:8000/app/").url("X").is_ok());
         assert_eq!(Vars::from_pairs(&[]).url("X").unwrap(), None);
     }
 

@@ -229,8 +229,40 @@ async fn only_admins_see_the_usage_report(app: TestApp) {
     }
 }
 
+/// Dates at the ends of the calendar are a 422, not a panic: the default start (29 days before
+/// the end) of the first day chrono knows used to overflow.
+async fn dates_beyond_four_digit_years_are_a_422(app: TestApp) {
+    let admin = app.admin("far@example.com").await;
+    for query in [
+        "end_date=-262143-01-01",
+        "end_date=-0001-12-31",
+        "start_date=+262143-12-31",
+        "start_date=9999-12-31&end_date=+10000-01-01",
+    ] {
+        let res = app
+            .get(&format!("{ADMIN_USAGE}?{query}"), Some(&admin.access))
+            .await;
+        expect_error(res, 422, "validation_error").await;
+        let res = app
+            .get(
+                &format!("/api/tokens/me/history?{query}"),
+                Some(&admin.access),
+            )
+            .await;
+        expect_error(res, 422, "validation_error").await;
+    }
+    let res = app
+        .get(
+            &format!("{ADMIN_USAGE}?start_date=9999-12-01&end_date=9999-12-31"),
+            Some(&admin.access),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+}
+
 db_tests!(
     the_admin_report_groups_by_day_user_model_and_request_type,
     the_admin_report_exports_csv,
     only_admins_see_the_usage_report,
+    dates_beyond_four_digit_years_are_a_422,
 );

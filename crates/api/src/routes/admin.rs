@@ -1,6 +1,7 @@
 //! `/api/admin/users`: account administration (role `admin`).
 
 use actix_web::HttpResponse;
+use actix_web::middleware::from_fn;
 use actix_web::web::{self, Data, Json, Path, Query};
 use uuid::Uuid;
 
@@ -8,12 +9,13 @@ use crate::dto::{
     AdminCreateUserRequest, AdminPatchRequest, UserListParams, UserListResponse, UserResponse,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::{AdminUser, JsonBody};
+use crate::extractors::{AdminUser, JsonBody, admin_first};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin")
+            .wrap(from_fn(admin_first))
             .configure(super::webhooks::configure)
             .configure(super::api_keys::configure)
             .service(

@@ -2,6 +2,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
+use actix_web::middleware::from_fn;
 use actix_web::web::{self, Data, Json, Query};
 
 use crate::dto::usage::{
@@ -10,7 +11,7 @@ use crate::dto::usage::{
     TrackResponse, UsageResponse,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::{AdminUser, AuthSubscriber, AuthUser, JsonBody};
+use crate::extractors::{AdminUser, AuthSubscriber, AuthUser, JsonBody, admin_first};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -18,7 +19,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/tokens/me/track").post(track_usage))
         .service(web::resource("/tokens/me/check").post(check_usage))
         .service(web::resource("/tokens/me/history").get(get_usage_history))
-        .service(web::resource("/tokens/admin/usage").get(get_admin_usage))
+        .service(
+            web::resource("/tokens/admin/usage")
+                .wrap(from_fn(admin_first))
+                .get(get_admin_usage),
+        )
         .service(web::resource("/usage/me").get(get_usage))
         .service(web::resource("/users/me/usage").get(get_usage_alias));
 }
