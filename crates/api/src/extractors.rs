@@ -122,13 +122,18 @@ impl FromRequest for AdminUser {
     }
 }
 
-/// Middleware of the admin routes: 401 or 403 before the route's own extractors run. actix
+/// Middleware of the admin routes: 401 or 403 before the route's own extractors run (a path
+/// that is no route goes on to its 404). actix
 /// polls a handler's extractors together, so an [`AdminUser`] argument alone would let a query
 /// or body that fails to deserialize answer first (400/422 to a non-admin).
 pub async fn admin_first(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if req.match_pattern().is_none() {
+        // No admin route has this path: the 404 (or 405) says nothing about one.
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
     match req.extract::<AdminUser>().await {
         Ok(admin) => {
             req.extensions_mut().insert(admin);
