@@ -399,6 +399,18 @@ async fn a_listing_with_a_bad_role_sort_and_order_answers_one_422_naming_all_thr
     fields.sort_unstable();
     assert_eq!(fields, ["order", "role", "sort"], "{b}");
     assert_eq!(b["detail"], "The request has 3 invalid fields.", "{b}");
+    // A bad page and a bad page size are named together too.
+    let res = app
+        .get("/api/admin/users?page=0&limit=101", Some(&admin.access))
+        .await;
+    let b = expect_error(res, 422, "validation_error").await;
+    let fields: Vec<&str> = b["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["page", "limit"], "{b}");
 }
 
 /// The role is checked before anything else: a plain user learns nothing from a 422.

@@ -25,28 +25,51 @@ impl PageRequest {
     pub const MAX_PAGE: u64 = 1_000_000_000;
 
     /// Validates `page` (default 1, 1..=[`MAX_PAGE`](Self::MAX_PAGE)) and the page size `limit`
-    /// (default `default_limit`, 1..=`max_limit`).
+    /// (default `default_limit`, 1..=`max_limit`); the error names the first invalid one.
     pub fn parse(
         page: Option<u64>,
         limit: Option<u64>,
         default_limit: u64,
         max_limit: u64,
     ) -> Result<Self, DomainError> {
+        Self::parse_all(page, limit, default_limit, max_limit).map_err(|errors| {
+            errors
+                .into_iter()
+                .next()
+                .unwrap_or(DomainError::OutOfRange {
+                    field: "page",
+                    max: Self::MAX_PAGE,
+                })
+        })
+    }
+
+    /// [`parse`](Self::parse), naming both `page` and `limit` when both are invalid.
+    pub fn parse_all(
+        page: Option<u64>,
+        limit: Option<u64>,
+        default_limit: u64,
+        max_limit: u64,
+    ) -> Result<Self, Vec<DomainError>> {
         let page = page.unwrap_or(1);
+        let per_page = limit.unwrap_or(default_limit);
+        let mut errors = Vec::new();
         if !(1..=Self::MAX_PAGE).contains(&page) {
-            return Err(DomainError::OutOfRange {
+            errors.push(DomainError::OutOfRange {
                 field: "page",
                 max: Self::MAX_PAGE,
             });
         }
-        let per_page = limit.unwrap_or(default_limit);
         if !(1..=max_limit).contains(&per_page) {
-            return Err(DomainError::OutOfRange {
+            errors.push(DomainError::OutOfRange {
                 field: "limit",
                 max: max_limit,
             });
         }
-        Ok(Self { page, per_page })
+        if errors.is_empty() {
+            Ok(Self { page, per_page })
+        } else {
+            Err(errors)
+        }
     }
 
     /// The 1-based page number.
@@ -91,5 +114,9 @@ mod tests {
                 .total_pages(41),
             3
         );
+        let both = PageRequest::parse_all(Some(0), Some(101), 20, 100).unwrap_err();
+        let fields: Vec<_> = both.iter().map(DomainError::field).collect();
+        assert_eq!(fields, [Some("page"), Some("limit")]);
+        assert!(PageRequest::parse_all(Some(2), Some(100), 20, 100).is_ok());
     }
 }

@@ -389,6 +389,17 @@ async fn history_pages_newest_first_and_filters(app: TestApp) {
             .await;
         expect_error(res, 422, "validation_error").await;
     }
+    let res = app
+        .get(&format!("{HISTORY}?page=0&limit=0"), Some(&me.access))
+        .await;
+    let b = expect_error(res, 422, "validation_error").await;
+    let fields: Vec<&str> = b["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["page", "limit"], "{b}");
 
     // Mine only.
     let other = app.user("stranger@example.com").await;
