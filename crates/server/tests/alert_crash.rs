@@ -21,6 +21,9 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+mod support;
+use support::ScratchPostgres;
+
 const BINARY: &str = env!("CARGO_BIN_EXE_doztra-auth");
 const JWT_SECRET: &str = "alert-crash-test-secret-0123456789abcdef";
 const PASSWORD: &str = "Password123!";
@@ -423,37 +426,11 @@ async fn a_kill_between_commit_and_delivery_still_delivers_once_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_between_commit_and_delivery_still_delivers_once_on_postgres() {
-    let admin_url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let admin = match Database::connect(&admin_url).await {
-        Ok(db) => db,
-        Err(e) if std::env::var("REQUIRE_POSTGRES").is_ok_and(|v| v == "1" || v == "true") => {
-            panic!("PostgreSQL is required but unreachable at {admin_url}: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipping: PostgreSQL unreachable at {admin_url} ({e})");
-            return;
-        }
+    let Some(db) = ScratchPostgres::create("doztra_crash").await else {
+        return;
     };
-    let name = format!("doztra_crash_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .unwrap();
-    let prefix = admin_url
-        .split('?')
-        .next()
-        .and_then(|base| base.rsplit_once('/'))
-        .map(|(prefix, _)| prefix.to_owned())
-        .unwrap();
-    let outcome = tokio::spawn(killed_between_commit_and_delivery(format!(
-        "{prefix}/{name}"
-    )))
-    .await;
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .await
-        .unwrap();
+    let outcome = tokio::spawn(killed_between_commit_and_delivery(db.url.clone())).await;
+    db.drop_now().await;
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic.into_panic());
     }

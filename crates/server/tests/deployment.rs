@@ -18,8 +18,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
+
+mod support;
+use support::ScratchPostgres;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_doztra-auth");
 const JWT_SECRET: &str = "deployment-test-secret-0123456789abcdef";
@@ -311,46 +313,19 @@ fn migrate_then_serve_without_auto_migrate_on_sqlite() {
     migrate_then_serve(&dir, &dir.sqlite_url());
 }
 
-fn pg_admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_then_serve_without_auto_migrate_on_postgres() {
-    let admin_url = pg_admin_url();
-    let admin = match Database::connect(&admin_url).await {
-        Ok(db) => db,
-        Err(e) if std::env::var("REQUIRE_POSTGRES").is_ok_and(|v| v == "1" || v == "true") => {
-            panic!("PostgreSQL is required but unreachable at {admin_url}: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipping: PostgreSQL unreachable at {admin_url} ({e})");
-            return;
-        }
+    let Some(db) = ScratchPostgres::create("doztra_deploy").await else {
+        return;
     };
-    let name = format!("doztra_deploy_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .unwrap();
-    let prefix = admin_url
-        .split('?')
-        .next()
-        .and_then(|base| base.rsplit_once('/'))
-        .map(|(prefix, _)| prefix.to_owned())
-        .unwrap();
-    let url = format!("{prefix}/{name}");
+    let url = db.url.clone();
     let dir = Scratch::new();
     let outcome = tokio::task::spawn_blocking(move || {
         std::panic::catch_unwind(|| migrate_then_serve(&dir, &url))
     })
     .await
     .unwrap();
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .await
-        .unwrap();
+    db.drop_now().await;
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
