@@ -11,7 +11,7 @@ use crate::error::DomainError;
 /// assert_eq!((page.page(), page.per_page(), page.offset()), (3, 20, 40));
 /// assert!(PageRequest::parse(Some(0), None, 20, 100).is_err());
 /// assert!(PageRequest::parse(None, Some(101), 20, 100).is_err());
-/// # Ok::<(), doztra_domain::DomainError>(())
+/// # Ok::<(), Vec<doztra_domain::DomainError>>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PageRequest {
@@ -25,26 +25,8 @@ impl PageRequest {
     pub const MAX_PAGE: u64 = 1_000_000_000;
 
     /// Validates `page` (default 1, 1..=[`MAX_PAGE`](Self::MAX_PAGE)) and the page size `limit`
-    /// (default `default_limit`, 1..=`max_limit`); the error names the first invalid one.
+    /// (default `default_limit`, 1..=`max_limit`); the errors name each invalid one.
     pub fn parse(
-        page: Option<u64>,
-        limit: Option<u64>,
-        default_limit: u64,
-        max_limit: u64,
-    ) -> Result<Self, DomainError> {
-        Self::parse_all(page, limit, default_limit, max_limit).map_err(|errors| {
-            errors
-                .into_iter()
-                .next()
-                .unwrap_or(DomainError::OutOfRange {
-                    field: "page",
-                    max: Self::MAX_PAGE,
-                })
-        })
-    }
-
-    /// [`parse`](Self::parse), naming both `page` and `limit` when both are invalid.
-    pub fn parse_all(
         page: Option<u64>,
         limit: Option<u64>,
         default_limit: u64,
@@ -102,10 +84,16 @@ mod tests {
     #[test]
     fn bounds_are_inclusive_and_errors_name_the_field() {
         assert!(PageRequest::parse(Some(PageRequest::MAX_PAGE), Some(100), 20, 100).is_ok());
-        let err = PageRequest::parse(Some(PageRequest::MAX_PAGE + 1), None, 20, 100).unwrap_err();
+        let [err] = PageRequest::parse(Some(PageRequest::MAX_PAGE + 1), None, 20, 100)
+            .unwrap_err()
+            .try_into()
+            .unwrap();
         assert_eq!(err.field(), Some("page"));
         assert_eq!(err.to_string(), "page must be between 1 and 1000000000.");
-        let err = PageRequest::parse(None, Some(0), 20, 100).unwrap_err();
+        let [err] = PageRequest::parse(None, Some(0), 20, 100)
+            .unwrap_err()
+            .try_into()
+            .unwrap();
         assert_eq!(err.field(), Some("limit"));
         assert_eq!(err.to_string(), "limit must be between 1 and 100.");
         assert_eq!(
@@ -114,9 +102,9 @@ mod tests {
                 .total_pages(41),
             3
         );
-        let both = PageRequest::parse_all(Some(0), Some(101), 20, 100).unwrap_err();
+        let both = PageRequest::parse(Some(0), Some(101), 20, 100).unwrap_err();
         let fields: Vec<_> = both.iter().map(DomainError::field).collect();
         assert_eq!(fields, [Some("page"), Some("limit")]);
-        assert!(PageRequest::parse_all(Some(2), Some(100), 20, 100).is_ok());
+        assert!(PageRequest::parse(Some(2), Some(100), 20, 100).is_ok());
     }
 }

@@ -55,7 +55,7 @@ pub struct HistoryPage {
 }
 
 /// Validates 1-based `page` and page size `limit` (1..=`max`), naming both when both are
-/// invalid: [`PageRequest::parse_all`] for the listings whose query still reaches the service
+/// invalid: [`PageRequest::parse`] for the listings whose query still reaches the service
 /// as received.
 pub(crate) fn page_params(
     page: Option<u64>,
@@ -63,7 +63,7 @@ pub(crate) fn page_params(
     default_limit: u64,
     max: u64,
 ) -> Result<(u64, u64), ServiceError> {
-    let page = PageRequest::parse_all(page, limit, default_limit, max)
+    let page = PageRequest::parse(page, limit, default_limit, max)
         .map_err(ServiceError::from_domain_errors)?;
     Ok((page.page(), page.per_page()))
 }

@@ -41,7 +41,7 @@ impl TryFrom<UserListParams> for UserListQuery {
     /// Every parameter parsed at once: one 422 names each invalid one.
     fn try_from(p: UserListParams) -> Result<Self, ServiceError> {
         let mut errors = FieldErrors::default();
-        let page = errors.take_all(PageRequest::parse_all(
+        let page = errors.take_all(PageRequest::parse(
             p.page,
             p.limit,
             UserListQuery::DEFAULT_PAGE_SIZE,
