@@ -176,12 +176,21 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> Option<
 /// Starts a server whose services read the time from `clock`, which the test moves instead of
 /// sleeping ([`TestApp::clock`] hands it back).
 pub async fn spawn_app_with_clock(backend: Backend, clock: ManualClock) -> Option<TestApp> {
+    spawn_app_with_clock_and(backend, clock, &[]).await
+}
+
+/// [`spawn_app_with_clock`] with extra settings (environment-variable names and values).
+pub async fn spawn_app_with_clock_and(
+    backend: Backend,
+    clock: ManualClock,
+    extra: &[(&str, &str)],
+) -> Option<TestApp> {
     let (db, url) = create_database(backend).await?;
     let start = Start {
         clock: Some(clock),
         ..Start::default()
     };
-    Some(start_server_with(backend, Some(db), url, &[], start).await)
+    Some(start_server_with(backend, Some(db), url, extra, start).await)
 }
 
 /// Server logs go to the test's captured output (shown for failing tests); `RUST_LOG`
@@ -610,16 +619,22 @@ macro_rules! db_tests_with {
 }
 
 /// Like [`db_tests!`], on servers whose services read a clock the test moves
-/// ([`TestApp::clock`]; it stands at the system's time when the server starts).
+/// ([`TestApp::clock`]; it stands at the system's time when the server starts);
+/// `clock_tests!(&[("NAME", "value")]; a, b)` adds settings.
 #[macro_export]
 macro_rules! clock_tests {
     ($($name:ident),* $(,)?) => {
+        $crate::clock_tests!(&[]; $($name),*);
+    };
+    ($settings:expr; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let clock = $crate::ManualClock::starting_now();
-                    if let Some(app) = $crate::spawn_app_with_clock($crate::Backend::Sqlite, clock).await {
+                    let settings: &[(&str, &str)] = $settings;
+                    let backend = $crate::Backend::Sqlite;
+                    if let Some(app) = $crate::spawn_app_with_clock_and(backend, clock, settings).await {
                         super::$name(app).await;
                     }
                 }
@@ -630,7 +645,9 @@ macro_rules! clock_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let clock = $crate::ManualClock::starting_now();
-                    if let Some(app) = $crate::spawn_app_with_clock($crate::Backend::Postgres, clock).await {
+                    let settings: &[(&str, &str)] = $settings;
+                    let backend = $crate::Backend::Postgres;
+                    if let Some(app) = $crate::spawn_app_with_clock_and(backend, clock, settings).await {
                         super::$name(app).await;
                     }
                 }

@@ -216,3 +216,132 @@ clock_tests!(
     a_reservation_stops_counting_when_the_clock_passes_its_lifetime,
     usage_of_last_month_stops_counting_when_the_clock_enters_a_new_month,
 );
+
+/// History with `USAGE_EVENT_RETENTION` (2 days here): its count and its pages hold only the
+/// events still kept, whether the count comes from the daily roll-ups (whole days), from the
+/// events (date-times) or from both (the day the cutoff falls in); the same before and after
+/// the maintenance pass deletes the older events.
+mod retention {
+    use super::*;
+
+    const HISTORY: &str = "/api/tokens/me/history";
+
+    /// Every page of `query`, by cursor: the first page's total and every request id listed.
+    async fn walk(app: &TestApp, who: &Session, query: &str) -> (u64, Vec<String>) {
+        let mut url = format!("{HISTORY}?limit=2&{query}");
+        let mut total = None;
+        let mut listed = Vec::new();
+        loop {
+            let page = ok(app.get(&url, Some(&who.access)).await).await;
+            total.get_or_insert(page["total_records"].as_u64().unwrap());
+            for event in page["history"].as_array().unwrap() {
+                listed.push(event["request_id"].as_str().unwrap().to_owned());
+            }
+            let Some(cursor) = page["next_cursor"].as_str() else {
+                break;
+            };
+            url = format!("{HISTORY}?limit=2&{query}&cursor={cursor}");
+        }
+        (total.unwrap_or_default(), listed)
+    }
+
+    async fn history_lists_and_counts_only_the_kept_events(app: TestApp) {
+        let email = "kept@example.com";
+        app.clock().set(at("2031-03-06T06:00:00Z"));
+        app.user(email).await;
+        for at_time in [
+            "2031-03-06T06:00:00Z",
+            "2031-03-07T06:00:00Z",
+            "2031-03-08T06:00:00Z",
+            "2031-03-08T18:00:00Z",
+            "2031-03-09T06:00:00Z",
+            "2031-03-10T06:00:00Z",
+        ] {
+            app.clock().set(at(at_time));
+            let me = app.login(email, PASSWORD).await;
+            let mut body = chat(10);
+            body["request_id"] = json!(at_time);
+            ok(app.post(TRACK, Some(&me.access), body).await).await;
+        }
+        // Kept: after 2031-03-08T12:00.
+        app.clock().set(at("2031-03-10T12:00:00Z"));
+        let me = app.login(email, PASSWORD).await;
+        let kept = |ids: &[&str]| ids.iter().map(|id| (*id).to_owned()).collect::<Vec<_>>();
+        let cases = [
+            (
+                "",
+                kept(&[
+                    "2031-03-10T06:00:00Z",
+                    "2031-03-09T06:00:00Z",
+                    "2031-03-08T18:00:00Z",
+                ]),
+            ),
+            (
+                "start_date=2031-03-01",
+                kept(&[
+                    "2031-03-10T06:00:00Z",
+                    "2031-03-09T06:00:00Z",
+                    "2031-03-08T18:00:00Z",
+                ]),
+            ),
+            ("end_date=2031-03-08", kept(&["2031-03-08T18:00:00Z"])),
+            ("end_date=2031-03-07", kept(&[])),
+            (
+                "start_date=2031-03-08&end_date=2031-03-09",
+                kept(&["2031-03-09T06:00:00Z", "2031-03-08T18:00:00Z"]),
+            ),
+            (
+                "start_date=2031-03-07T00:00:00Z",
+                kept(&[
+                    "2031-03-10T06:00:00Z",
+                    "2031-03-09T06:00:00Z",
+                    "2031-03-08T18:00:00Z",
+                ]),
+            ),
+            (
+                "end_date=2031-03-09T06:00:00Z",
+                kept(&["2031-03-09T06:00:00Z", "2031-03-08T18:00:00Z"]),
+            ),
+            (
+                "start_date=2031-03-09",
+                kept(&["2031-03-10T06:00:00Z", "2031-03-09T06:00:00Z"]),
+            ),
+            // The last day RFC 3339 can name, as "no upper bound".
+            (
+                "end_date=9999-12-31",
+                kept(&[
+                    "2031-03-10T06:00:00Z",
+                    "2031-03-09T06:00:00Z",
+                    "2031-03-08T18:00:00Z",
+                ]),
+            ),
+            (
+                "end_date=9999-12-31T23:59:59.999Z",
+                kept(&[
+                    "2031-03-10T06:00:00Z",
+                    "2031-03-09T06:00:00Z",
+                    "2031-03-08T18:00:00Z",
+                ]),
+            ),
+        ];
+        for pass in ["before the maintenance pass", "after it"] {
+            for (query, expected) in &cases {
+                let (total, listed) = walk(&app, &me, query).await;
+                assert_eq!(&listed, expected, "{query} {pass}");
+                assert_eq!(total, expected.len() as u64, "{query} {pass}");
+            }
+            let pruned = app
+                .services()
+                .maintenance_worker(std::time::Duration::from_secs(3600))
+                .run_once()
+                .await
+                .unwrap();
+            assert!(pass == "after it" || pruned.usage_events == 3, "{pruned:?}");
+        }
+        // The statistics still count every event.
+        let stats = ok(app.get("/api/tokens/me", Some(&me.access)).await).await;
+        assert_eq!(stats["current_period"]["tokens_used"], 60, "{stats}");
+    }
+
+    clock_tests!(&[("USAGE_EVENT_RETENTION", "2d")]; history_lists_and_counts_only_the_kept_events);
+}

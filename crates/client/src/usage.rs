@@ -86,6 +86,8 @@ pub struct HistoryQuery {
     pub cursor: Option<String>,
     pub request_type: Option<RequestType>,
     pub model: Option<String>,
+    /// Only the events of one reporter: `user` or an API key's id.
+    pub reporter: Option<String>,
     /// A date (`2025-10-01`, the whole day) or an RFC 3339 date-time; inclusive.
     pub start_date: Option<String>,
     pub end_date: Option<String>,
@@ -128,6 +130,10 @@ pub struct HistoryItem {
     pub total_tokens: u64,
     pub request_id: Option<String>,
     pub conversation_id: Option<String>,
+    /// Who tracked it: `user` or the id of the API key that did (absent from servers before
+    /// the field existed).
+    #[serde(default)]
+    pub reporter: Option<String>,
 }
 
 /// A usage alert crossed this month.
@@ -208,6 +214,7 @@ impl Client {
                 query.request_type.map(|t| t.as_str().to_owned()),
             )
             .query("model", query.model.clone())
+            .query("reporter", query.reporter.clone())
             .query("start_date", query.start_date.clone())
             .query("end_date", query.end_date.clone());
         self.send(call).await?.json()

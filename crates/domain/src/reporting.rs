@@ -132,6 +132,8 @@ impl UsageGrouping {
 pub struct DateBound {
     at: DateTime<Utc>,
     day: Option<NaiveDate>,
+    /// The UTC day of the date or date-time as given (an end's `at` is the instant after it).
+    named_day: NaiveDate,
 }
 
 impl DateBound {
@@ -159,18 +161,30 @@ impl DateBound {
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
                 .map(|d| d.and_utc())
                 .ok_or(DomainError::DateOutOfRange { field })?;
-            return Ok(Self { at, day: Some(day) });
+            return Ok(Self {
+                at,
+                day: Some(day),
+                named_day: day,
+            });
         }
         let at = DateTime::parse_from_rfc3339(raw)
             .map_err(|_| DomainError::InvalidDate { field })?
             .with_timezone(&Utc);
+        let named_day = at.date_naive();
+        if !(0..=9999).contains(&named_day.year()) {
+            return Err(DomainError::DateOutOfRange { field });
+        }
         let at = if end {
             at.checked_add_signed(TimeDelta::milliseconds(1))
                 .ok_or(DomainError::DateOutOfRange { field })?
         } else {
             at
         };
-        Ok(Self { at, day: None })
+        Ok(Self {
+            at,
+            day: None,
+            named_day,
+        })
     }
 
     /// The instant: inclusive for a start, exclusive for an end.
@@ -183,9 +197,10 @@ impl DateBound {
         self.day
     }
 
-    /// The day the bound names: its date, or the UTC date of its instant.
+    /// The day the bound names: its date, or the UTC date of the date-time as given (an end
+    /// of `2025-10-31T23:59:59.999Z` names October 31st, not the instant after it).
     pub fn calendar_day(&self) -> NaiveDate {
-        self.day.unwrap_or_else(|| self.at.date_naive())
+        self.named_day
     }
 }
 
@@ -228,6 +243,10 @@ mod tests {
         let end = DateBound::end("end_date", "2025-10-01T10:30:00Z").unwrap();
         assert_eq!(end.at() - start.at(), TimeDelta::milliseconds(1));
         assert_eq!(end.calendar_day().to_string(), "2025-10-01");
+        // The last millisecond of a day (JavaScript's end of day) names that day.
+        let end = DateBound::end("end_date", "2025-10-31T23:59:59.999Z").unwrap();
+        assert_eq!(end.at().to_rfc3339(), "2025-11-01T00:00:00+00:00");
+        assert_eq!(end.calendar_day().to_string(), "2025-10-31");
 
         let err = DateBound::end("end_date", "10/01/2025").unwrap_err();
         assert_eq!(err.field(), Some("end_date"));
@@ -241,6 +260,8 @@ mod tests {
             "-0001-01-10".to_owned(),
             NaiveDate::MIN.format("%Y-%m-%d").to_string(),
             "+10000-01-01".to_owned(),
+            // Year 0000 in its zone, year -1 in UTC.
+            "0000-01-01T00:30:00+01:00".to_owned(),
         ] {
             let err = DateBound::start("start_date", &far).unwrap_err();
             assert_eq!(err.to_string(), "start_date is out of range.", "{far}");

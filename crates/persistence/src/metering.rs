@@ -115,6 +115,8 @@ pub async fn user_summaries(
 pub struct HistoryFilter {
     pub request_type: Option<String>,
     pub model: Option<String>,
+    /// `user`, or an API key's id.
+    pub reporter: Option<String>,
     /// Inclusive lower bound.
     pub from: Option<DateTime<Utc>>,
     /// Exclusive upper bound.
@@ -189,6 +191,9 @@ fn history_query(user_id: Uuid, filter: &HistoryFilter) -> sea_orm::Select<token
     if let Some(m) = &filter.model {
         query = query.filter(C::Model.eq(crate::lookup_text(m).as_ref()));
     }
+    if let Some(r) = &filter.reporter {
+        query = query.filter(C::Reporter.eq(r.as_str()));
+    }
     if let Some(from) = filter.from {
         query = query.filter(C::CreatedAt.gte(from));
     }
@@ -226,6 +231,15 @@ pub async fn delete_events_before(
     Ok(result.rows_affected)
 }
 
+/// A new event's id: a UUIDv7 of `created_at`, the instant it is recorded at by the services'
+/// clock. [`delete_events_before`] finds old events by this id, so it must follow that clock
+/// rather than the system's (they differ under a test's clock, or a clock the operator sets).
+pub fn event_id(created_at: DateTime<Utc>) -> Uuid {
+    let secs = u64::try_from(created_at.timestamp()).unwrap_or(0);
+    let nanos = created_at.timestamp_subsec_nanos();
+    Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, secs, nanos))
+}
+
 /// The smallest UUIDv7 of the millisecond `at`: every v7 id made earlier sorts below it.
 fn first_v7_of(at: DateTime<Utc>) -> Uuid {
     let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
@@ -240,21 +254,22 @@ fn first_v7_of(at: DateTime<Utc>) -> Uuid {
 pub async fn summary_count(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
-    request_type: Option<&str>,
-    model: Option<&str>,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
+    filter: &HistoryFilter,
+    (from, to): (Option<NaiveDate>, Option<NaiveDate>),
 ) -> Result<u64, StoreError> {
     use token_usage_summary::Column as C;
     let mut query = token_usage_summary::Entity::find()
         .select_only()
         .column_as(sum(C::RequestCount), "total")
         .filter(C::UserId.eq(user_id));
-    if let Some(t) = request_type {
-        query = query.filter(C::RequestType.eq(t));
+    if let Some(t) = &filter.request_type {
+        query = query.filter(C::RequestType.eq(t.as_str()));
     }
-    if let Some(m) = model {
+    if let Some(m) = &filter.model {
         query = query.filter(C::Model.eq(crate::lookup_text(m).as_ref()));
+    }
+    if let Some(r) = &filter.reporter {
+        query = query.filter(C::Reporter.eq(r.as_str()));
     }
     if let Some(from) = from {
         query = query.filter(C::UsageDate.gte(from));
@@ -395,4 +410,26 @@ pub async fn usage_groups(
             .map(|(k, a, b, c, d)| row(GroupKey::Name(k), (a, b, c, d)))
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeDelta, TimeZone};
+
+    use super::*;
+
+    #[test]
+    fn an_event_id_sorts_within_the_millisecond_of_its_time() {
+        let at = Utc
+            .with_ymd_and_hms(2031, 3, 8, 12, 0, 0)
+            .single()
+            .unwrap_or_default()
+            + TimeDelta::microseconds(1_500);
+        for _ in 0..100 {
+            let id = event_id(at);
+            assert!(first_v7_of(at) <= id, "{id}");
+            assert!(id < first_v7_of(at + TimeDelta::milliseconds(1)), "{id}");
+        }
+        assert_ne!(event_id(at), event_id(at));
+    }
 }

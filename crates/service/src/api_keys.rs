@@ -207,7 +207,7 @@ impl ApiKeys {
         &self,
         secret: &str,
         user_id: Uuid,
-        query: HistoryQuery,
+        query: impl TryInto<HistoryQuery, Error = ServiceError>,
     ) -> Result<HistoryPage, ServiceError> {
         self.subscriber(secret, ApiKeyScope::UsageRead, user_id)
             .await?;

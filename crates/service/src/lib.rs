@@ -69,8 +69,8 @@ pub use sessions::{LoginRequest, Sessions, SignedIn};
 pub use signing_keys::{Ed25519Keys, PublicJwk};
 pub use usage_alerts::UsageAlert;
 pub use usage_reports::{
-    AdminUsageQuery, AdminUsageReport, Breakdown, GroupTotals, HistoryPage, HistoryQuery,
-    UsageEvent, UsageReports,
+    AdminUsageQuery, AdminUsageReport, Breakdown, DEFAULT_HISTORY_PAGE, GroupTotals, HistoryPage,
+    HistoryQuery, HistoryStart, MAX_HISTORY_PAGE, UsageEvent, UsageReports,
 };
 pub use views::{Account, Preferences, Profile, Subscription};
 

@@ -1,7 +1,7 @@
 //! Usage history for a user and usage analytics for admins.
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use domain::{DateBound, PageRequest, Reporter, RequestType, UsageGrouping};
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
+use domain::{DateBound, ModelName, PageRequest, Reporter, RequestType, UsageGrouping};
 use persistence::metering::{self as store, GroupKey, HistoryFilter};
 use persistence::users;
 use uuid::Uuid;
@@ -13,17 +13,52 @@ use crate::{Context, ServiceError};
 /// Largest history page.
 pub const MAX_HISTORY_PAGE: u64 = 100;
 
-/// `GET /api/tokens/me/history` as received.
-#[derive(Debug, Clone, Default)]
+/// The last year a date filter can name (RFC 3339's four digits).
+const MAX_YEAR: i32 = 9999;
+
+/// History page size when none is asked for.
+pub const DEFAULT_HISTORY_PAGE: u64 = 20;
+
+/// `GET /api/tokens/me/history`, parsed.
+#[derive(Debug, Clone)]
 pub struct HistoryQuery {
-    pub page: Option<u64>,
-    pub limit: Option<u64>,
-    pub request_type: Option<String>,
-    pub model: Option<String>,
-    pub start_date: Option<String>,
-    pub end_date: Option<String>,
-    /// Continues after a previous page (its `next_cursor`), with the same filters.
-    pub cursor: Option<String>,
+    /// Where the page starts.
+    pub start: HistoryStart,
+    /// Page size, 1..=[`MAX_HISTORY_PAGE`].
+    pub per_page: u64,
+    pub request_type: Option<RequestType>,
+    pub model: Option<ModelName>,
+    /// Only the events of one reporter (`user` or an API key).
+    pub reporter: Option<Reporter>,
+    /// Inclusive lower bound.
+    pub from: Option<DateBound>,
+    /// Inclusive upper bound (kept as the exclusive instant after it); after `from`.
+    pub until: Option<DateBound>,
+}
+
+impl Default for HistoryQuery {
+    /// The first page of 20, unfiltered.
+    fn default() -> Self {
+        Self {
+            start: HistoryStart::Page(1),
+            per_page: DEFAULT_HISTORY_PAGE,
+            request_type: None,
+            model: None,
+            reporter: None,
+            from: None,
+            until: None,
+        }
+    }
+}
+
+/// Where a history page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryStart {
+    /// A 1-based page number (offset pagination).
+    Page(u64),
+    /// The `next_cursor` of the previous page, as the client sent it back: it holds for the
+    /// same filters and page size only.
+    Cursor(String),
 }
 
 /// One recorded request.
@@ -38,6 +73,8 @@ pub struct UsageEvent {
     pub total_tokens: u64,
     pub request_id: Option<String>,
     pub conversation_id: Option<String>,
+    /// Who tracked it: `user` or an API key's id.
+    pub reporter: String,
 }
 
 /// A page of history, newest first.
@@ -52,20 +89,6 @@ pub struct HistoryPage {
     pub next_cursor: Option<String>,
     /// How far back raw events are kept (`USAGE_EVENT_RETENTION`); `None` when kept forever.
     pub retained_since: Option<DateTime<Utc>>,
-}
-
-/// Validates 1-based `page` and page size `limit` (1..=`max`), naming both when both are
-/// invalid: [`PageRequest::parse`] for the listings whose query still reaches the service
-/// as received.
-pub(crate) fn page_params(
-    page: Option<u64>,
-    limit: Option<u64>,
-    default_limit: u64,
-    max: u64,
-) -> Result<(u64, u64), ServiceError> {
-    let page = PageRequest::parse(page, limit, default_limit, max)
-        .map_err(ServiceError::from_domain_errors)?;
-    Ok((page.page(), page.per_page()))
 }
 
 /// Usage history and analytics.
@@ -121,6 +144,22 @@ pub struct AdminUsageQuery {
     pub reporter: Option<Reporter>,
 }
 
+/// What a history cursor is bound to: the filters, as parsed (so equal filters written
+/// differently, `2025-01-01` and `2025-01-01T00:00:00Z`, share cursors), and the page size.
+fn fingerprint(query: &HistoryQuery) -> FilterFingerprint {
+    let instant = |bound: Option<DateBound>| bound.map(|b| b.at().timestamp_millis().to_string());
+    let (from, until) = (instant(query.from), instant(query.until));
+    let reporter = query.reporter.as_ref().map(Reporter::stored);
+    FilterFingerprint::of(&[
+        query.request_type.as_ref().map(RequestType::as_str),
+        query.model.as_ref().map(ModelName::as_str),
+        reporter.as_deref(),
+        from.as_deref(),
+        until.as_deref(),
+        Some(&query.per_page.to_string()),
+    ])
+}
+
 fn totals(total: i64, prompt: i64, completion: i64, count: i64) -> GroupTotals {
     let u = |v: i64| u64::try_from(v).unwrap_or(0);
     GroupTotals {
@@ -141,74 +180,40 @@ impl UsageReports {
     pub async fn history(
         &self,
         user_id: Uuid,
-        query: HistoryQuery,
+        query: impl TryInto<HistoryQuery, Error = ServiceError>,
     ) -> Result<HistoryPage, ServiceError> {
-        let (page, per_page) = page_params(query.page, query.limit, 20, MAX_HISTORY_PAGE)?;
-        let fingerprint = FilterFingerprint::of(&[
-            query.request_type.as_deref(),
-            query.model.as_deref(),
-            query.start_date.as_deref(),
-            query.end_date.as_deref(),
-            Some(&per_page.to_string()),
-        ]);
-        let cursor = query
-            .cursor
-            .as_deref()
-            .map(|text| HistoryCursor::decode(text, &fingerprint))
-            .transpose()?;
-        if cursor.is_some() && query.page.is_some() {
-            return Err(ServiceError::invalid_field(
-                "cursor",
-                "Give either cursor or page, not both.",
-            ));
-        }
-        let page = cursor.map_or(page, |c| c.page);
-        let request_type = query
-            .request_type
-            .as_deref()
-            .map(RequestType::parse)
-            .transpose()
-            .map_err(ServiceError::from)?
-            .map(|t| t.as_str().to_owned());
-        let from = query
-            .start_date
-            .as_deref()
-            .map(|raw| DateBound::start("start_date", raw))
-            .transpose()?;
-        let until = query
-            .end_date
-            .as_deref()
-            .map(|raw| DateBound::end("end_date", raw))
-            .transpose()?;
-        if let (Some(from), Some(until)) = (&from, &until)
-            && from.at() >= until.at()
-        {
-            return Err(ServiceError::invalid_field(
-                "end_date",
-                "end_date must not be before start_date.",
-            ));
-        }
-        let day_aligned =
-            from.is_none_or(|b| b.day().is_some()) && until.is_none_or(|b| b.day().is_some());
+        let query = query.try_into()?;
+        let per_page = query.per_page;
+        let fingerprint = fingerprint(&query);
+        let (page, cursor) = match &query.start {
+            HistoryStart::Page(page) => (*page, None),
+            HistoryStart::Cursor(text) => {
+                let cursor = HistoryCursor::decode(text, &fingerprint)?;
+                (cursor.page, Some(cursor))
+            }
+        };
+        // Raw events older than the retention are deleted (or about to be): the listing and
+        // its count start there, so no page past the kept events is promised.
+        let retained_since = self.ctx.usage_retention.map(|kept| self.ctx.now() - kept);
+        let from = match (query.from.map(|b| b.at()), retained_since) {
+            (Some(asked), Some(kept)) => Some(asked.max(kept)),
+            (asked, kept) => asked.or(kept),
+        };
         let filter = HistoryFilter {
-            request_type,
-            model: query.model,
-            from: from.map(|b| b.at()),
-            until: until.map(|b| b.at()),
+            request_type: query.request_type.map(|t| t.as_str().to_owned()),
+            model: query.model.map(ModelName::into_inner),
+            reporter: query.reporter.map(|r| r.stored()),
+            from,
+            // An end past the last day of year 9999 bounds nothing (and SQLite, which keeps
+            // times as text, would compare `+10000-...` below every stored one).
+            until: query
+                .until
+                .map(|b| b.at())
+                .filter(|at| at.year() <= MAX_YEAR),
         };
-        let total = if day_aligned {
-            store::summary_count(
-                &self.ctx.db,
-                user_id,
-                filter.request_type.as_deref(),
-                filter.model.as_deref(),
-                from.and_then(|b| b.day()),
-                until.and_then(|b| b.day()),
-            )
-            .await?
-        } else {
-            store::history_count(&self.ctx.db, user_id, &filter).await?
-        };
+        let total = self
+            .history_total(user_id, &filter, query.from, query.until)
+            .await?;
         let rows = match cursor {
             Some(c) => {
                 store::history_after(
@@ -247,11 +252,66 @@ impl UsageReports {
                     total_tokens: u(r.total_tokens),
                     request_id: r.request_id,
                     conversation_id: r.conversation_id,
+                    reporter: r.reporter,
                 })
                 .collect(),
             next_cursor,
-            retained_since: self.ctx.usage_retention.map(|kept| self.ctx.now() - kept),
+            retained_since,
         })
+    }
+
+    /// How many events `filter` lists: from the daily roll-ups for its whole days (cheap at any
+    /// depth) and from the events for the rest: a date-time bound, and the part of the day
+    /// in which the retention cutoff falls (its earlier events are gone from the events but
+    /// not from the roll-ups).
+    async fn history_total(
+        &self,
+        user_id: Uuid,
+        filter: &HistoryFilter,
+        asked_from: Option<DateBound>,
+        asked_until: Option<DateBound>,
+    ) -> Result<u64, ServiceError> {
+        let db = &self.ctx.db;
+        let until_day = match asked_until {
+            None => None,
+            Some(bound) => match bound.day() {
+                Some(day) => Some(day),
+                None => return Ok(store::history_count(db, user_id, filter).await?),
+            },
+        };
+        let asked_from_at = asked_from.map(|b| b.at());
+        let from_day = match (filter.from, asked_from) {
+            (None, _) => None,
+            // The asked start holds (the cutoff is earlier, or there is none).
+            (Some(at), Some(bound)) if Some(at) == asked_from_at => match bound.day() {
+                Some(day) => Some(day),
+                None => return Ok(store::history_count(db, user_id, filter).await?),
+            },
+            // The cutoff: its day's kept events counted one by one, whole days after it from
+            // the roll-ups.
+            (Some(cutoff), _) => {
+                let next_midnight = cutoff
+                    .date_naive()
+                    .succ_opt()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+                    .map(|d| d.and_utc());
+                let head = HistoryFilter {
+                    until: match (filter.until, next_midnight) {
+                        (Some(until), Some(midnight)) => Some(until.min(midnight)),
+                        (until, midnight) => until.or(midnight),
+                    },
+                    ..filter.clone()
+                };
+                let head = store::history_count(db, user_id, &head).await?;
+                let Some(next_day) = cutoff.date_naive().succ_opt() else {
+                    return Ok(head);
+                };
+                let rest =
+                    store::summary_count(db, user_id, filter, (Some(next_day), until_day)).await?;
+                return Ok(head + rest);
+            }
+        };
+        Ok(store::summary_count(db, user_id, filter, (from_day, until_day)).await?)
     }
 
     /// Usage across all users between two days (default: the last 30 days), grouped by day,

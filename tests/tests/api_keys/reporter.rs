@@ -1,5 +1,5 @@
 //! Each event records who reported it (`user` or the key's id); the admin analytics group and
-//! filter by it.
+//! filter by it, and the history shows and filters it.
 
 use super::support::*;
 
@@ -125,4 +125,89 @@ async fn the_admin_report_groups_and_filters_usage_by_reporter(app: TestApp) {
     assert_counters_match_events(&app).await;
 }
 
-db_tests!(the_admin_report_groups_and_filters_usage_by_reporter);
+/// The history names each event's reporter and filters by it, on both of its counting paths
+/// (the roll-ups for whole days, the events otherwise) and through the key route too.
+async fn the_history_shows_and_filters_each_events_reporter(app: TestApp) {
+    let admin = app.admin("admin@example.com").await;
+    let user = app.user("user@example.com").await;
+    let key = full_key(&app, &admin).await;
+    ok(app.post(ME_TRACK, Some(&user.access), chat(100, "u")).await).await;
+    for id in ["k1", "k2"] {
+        ok(app
+            .post(&track_path(&user), Some(&key.secret), chat(200, id))
+            .await)
+        .await;
+    }
+    let mine = "/api/tokens/me/history";
+    let all = ok(app.get(mine, Some(&user.access)).await).await;
+    let mut reporters: Vec<(&str, &str)> = all["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["request_id"].as_str().unwrap(),
+                e["reporter"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    reporters.sort_unstable();
+    assert_eq!(
+        reporters,
+        vec![
+            ("k1", key.id.as_str()),
+            ("k2", key.id.as_str()),
+            ("u", "user")
+        ]
+    );
+
+    let today = chrono::Utc::now().date_naive();
+    let whole_day = format!("start_date={today}&end_date={today}");
+    let since_midnight = format!("start_date={today}T00:00:00Z");
+    for (reporter, ids) in [("user", vec!["u"]), (key.id.as_str(), vec!["k1", "k2"])] {
+        for dates in [whole_day.as_str(), since_midnight.as_str()] {
+            let query = format!("?reporter={reporter}&{dates}");
+            for (path, credential) in [
+                (mine.to_owned(), &user.access),
+                (
+                    format!("/api/tokens/users/{}/history", user.user_id),
+                    &key.secret,
+                ),
+            ] {
+                let page = ok(app.get(&format!("{path}{query}"), Some(credential)).await).await;
+                let mut got: Vec<&str> = page["history"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["request_id"].as_str().unwrap())
+                    .collect();
+                got.sort_unstable();
+                assert_eq!(got, ids, "{path}{query}");
+                assert_eq!(page["total_records"], ids.len(), "{path}{query}");
+            }
+        }
+    }
+    let nobody = ok(app
+        .get(
+            &format!("{mine}?reporter={}", uuid::Uuid::now_v7()),
+            Some(&user.access),
+        )
+        .await)
+    .await;
+    assert_eq!(nobody["total_records"], 0);
+    assert_eq!(nobody["history"], json!([]));
+    for query in ["reporter=someone", "reporter="] {
+        expect_error(
+            app.get(&format!("{mine}?{query}"), Some(&user.access))
+                .await,
+            422,
+            "validation_error",
+        )
+        .await;
+    }
+}
+
+db_tests!(
+    the_admin_report_groups_and_filters_usage_by_reporter,
+    the_history_shows_and_filters_each_events_reporter
+);

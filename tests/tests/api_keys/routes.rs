@@ -336,6 +336,26 @@ async fn only_a_live_key_opens_a_key_route(app: TestApp) {
         "invalid_token",
     )
     .await;
+    // The order of refusals (API.md): a body not of the route's shape before the key; values
+    // that break the rules only once the key is allowed.
+    let track = track_path(&user);
+    let history = format!("/api/tokens/users/{}/history", user.user_id);
+    let shapeless = json!({"request_type": "chat", "total_tokens": "many"});
+    let bad_values = json!({"request_type": "video", "model": "", "total_tokens": -1});
+    expect_error(
+        app.post(&track, Some(&revoked.secret), shapeless).await,
+        422,
+        "validation_error",
+    )
+    .await;
+    for (token, status) in [(revoked.secret.as_str(), 401), (key.secret.as_str(), 422)] {
+        let res = app.post(&track, Some(token), bad_values.clone()).await;
+        assert_eq!(res.status(), status, "{token}");
+        let res = app
+            .get(&format!("{history}?page=0&reporter=x"), Some(token))
+            .await;
+        assert_eq!(res.status(), status, "{token}");
+    }
     assert_eq!(events(&app).await, 0);
 }
 

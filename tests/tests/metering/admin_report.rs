@@ -71,6 +71,17 @@ async fn the_admin_report_groups_by_day_user_model_and_request_type(app: TestApp
         385
     );
 
+    // A date-time counts as its day, the last millisecond of a day too (JavaScript's endOf).
+    let report = admin_usage(
+        &app,
+        &admin,
+        &format!("start_date={today}T00:00:00Z&end_date={today}T23:59:59.999Z"),
+    )
+    .await;
+    assert_eq!(report["start_date"], *today);
+    assert_eq!(report["end_date"], *today, "{report}");
+    assert_totals(&report);
+
     let report = admin_usage(&app, &admin, &format!("{range}&group_by=user")).await;
     assert_totals(&report);
     let users = rows(&report, "breakdown_by_user");

@@ -400,6 +400,36 @@ async fn history_pages_newest_first_and_filters(app: TestApp) {
         .map(|e| e["field"].as_str().unwrap())
         .collect();
     assert_eq!(fields, ["page", "limit"], "{b}");
+    // Every invalid parameter at once: one 422 naming each.
+    let res = app
+        .get(
+            &format!(
+                "{HISTORY}?page=0&request_type=video&model=&reporter=someone\
+                 &start_date=x&end_date=y&cursor=c"
+            ),
+            Some(&me.access),
+        )
+        .await;
+    let b = expect_error(res, 422, "validation_error").await;
+    let fields: Vec<&str> = b["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "page",
+            "request_type",
+            "model",
+            "reporter",
+            "start_date",
+            "end_date",
+            "cursor"
+        ],
+        "{b}"
+    );
 
     // Mine only.
     let other = app.user("stranger@example.com").await;
@@ -481,6 +511,19 @@ async fn history_cursors_walk_every_page_in_order_with_the_same_filters(app: Tes
             .iter()
             .all(|e| e["request_type"] == "prompt")
     );
+
+    // The same filter written another way continues the same listing.
+    let today = chrono::Utc::now().date_naive();
+    let first = history(&app, &me, &format!("limit=10&start_date={today}")).await;
+    let cursor_of_day = first["next_cursor"].as_str().unwrap().to_owned();
+    let second = history(
+        &app,
+        &me,
+        &format!("limit=10&start_date={today}T00:00:00Z&cursor={cursor_of_day}"),
+    )
+    .await;
+    assert_eq!(second["current_page"], 2);
+    assert_eq!(ids(&second), by_offset[10..20]);
 
     // A cursor only continues the listing it came from.
     for bad in [

@@ -1,6 +1,6 @@
 //! Wire types of usage alerts and outgoing webhooks (docs/API.md, "Usage alerts and webhooks").
 
-use domain::{EndpointDescription, EventType, WebhookUrl};
+use domain::{EndpointDescription, EventType, PageRequest, WebhookUrl};
 use serde::{Deserialize, Serialize};
 use service::{
     CreatedWebhookEndpoint, FieldErrors, NewWebhookEndpoint, ServiceError, UsageAlert,
@@ -165,6 +165,18 @@ pub struct DeliveryListParams {
     /// Page size, 1..=100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
+}
+
+impl TryFrom<DeliveryListParams> for PageRequest {
+    type Error = ServiceError;
+
+    /// One 422 naming a bad `page` and a bad `limit` together.
+    fn try_from(p: DeliveryListParams) -> Result<Self, ServiceError> {
+        let mut errors = FieldErrors::default();
+        errors
+            .take_all(PageRequest::parse(p.page, p.limit, 20, 100))
+            .ok_or_else(|| errors.into())
+    }
 }
 
 /// One event sent (or being sent) to an endpoint.

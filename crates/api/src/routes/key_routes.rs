@@ -130,7 +130,7 @@ pub async fn get_user_usage_history(
 ) -> Result<Json<HistoryResponse>, ApiError> {
     let keys = &state.services.api_keys;
     Ok(Json(
-        keys.history(&key.0, user_id.into_inner(), params.into_inner().into())
+        keys.history(&key.0, user_id.into_inner(), params.into_inner())
             .await?
             .into(),
     ))

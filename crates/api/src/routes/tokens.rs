@@ -102,7 +102,7 @@ pub async fn get_usage_history(
         state
             .services
             .reports
-            .history(user.0.id, params.into_inner().into())
+            .history(user.0.id, params.into_inner())
             .await?
             .into(),
     ))

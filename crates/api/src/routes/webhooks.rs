@@ -120,12 +120,11 @@ pub async fn list_deliveries(
     id: Path<Uuid>,
     params: Query<DeliveryListParams>,
 ) -> Result<Json<WebhookDeliveryListResponse>, ApiError> {
-    let p = params.into_inner();
     Ok(Json(
         state
             .services
             .webhooks
-            .deliveries(&admin.0, id.into_inner(), p.page, p.limit)
+            .deliveries(&admin.0, id.into_inner(), params.into_inner())
             .await?
             .into(),
     ))

@@ -291,7 +291,7 @@ impl Metering {
             estimated_tokens: None,
         };
         let event = NewUsageEvent {
-            id: Uuid::now_v7(),
+            id: store::event_id(now),
             user_id,
             request_type: parsed.request_type.as_str().to_owned(),
             model: parsed.model,

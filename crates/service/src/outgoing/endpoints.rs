@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use domain::{EndpointDescription, WebhookUrl};
+use domain::{EndpointDescription, PageRequest, WebhookUrl};
 use persistence::webhook_deliveries::{self as deliveries, DeliveryRow};
 use persistence::webhook_endpoints::{self as store, EndpointRow, NewEndpoint};
 use uuid::Uuid;
@@ -160,11 +160,11 @@ impl Webhooks {
         &self,
         actor: &CurrentUser,
         id: Uuid,
-        page: Option<u64>,
-        limit: Option<u64>,
+        page: impl TryInto<PageRequest, Error = ServiceError>,
     ) -> Result<WebhookDeliveryPage, ServiceError> {
         require_admin(actor)?;
-        let (page, per_page) = crate::usage_reports::page_params(page, limit, 20, 100)?;
+        let page = page.try_into()?;
+        let (page, per_page) = (page.page(), page.per_page());
         self.row(id).await?;
         let (total, rows) = deliveries::page(&self.ctx.db, id, page, per_page).await?;
         Ok(WebhookDeliveryPage {

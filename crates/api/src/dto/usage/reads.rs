@@ -3,9 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use domain::RequestType;
+use domain::{DateBound, ModelName, PageRequest, Reporter, RequestType};
 use serde::{Deserialize, Serialize};
-use service::{HistoryPage, TokenStatistics, UsageSummary};
+use service::{
+    DEFAULT_HISTORY_PAGE, FieldErrors, HistoryPage, HistoryQuery, HistoryStart, MAX_HISTORY_PAGE,
+    ServiceError, TokenStatistics, UsageSummary,
+};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -146,8 +149,12 @@ pub struct HistoryParams {
     #[serde(alias = "per_page", alias = "page_size")]
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
+    /// Only one request type (`chat`, ...).
     pub request_type: Option<String>,
+    /// Only one model.
     pub model: Option<String>,
+    /// Only the events of one reporter: `user` (tracked through `/me/track`) or an API key id.
+    pub reporter: Option<String>,
     /// Inclusive: an ISO date (whole day) or an RFC 3339 date-time.
     pub start_date: Option<String>,
     /// Inclusive: an ISO date (whole day) or an RFC 3339 date-time.
@@ -157,17 +164,61 @@ pub struct HistoryParams {
     pub cursor: Option<String>,
 }
 
-impl From<HistoryParams> for service::HistoryQuery {
-    fn from(p: HistoryParams) -> Self {
-        Self {
-            page: p.page,
-            limit: p.limit,
-            request_type: p.request_type,
-            model: p.model,
-            start_date: p.start_date,
-            end_date: p.end_date,
-            cursor: p.cursor,
+impl TryFrom<HistoryParams> for HistoryQuery {
+    type Error = ServiceError;
+
+    /// Every parameter parsed at once: one 422 names each invalid one.
+    fn try_from(p: HistoryParams) -> Result<Self, ServiceError> {
+        let mut errors = FieldErrors::default();
+        let page = errors.take_all(PageRequest::parse(
+            p.page,
+            p.limit,
+            DEFAULT_HISTORY_PAGE,
+            MAX_HISTORY_PAGE,
+        ));
+        let request_type = errors.take(
+            p.request_type
+                .as_deref()
+                .map(RequestType::parse)
+                .transpose(),
+        );
+        let model = errors.take(p.model.map(ModelName::parse).transpose());
+        let reporter = errors.take(p.reporter.as_deref().map(Reporter::parse).transpose());
+        let from = errors.take(
+            p.start_date
+                .map(|raw| DateBound::start("start_date", &raw))
+                .transpose(),
+        );
+        let until = errors.take(
+            p.end_date
+                .map(|raw| DateBound::end("end_date", &raw))
+                .transpose(),
+        );
+        if let (Some(Some(from)), Some(Some(until))) = (from, until)
+            && from.at() >= until.at()
+        {
+            errors.reject("end_date", "end_date must not be before start_date.");
         }
+        if p.cursor.is_some() && p.page.is_some() {
+            errors.reject("cursor", "Give either cursor or page, not both.");
+        }
+        let (Some(page), Some(request_type), Some(model), Some(reporter), Some(from), Some(until)) =
+            (page, request_type, model, reporter, from, until)
+        else {
+            return Err(errors.into());
+        };
+        errors.finish()?;
+        Ok(Self {
+            start: p
+                .cursor
+                .map_or(HistoryStart::Page(page.page()), HistoryStart::Cursor),
+            per_page: page.per_page(),
+            request_type,
+            model,
+            reporter,
+            from,
+            until,
+        })
     }
 }
 
@@ -183,6 +234,8 @@ pub struct HistoryItem {
     pub total_tokens: u64,
     pub request_id: Option<String>,
     pub conversation_id: Option<String>,
+    /// Who tracked it: `user` (through `/me/track`) or the id of the API key that did.
+    pub reporter: String,
 }
 
 /// A page of history, newest first.
@@ -220,6 +273,7 @@ impl From<HistoryPage> for HistoryResponse {
                     total_tokens: e.total_tokens,
                     request_id: e.request_id,
                     conversation_id: e.conversation_id,
+                    reporter: e.reporter,
                 })
                 .collect(),
             next_cursor: p.next_cursor,
