@@ -300,6 +300,65 @@ async fn bad_reset_bodies_are_refused(app: TestApp) {
     expect_error(res, 422, "validation_error").await;
 }
 
+/// The per-address caps hold under a burst of concurrent requests, not only one after
+/// another: each request is counted before it is checked (it used to read the count, then
+/// record, so a burst all read the same count and each sent a mail).
+mod bursts {
+    use super::*;
+
+    const BURST: usize = 15;
+
+    async fn settle(app: &TestApp, to: &str) -> usize {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        app.emails_to(to).len()
+    }
+
+    async fn a_burst_of_reset_requests_sends_at_most_the_cap(app: TestApp) {
+        let to = "burst@example.com";
+        app.user(to).await;
+        app.wait_for_emails(to, 1).await;
+        let requests =
+            (0..BURST).map(|_| app.post("/api/auth/password-reset", None, json!({"email": to})));
+        for res in futures_util::future::join_all(requests).await {
+            assert_eq!(res.status(), 202);
+        }
+        let sent = settle(&app, to).await;
+        // The verification email and at most 3 reset emails.
+        assert!(sent <= 1 + 3, "{sent} emails");
+    }
+
+    async fn a_burst_of_resends_sends_at_most_the_cap(app: TestApp) {
+        let to = "resend-burst@example.com";
+        let me = app.user(to).await;
+        app.wait_for_emails(to, 1).await;
+        let requests = (0..BURST)
+            .map(|_| app.post("/api/auth/resend-verification", Some(&me.access), json!({})));
+        let statuses: Vec<u16> = futures_util::future::join_all(requests)
+            .await
+            .iter()
+            .map(|res| res.status().as_u16())
+            .collect();
+        assert!(
+            statuses.iter().all(|s| [200, 202, 429].contains(s)),
+            "{statuses:?}"
+        );
+        let sent = settle(&app, to).await;
+        assert!(sent <= 1 + 3, "{sent} emails");
+        let answered = statuses.iter().filter(|s| **s != 429).count();
+        assert_eq!(
+            sent,
+            1 + answered,
+            "one email per accepted resend: {statuses:?}"
+        );
+    }
+
+    doztra_tests::db_tests_with!(
+        &[("PASSWORD_RESET_MAX_PER_IP", "1000")];
+        a_burst_of_reset_requests_sends_at_most_the_cap,
+        a_burst_of_resends_sends_at_most_the_cap
+    );
+}
+
 db_tests!(
     registration_sends_a_link_that_verifies_the_address_once,
     forged_verification_and_reset_tokens_are_refused,

@@ -183,6 +183,19 @@ async fn registrations_are_budgeted_per_client_address(app: TestApp) {
     // Another client is not held up by the first one's budget.
     let res = register("other@example.com".into(), "198.51.100.9").await;
     assert_eq!(res.status(), 201);
+
+    // An IPv6 client is its /64: a fresh address in the same network is no fresh budget.
+    for (i, address) in ["2001:db8:7:1::a", "2001:db8:7:1::b", "2001:db8:7:1:ffff::c"]
+        .into_iter()
+        .enumerate()
+    {
+        let res = register(format!("v6-{i}@example.com"), address).await;
+        assert_eq!(res.status(), 201, "{address}");
+    }
+    let res = register("v6-3@example.com".into(), "2001:db8:7:1:1234::d").await;
+    expect_error(res, 429, "too_many_attempts").await;
+    let res = register("v6-other@example.com".into(), "2001:db8:7:2::a").await;
+    assert_eq!(res.status(), 201, "the next /64 is another client");
 }
 
 /// Reset requests per client address: beyond the budget 429, whatever the address asked for.

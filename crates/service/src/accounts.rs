@@ -143,7 +143,7 @@ impl Accounts {
             let budget = self
                 .ctx
                 .budget(Scope::RegisterIp, self.ctx.throttle.register_per_ip);
-            budgets::spend(&self.ctx, budget, ip, self.ctx.now()).await?;
+            budgets::spend_by_client(&self.ctx, budget, ip, self.ctx.now()).await?;
         }
         let draft = AccountDraft {
             email,

@@ -3,6 +3,7 @@
 //! instances. The one rule for all of them is here: [`spend`] counts a request and refuses it
 //! with `TooManyAttempts` once the budget is spent; a refused request leaves nothing stored.
 
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -75,6 +76,31 @@ pub(crate) async fn spend(
     Ok(id)
 }
 
+/// [`spend`] for a client address, counted by its network ([`client_network`]).
+pub(crate) async fn spend_by_client(
+    ctx: &Context,
+    budget: Budget,
+    ip: &str,
+    now: DateTime<Utc>,
+) -> Result<Uuid, ServiceError> {
+    spend(ctx, budget, &client_network(ip), now).await
+}
+
+/// A client address as the per-address budgets count it: an IPv4 address alone, an IPv6
+/// address by its /64. One subscriber's network is usually a whole /64, so a client counted by
+/// its full IPv6 address could take a fresh address, and a fresh budget, for every request.
+/// Anything that is not an address is counted as it is.
+pub(crate) fn client_network(ip: &str) -> String {
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let network = u128::from(v6) & (u128::MAX << 64);
+            format!("{}/64", Ipv6Addr::from(network))
+        }
+        Ok(IpAddr::V6(v6)) => v6.to_canonical().to_string(),
+        _ => ip.to_owned(),
+    }
+}
+
 impl Context {
     pub(crate) fn budget(&self, scope: Scope, max: u64) -> Budget {
         Budget {
@@ -82,5 +108,23 @@ impl Context {
             max,
             window: self.throttle.budget_window,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64_and_an_ipv4_one_by_its_address() {
+        assert_eq!(client_network("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            client_network("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            "2001:db8:1:2::/64"
+        );
+        assert_ne!(client_network("2001:db8:1:3::1"), "2001:db8:1:2::/64");
+        assert_eq!(client_network("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_eq!(client_network("203.0.113.9"), "203.0.113.9");
+        assert_eq!(client_network("not an address"), "not an address");
     }
 }

@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::auth_tokens::{self, CurrentUser};
-use crate::budgets;
+use crate::budgets::{self, Budget};
 use crate::error::parse_new_password;
 use crate::sessions::end_sessions;
 use crate::{Context, ServiceError};
@@ -170,23 +170,13 @@ impl EmailFlows {
         if user.is_verified {
             return Ok(false);
         }
-        let subject = user.id.to_string();
-        let window = delta(self.ctx.email.resend_window);
-        let recent = throttle::recent_failures(
-            &self.ctx.db,
-            Scope::ResendVerification,
-            &subject,
-            now - window,
-        )
-        .await?;
-        if recent.count >= self.ctx.email.resend_max {
-            let lifts = recent.oldest.unwrap_or(now) + window;
-            let retry_after_secs = u64::try_from((lifts - now).num_seconds().max(1)).unwrap_or(1);
-            return Err(ServiceError::TooManyAttempts { retry_after_secs });
-        }
+        let per_user = Budget {
+            scope: Scope::ResendVerification,
+            max: self.ctx.email.resend_max,
+            window: self.ctx.email.resend_window,
+        };
+        budgets::spend(&self.ctx, per_user, &user.id.to_string(), now).await?;
         let txn = persistence::begin_write(&self.ctx.db).await?;
-        throttle::record_failure(&txn, Scope::ResendVerification, &subject, now).await?;
-        throttle::prune(&txn, &[Scope::ResendVerification], now - window).await?;
         queue_verification(&self.ctx, &txn, user.id, &user.name, &user.email, now).await?;
         txn.commit().await.map_err(StoreError::from)?;
         wake(&self.ctx.outbox_signal);
@@ -211,19 +201,19 @@ impl EmailFlows {
             let budget = self
                 .ctx
                 .budget(Scope::ResetIp, self.ctx.throttle.reset_requests_per_ip);
-            budgets::spend(&self.ctx, budget, ip, now).await?;
+            budgets::spend_by_client(&self.ctx, budget, ip, now).await?;
         }
-        let window = delta(self.ctx.email.reset_window);
-        let since = now - window;
-        let by_email =
-            throttle::recent_failures(&self.ctx.db, Scope::ResetEmail, email, since).await?;
-        if by_email.count >= self.ctx.email.reset_max_per_email {
-            // Spent: answered the same, and nothing more is stored.
-            return Ok(());
-        }
+        let per_email = Budget {
+            scope: Scope::ResetEmail,
+            max: self.ctx.email.reset_max_per_email,
+            window: self.ctx.email.reset_window,
+        };
+        match budgets::spend(&self.ctx, per_email, email, now).await {
+            // Spent: answered the same (nothing tells whether the address has an account).
+            Err(ServiceError::TooManyAttempts { .. }) => return Ok(()),
+            spent => spent?,
+        };
         let txn = persistence::begin_write(&self.ctx.db).await?;
-        throttle::record_failure(&txn, Scope::ResetEmail, email, now).await?;
-        throttle::prune(&txn, &[Scope::ResetEmail], since).await?;
         let user = users::find_by_email(&txn, email)
             .await?
             .filter(|u| u.is_active);
@@ -292,7 +282,7 @@ impl EmailFlows {
                 Scope::ResetRedeemIp,
                 self.ctx.throttle.reset_redemptions_per_ip,
             );
-            budgets::spend(&self.ctx, budget, ip, now).await?;
+            budgets::spend_by_client(&self.ctx, budget, ip, now).await?;
         }
         let password = parse_new_password(new_password)?;
         let token_hash = auth_tokens::hash_token(token);

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::accounts::load_profile;
 use crate::auth_tokens::{self, CurrentUser, SessionTokens};
-use crate::budgets::Budget;
+use crate::budgets::{self, Budget};
 use crate::views::Profile;
 use crate::{Context, ServiceError};
 
@@ -53,7 +53,8 @@ impl Sessions {
     pub async fn login(&self, request: LoginRequest) -> Result<SignedIn, ServiceError> {
         let email = request.email.trim().to_lowercase();
         let now = self.ctx.now();
-        let ip = request.client_ip.as_deref();
+        let network = request.client_ip.as_deref().map(budgets::client_network);
+        let ip = network.as_deref();
         // Already locked out: refused on reads alone (a flood of refused attempts writes
         // nothing).
         self.check_throttle(&email, ip, now, 0).await?;
