@@ -27,6 +27,7 @@ mod m20261204_000043_key_usage_alerts_by_user;
 mod m20261204_000044_create_api_keys;
 mod m20261204_000045_add_usage_reporter;
 mod m20261205_000046_index_background_sweeps;
+mod m20261205_000047_add_subscription_change_lease;
 
 /// Every migration, in order.
 pub struct Migrator;
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000044_create_api_keys::Migration),
             Box::new(m20261204_000045_add_usage_reporter::Migration),
             Box::new(m20261205_000046_index_background_sweeps::Migration),
+            Box::new(m20261205_000047_add_subscription_change_lease::Migration),
         ]
     }
 }

@@ -97,9 +97,9 @@ impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         use ServiceError as E;
         let retry_after = match &err {
-            E::TooManyAttempts { retry_after_secs } | E::Busy { retry_after_secs } => {
-                Some(*retry_after_secs)
-            }
+            E::TooManyAttempts { retry_after_secs }
+            | E::Busy { retry_after_secs }
+            | E::ChangeInProgress { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         };
         let status = match &err {
@@ -123,7 +123,7 @@ impl From<ServiceError> for ApiError {
             E::PaymentFailed { .. } => StatusCode::PAYMENT_REQUIRED,
             E::PaymentProvider(_) => StatusCode::BAD_GATEWAY,
             E::InvalidSignature => StatusCode::BAD_REQUEST,
-            E::SubscriptionExists => StatusCode::CONFLICT,
+            E::SubscriptionExists | E::ChangeInProgress { .. } => StatusCode::CONFLICT,
             E::InvalidCredentials
             | E::NotAuthenticated
             | E::InvalidToken
@@ -142,6 +142,7 @@ impl From<ServiceError> for ApiError {
             E::PaymentProvider(_) => "payment_provider_unavailable",
             E::InvalidSignature => "invalid_signature",
             E::SubscriptionExists => "subscription_exists",
+            E::ChangeInProgress { .. } => "subscription_change_in_progress",
             E::InvalidCredentials | E::WrongCurrentPassword => "invalid_credentials",
             E::AccountDisabled => "account_disabled",
             E::TooManyAttempts { .. } => "too_many_attempts",

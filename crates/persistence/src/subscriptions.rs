@@ -52,6 +52,7 @@ pub async fn insert(
         stripe_status: Set(None),
         stripe_synced_at: Set(None),
         lapse_announced_for: Set(None),
+        change_lease_until: Set(None),
         created_at: Set(new.now),
         updated_at: Set(new.now),
     }
@@ -104,6 +105,46 @@ pub async fn lock_by_user(
         query = query.lock_exclusive();
     }
     Ok(query.one(conn).await?)
+}
+
+/// Takes the user's subscription for one change until `until`, unless another change holds it
+/// (its lease not yet past at `now`): `false` then. One conditional update, so of two
+/// concurrent changes exactly one gets it, on either database.
+pub async fn take_change_lease(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    use subscription::Column as C;
+    let taken = subscription::Entity::update_many()
+        .col_expr(C::ChangeLeaseUntil, Expr::value(Some(until)))
+        .filter(C::UserId.eq(user_id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(C::ChangeLeaseUntil.is_null())
+                .add(C::ChangeLeaseUntil.lte(now)),
+        )
+        .exec(conn)
+        .await?;
+    Ok(taken.rows_affected == 1)
+}
+
+/// Gives the lease of [`take_change_lease`] back.
+pub async fn end_change_lease(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+) -> Result<(), StoreError> {
+    use subscription::Column as C;
+    subscription::Entity::update_many()
+        .col_expr(
+            C::ChangeLeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(C::UserId.eq(user_id))
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
 /// Changes to a subscription; the outer `None` leaves a field as it is, `Some(None)` clears a

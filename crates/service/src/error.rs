@@ -45,6 +45,9 @@ pub enum ServiceError {
     /// The caller already has a paid subscription (change it instead of buying another).
     #[error("You already have a paid subscription; change its plan instead.")]
     SubscriptionExists,
+    /// Another change of the caller's subscription is talking to Stripe right now.
+    #[error("Another change of this subscription is in progress; try again once it is done.")]
+    ChangeInProgress { retry_after_secs: u64 },
     #[error("Incorrect email or password.")]
     InvalidCredentials,
     #[error("The current password is incorrect.")]

@@ -159,6 +159,9 @@ async fn a_declined_upgrade_changes_nothing(app: TestApp, stripe: StripeMock) {
         .await;
     expect_error(res, 402, "payment_failed").await;
     assert_eq!(subscription(&app, &session).await, before);
+    // A refused change gives its lease back too.
+    let leased = "SELECT COUNT(*) FROM subscriptions WHERE change_lease_until IS NOT NULL";
+    assert_eq!(app.count(leased).await, 0);
 }
 
 async fn checkout_ties_the_session_to_the_user_and_its_completion_grants_the_plan(
@@ -402,7 +405,62 @@ async fn deleting_an_account_whose_subscription_stripe_no_longer_has(
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
 }
 
+/// Two plan changes sent at once (a double click, two tabs) reach Stripe once: the second is
+/// refused with 409 while the first holds the subscription. Before, both read "no live
+/// subscription", sent different idempotency keys (the price is part of them) and Stripe
+/// created two subscriptions, the one not recorded billed forever.
+async fn two_changes_at_once_reach_stripe_once(app: TestApp, stripe: StripeMock) {
+    let session = app.user("twice@example.com").await;
+    customer_and_card(&stripe, "twice@example.com").await;
+    Mock::given(method("POST"))
+        .and(path("/v1/subscriptions"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(current(Sub::new(SUB, CUS, BASIC).json()))
+                .set_delay(std::time::Duration::from_millis(500)),
+        )
+        .mount(&stripe)
+        .await;
+    let change = |plan: &'static str| {
+        app.put(
+            "/api/users/me/subscription",
+            Some(&session.access),
+            json!({"plan": plan, "payment_method_id": PM}),
+        )
+    };
+    let (basic, professional) = tokio::join!(change("basic"), change("professional"));
+    let mut answers = Vec::new();
+    for res in [basic, professional] {
+        let status = res.status().as_u16();
+        let retry_after = res
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body: Value = res.json().await.unwrap();
+        answers.push((status, body["code"].clone(), retry_after));
+    }
+    answers.sort_by_key(|(status, ..)| *status);
+    assert_eq!(answers[0].0, 200, "{answers:?}");
+    assert_eq!(
+        answers[1],
+        (
+            409,
+            json!("subscription_change_in_progress"),
+            Some("2".to_owned())
+        )
+    );
+    assert_eq!(
+        received(&stripe, "POST", "/v1/subscriptions").await.len(),
+        1
+    );
+    assert_eq!(subscription(&app, &session).await["plan"], "basic");
+    // The lease is given back: the next change is not held up.
+    let leased = "SELECT COUNT(*) FROM subscriptions WHERE change_lease_until IS NOT NULL";
+    assert_eq!(app.count(leased).await, 0);
+}
+
 billing_tests!(
+    two_changes_at_once_reach_stripe_once,
     a_free_user_upgrades_changes_plan_and_downgrades_at_period_end,
     a_declined_upgrade_changes_nothing,
     checkout_ties_the_session_to_the_user_and_its_completion_grants_the_plan,

@@ -103,6 +103,7 @@ pub async fn get_my_subscription(
         (status = 200, body = SubscriptionChangeResponse),
         (status = 401, body = ErrorBody),
         (status = 402, description = "payment_failed: declined, nothing changed", body = ErrorBody),
+        (status = 409, description = "subscription_change_in_progress: another change is under way (Retry-After)", body = ErrorBody),
         (status = 422, description = "validation_error (plan, billing_period, payment_method_id)", body = ErrorBody),
         (status = 502, description = "payment_provider_unavailable", body = ErrorBody),
         (status = 503, description = "billing_unavailable", body = ErrorBody),

@@ -33,6 +33,8 @@ pub struct Model {
     pub stripe_synced_at: Option<i64>,
     /// The `expires_at` whose lapse was announced (`subscription.updated`), once.
     pub lapse_announced_for: Option<DateTimeUtc>,
+    /// Until when a change in progress holds the row (it calls Stripe); `None` when free.
+    pub change_lease_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -202,6 +202,7 @@ mod tests {
             stripe_status: sub.map(|_| "active".into()),
             stripe_synced_at: synced,
             lapse_announced_for: None,
+            change_lease_until: None,
             created_at: now,
             updated_at: now,
         }

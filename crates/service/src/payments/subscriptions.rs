@@ -2,14 +2,20 @@
 //! and hosted Checkout. Stripe is called first; the row changes only with what Stripe accepted.
 
 use billing::{BillingInterval, CheckoutSession, PaidPlan, SubscriptionState};
+use chrono::TimeDelta;
 use domain::{PaymentMethodId, Plan, SubscriptionStatus};
-use persistence::subscriptions::{SubscriptionChanges, SubscriptionRow};
+use persistence::subscriptions::{self as rows, SubscriptionChanges, SubscriptionRow};
 
 use super::{Billing, is_gone, stripe_id, stripe_sync};
 use crate::ServiceError;
 use crate::auth_tokens::CurrentUser;
 use crate::subscription_events;
 use crate::views::Subscription;
+
+/// How long a subscription change may hold the row before another may start: far beyond a
+/// change's Stripe round trips, short enough that a change cut short by a crash is retried
+/// within a minute.
+const CHANGE_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// `PUT /api/users/me/subscription`, parsed: every field optional.
 #[derive(Debug, Clone, Default)]
@@ -39,7 +45,7 @@ impl Billing {
         update: SubscriptionUpdate,
     ) -> Result<SubscriptionOutcome, ServiceError> {
         let wanted = update.plan;
-        let result = self.change_subscription(user, update).await;
+        let result = self.change_holding_the_lease(user, update).await;
         if let Err(ServiceError::PaymentFailed { decline_code, .. }) = &result {
             subscription_events::announce_decline(
                 &self.ctx,
@@ -48,6 +54,33 @@ impl Billing {
                 decline_code.as_deref(),
             )
             .await;
+        }
+        result
+    }
+
+    /// [`change_subscription`](Self::change_subscription) while holding the row's change lease:
+    /// a second change started meanwhile is refused (409) before it reaches Stripe, where two
+    /// first subscriptions would both be created and billed (a double click, two tabs). The
+    /// lease is given back when the change ends, and lapses by itself after
+    /// [`CHANGE_LEASE`] if the process dies mid-change; the retry then reuses the Stripe
+    /// idempotency keys of the change it repeats (they follow the row, which did not change).
+    async fn change_holding_the_lease(
+        &self,
+        user: &CurrentUser,
+        update: SubscriptionUpdate,
+    ) -> Result<SubscriptionOutcome, ServiceError> {
+        let now = self.ctx.now();
+        let lease = TimeDelta::from_std(CHANGE_LEASE).unwrap_or(TimeDelta::seconds(60));
+        if !rows::take_change_lease(&self.ctx.db, user.id, now, now + lease).await? {
+            // A change takes a Stripe round trip or two: worth asking again soon.
+            return Err(ServiceError::ChangeInProgress {
+                retry_after_secs: 2,
+            });
+        }
+        let result = self.change_subscription(user, update).await;
+        if let Err(e) = rows::end_change_lease(&self.ctx.db, user.id).await {
+            // It lapses by itself; the change's own answer stands.
+            tracing::warn!(error = %e, "the subscription's change lease was not given back");
         }
         result
     }
