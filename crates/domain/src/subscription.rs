@@ -22,6 +22,7 @@ use crate::plan::Plan;
 /// assert_eq!(BillingInterval::parse("yearly")?, BillingInterval::Yearly);
 /// assert_eq!(BillingInterval::default(), BillingInterval::Monthly);
 /// assert!(BillingInterval::parse("weekly").is_err());
+/// assert!(BillingInterval::parse("Yearly").is_err(), "exactly: no case folding");
 /// # Ok::<(), doztra_domain::DomainError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

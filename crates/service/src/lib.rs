@@ -61,8 +61,8 @@ pub use outgoing::events::EventType;
 pub use outgoing::worker::WebhookWorker;
 pub use passwords::{HashStats, PasswordHasher};
 pub use payments::{
-    Billing, InvoicePageView, InvoiceQuery, InvoiceView, PortalSession, SubscriptionOutcome,
-    SubscriptionUpdate, WebhookReceipt,
+    Billing, CHECKOUT_IS_FOR_A_PAID_PLAN, CheckoutOrder, InvoicePageView, InvoiceQuery,
+    InvoiceView, PortalSession, SubscriptionOutcome, SubscriptionUpdate, WebhookReceipt,
 };
 pub use preferences::{PreferencesService, PreferencesUpdate};
 pub use sessions::{LoginRequest, Sessions, SignedIn};

@@ -223,6 +223,30 @@ async fn without_billing_paid_plans_are_unavailable() {
             )
             .await;
         expect_error(res, 503, "billing_unavailable").await;
+        // The fields are checked before the configuration: each bad one named, in one 422.
+        for (body, fields) in [
+            (
+                json!({"plan": "gold", "billing_period": "weekly"}),
+                vec!["plan", "billing_period"],
+            ),
+            (json!({"plan": "free"}), vec!["plan"]),
+        ] {
+            let res = app
+                .post(
+                    "/api/billing/checkout-session",
+                    Some(&session.access),
+                    body.clone(),
+                )
+                .await;
+            let error = expect_error(res, 422, "validation_error").await;
+            let named: Vec<&str> = error["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["field"].as_str().unwrap())
+                .collect();
+            assert_eq!(named, fields, "{body}");
+        }
         let event = fixtures::event("evt_z", "product.created", now(), json!({}));
         let res = deliver_signed(&app, &event, WEBHOOK_SECRET, now()).await;
         expect_error(res, 503, "billing_unavailable").await;

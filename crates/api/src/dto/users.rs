@@ -4,8 +4,8 @@
 use domain::{BillingInterval, Email, PaymentMethodId, Plan, UserName};
 use serde::{Deserialize, Serialize};
 use service::{
-    FieldErrors, Preferences, Profile, ProfileChanges, ServiceError, Subscription,
-    SubscriptionUpdate,
+    CHECKOUT_IS_FOR_A_PAID_PLAN, CheckoutOrder, FieldErrors, Preferences, Profile, ProfileChanges,
+    ServiceError, Subscription, SubscriptionUpdate,
 };
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -135,6 +135,32 @@ pub struct CheckoutRequest {
     /// `monthly` (default) or `yearly`.
     #[schema(example = "monthly")]
     pub billing_period: Option<String>,
+}
+
+impl TryFrom<CheckoutRequest> for CheckoutOrder {
+    type Error = ServiceError;
+
+    /// Both fields parsed at once: one 422 names each invalid one.
+    fn try_from(b: CheckoutRequest) -> Result<Self, ServiceError> {
+        let mut errors = FieldErrors::default();
+        let plan = errors.take(Plan::parse(&b.plan));
+        if plan.is_some_and(|plan| !plan.is_paid()) {
+            errors.reject("plan", CHECKOUT_IS_FOR_A_PAID_PLAN);
+        }
+        let billing_interval = errors.take(
+            b.billing_period
+                .as_deref()
+                .map_or(Ok(BillingInterval::default()), BillingInterval::parse),
+        );
+        let (Some(plan), Some(billing_interval)) = (plan, billing_interval) else {
+            return Err(errors.into());
+        };
+        errors.finish()?;
+        Ok(Self {
+            plan,
+            billing_interval,
+        })
+    }
 }
 
 /// A hosted Checkout page.

@@ -46,7 +46,7 @@ pub async fn create_checkout_session(
     let session = state
         .services
         .billing
-        .checkout_session(&user.0, &body.plan, body.billing_period.as_deref())
+        .checkout_session(&user.0, body.into_inner())
         .await?;
     Ok(Json(CheckoutResponse {
         id: session.id,

@@ -21,7 +21,9 @@ pub use self::portal::{InvoicePageView, InvoiceQuery, InvoiceView, PortalSession
 pub(crate) use self::sign_up::{
     PaidSignUp, cancel_for_deletion, check_paid_registration, record_sign_up, subscribe_new_account,
 };
-pub use self::subscriptions::{SubscriptionOutcome, SubscriptionUpdate};
+pub use self::subscriptions::{
+    CHECKOUT_IS_FOR_A_PAID_PLAN, CheckoutOrder, SubscriptionOutcome, SubscriptionUpdate,
+};
 use crate::subscription_events;
 use crate::views::Subscription;
 use crate::{Context, ServiceError};

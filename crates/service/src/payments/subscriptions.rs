@@ -27,6 +27,17 @@ pub struct SubscriptionUpdate {
     pub auto_renew: Option<bool>,
 }
 
+/// `POST /api/billing/checkout-session`, parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckoutOrder {
+    /// A paid plan.
+    pub plan: Plan,
+    pub billing_interval: BillingInterval,
+}
+
+/// The 422 of a Checkout for the free plan.
+pub const CHECKOUT_IS_FOR_A_PAID_PLAN: &str = "Checkout is for a paid plan.";
+
 /// A subscription after a change, with the secret to finish a payment that needs the
 /// customer (3-D Secure) when there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,13 +251,14 @@ impl Billing {
     pub async fn checkout_session(
         &self,
         user: &CurrentUser,
-        plan: &str,
-        billing_period: Option<&str>,
+        order: impl TryInto<CheckoutOrder, Error = ServiceError>,
     ) -> Result<CheckoutSession, ServiceError> {
-        let plan = Plan::parse(plan)?;
-        let interval = parse_interval(billing_period)?;
+        let CheckoutOrder {
+            plan,
+            billing_interval: interval,
+        } = order.try_into()?;
         let paid = PaidPlan::from_plan(plan)
-            .ok_or_else(|| ServiceError::invalid_field("plan", "Checkout is for a paid plan."))?;
+            .ok_or_else(|| ServiceError::invalid_field("plan", CHECKOUT_IS_FOR_A_PAID_PLAN))?;
         self.require_configured()?;
         let row = self.row(user.id).await?;
         if stripe_sync::is_live(&row) {
@@ -323,27 +335,5 @@ impl Billing {
             Err(e) if is_gone(&e) => Ok(None),
             Err(e) => Err(e.into()),
         }
-    }
-}
-
-/// `billing_period` as received (default monthly).
-fn parse_interval(raw: Option<&str>) -> Result<BillingInterval, ServiceError> {
-    raw.map_or(Ok(BillingInterval::default()), BillingInterval::parse)
-        .map_err(ServiceError::from)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn billing_periods_parse_exactly() {
-        assert_eq!(parse_interval(None).ok(), Some(BillingInterval::Monthly));
-        assert_eq!(
-            parse_interval(Some("yearly")).ok(),
-            Some(BillingInterval::Yearly)
-        );
-        assert!(parse_interval(Some("Yearly")).is_err());
-        assert!(parse_interval(Some("weekly")).is_err());
     }
 }
