@@ -371,11 +371,7 @@ db_tests!(
     bad_reset_bodies_are_refused,
 );
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_reset_link_is_refused() {
-    let app = spawn_app_with(Backend::Sqlite, &[("PASSWORD_RESET_TTL", "1s")])
-        .await
-        .unwrap();
+async fn an_expired_reset_link_is_refused(app: TestApp) {
     app.user("late@example.com").await;
     app.post(
         "/api/auth/password-reset",
@@ -384,7 +380,7 @@ async fn an_expired_reset_link_is_refused() {
     )
     .await;
     let token = link_token(&app.wait_for_emails("late@example.com", 2).await[1]);
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    app.clock().advance(chrono::TimeDelta::milliseconds(1_500));
     let res = app
         .post(
             "/api/auth/reset-password",
@@ -394,6 +390,12 @@ async fn an_expired_reset_link_is_refused() {
         .await;
     expect_error(res, 400, "invalid_or_expired_token").await;
     app.login("late@example.com", PASSWORD).await;
+}
+
+mod short_reset_links {
+    use super::*;
+
+    doztra_tests::clock_tests!(&[("PASSWORD_RESET_TTL", "1s")]; an_expired_reset_link_is_refused);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

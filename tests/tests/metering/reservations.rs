@@ -298,7 +298,7 @@ mod expiry {
             "token_limit_exceeded",
         )
         .await;
-        tokio::time::sleep(std::time::Duration::from_millis(1_300)).await;
+        app.clock().advance(chrono::TimeDelta::milliseconds(1_300));
         // Expiry is computed on read: no job has run, yet the tokens are free again.
         let list = ok(app.get(RESERVATIONS, Some(&me.access)).await).await;
         assert_eq!(list["total_reserved_tokens"], 0);
@@ -320,7 +320,7 @@ mod expiry {
         assert_reservations_consistent(&app).await;
     }
 
-    db_tests_with!(&[("RESERVATION_TTL", "1s")]; an_expired_reservation_stops_counting_and_is_swept);
+    doztra_tests::clock_tests!(&[("RESERVATION_TTL", "1s")]; an_expired_reservation_stops_counting_and_is_swept);
 }
 
 mod retention {
@@ -331,7 +331,7 @@ mod retention {
         for tokens in [100, 200, 300] {
             track_ok(&app, &me, chat(tokens)).await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(1_300)).await;
+        app.clock().advance(chrono::TimeDelta::milliseconds(1_300));
         track_ok(&app, &me, chat(400)).await;
         let pruned = app
             .services()
@@ -354,5 +354,5 @@ mod retention {
         );
     }
 
-    db_tests_with!(&[("USAGE_EVENT_RETENTION", "1s")]; old_events_are_deleted_but_statistics_keep_them);
+    doztra_tests::clock_tests!(&[("USAGE_EVENT_RETENTION", "1s")]; old_events_are_deleted_but_statistics_keep_them);
 }
