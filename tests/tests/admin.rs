@@ -371,8 +371,31 @@ async fn bad_listing_parameters_are_unprocessable(app: TestApp) {
         let res = app
             .get(&format!("/api/admin/users?{query}"), Some(&admin.access))
             .await;
-        expect_error(res, 422, "validation_error").await;
+        let b = expect_error(res, 422, "validation_error").await;
+        let named = query.split('=').next().unwrap();
+        assert_eq!(b["errors"][0]["field"], named, "{query}: {b}");
     }
+    // Parameters that do not parse are named together (each is tried on its own).
+    let res = app
+        .get(
+            "/api/admin/users?page=abc&limit=-1&is_active=maybe&role=user&q=x",
+            Some(&admin.access),
+        )
+        .await;
+    let b = expect_error(res, 422, "validation_error").await;
+    let fields: Vec<&str> = b["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["page", "limit", "is_active"], "{b}");
+    // A parameter given twice is the query's fault, not one parameter's.
+    let res = app
+        .get("/api/admin/users?page=1&page=2", Some(&admin.access))
+        .await;
+    let b = expect_error(res, 422, "validation_error").await;
+    assert_eq!(b["errors"][0]["field"], "query", "{b}");
     // The bounds themselves are fine.
     assert_eq!(list(&app, &admin, "limit=1").await["records_per_page"], 1);
     assert_eq!(

@@ -255,19 +255,25 @@ fn field_of(text: &str) -> Option<String> {
     text.starts_with("missing field").then(|| name.to_owned())
 }
 
-/// Query strings actix refuses.
+/// Query strings actix refuses (a route reading its query with actix's `Query`; ours use
+/// [`QueryParams`](crate::extractors::QueryParams), which names each bad parameter).
 pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let text = err.to_string();
-    let mut api = ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_error",
-        format!("Invalid query parameters: {text}."),
-    );
-    api.errors = vec![FieldError {
+    invalid_query(vec![FieldError {
         field: "query".to_owned(),
-        message: text,
-    }];
-    api.into()
+        message: err.to_string(),
+    }])
+    .into()
+}
+
+/// The 422 of a query string whose parameters do not deserialize, naming each.
+pub(crate) fn invalid_query(errors: Vec<FieldError>) -> ApiError {
+    let detail = match errors.as_slice() {
+        [only] => format!("Invalid query parameter {}: {}.", only.field, only.message),
+        many => format!("The query has {} invalid parameters.", many.len()),
+    };
+    let mut api = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_error", detail);
+    api.errors = errors;
+    api
 }
 
 /// Path segments that do not parse (e.g. a malformed id) name no resource.

@@ -10,7 +10,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
 use actix_web::web::{Data, Form};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use service::{CurrentUser, ServiceError, Subscriber};
+use service::{CurrentUser, FieldError, ServiceError, Subscriber};
 
 use crate::dto::{LoginForm, LoginJson};
 use crate::error::ApiError;
@@ -307,6 +307,61 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             Ok(JsonBody(parsed))
         })
     }
+}
+
+/// A query string read into `T` (every field of which is optional). Unlike actix's `Query`, a
+/// refusal names each parameter that does not parse (`?page=abc&limit=x` names `page` and
+/// `limit`), as the API promises of every invalid field: each parameter is tried on its own,
+/// which only happens once the whole query has been refused.
+#[derive(Debug)]
+pub struct QueryParams<T>(pub T);
+
+impl<T> QueryParams<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> FromRequest for QueryParams<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let query = req.query_string();
+        std::future::ready(match serde_urlencoded::from_str::<T>(query) {
+            Ok(parsed) => Ok(QueryParams(parsed)),
+            Err(whole) => Err(query_refusal::<T>(query, &whole)),
+        })
+    }
+}
+
+/// Names each parameter of `query` that `T` refuses on its own; the whole query's error when
+/// none does (a parameter given twice, say).
+fn query_refusal<T: serde::de::DeserializeOwned>(
+    query: &str,
+    whole: &serde_urlencoded::de::Error,
+) -> ApiError {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+    let mut errors: Vec<FieldError> = Vec::new();
+    for (name, value) in &pairs {
+        if errors.iter().any(|e| &e.field == name) {
+            continue;
+        }
+        let alone = serde_urlencoded::to_string([(name, value)]).unwrap_or_default();
+        if let Err(e) = serde_urlencoded::from_str::<T>(&alone) {
+            errors.push(FieldError {
+                field: name.clone(),
+                message: e.to_string(),
+            });
+        }
+    }
+    if errors.is_empty() {
+        errors.push(FieldError {
+            field: "query".to_owned(),
+            message: whole.to_string(),
+        });
+    }
+    crate::error::invalid_query(errors)
 }
 
 /// The service API key a request presents, from `Authorization: Bearer dzk_...` or

@@ -41,6 +41,7 @@ pub enum ErrorCode {
     RequestIdConflict,
     ReservationSettled,
     SubscriptionExists,
+    SubscriptionChangeInProgress,
     PayloadTooLarge,
     UnsupportedMediaType,
     TooManyAttempts,
@@ -58,7 +59,7 @@ pub enum ErrorCode {
     Other(String),
 }
 
-const CODES: [(&str, ErrorCode); 41] = [
+const CODES: [(&str, ErrorCode); 42] = [
     ("validation_error", ErrorCode::ValidationError),
     ("weak_password", ErrorCode::WeakPassword),
     ("unknown_model", ErrorCode::UnknownModel),
@@ -93,6 +94,10 @@ const CODES: [(&str, ErrorCode); 41] = [
     ("request_id_conflict", ErrorCode::RequestIdConflict),
     ("reservation_settled", ErrorCode::ReservationSettled),
     ("subscription_exists", ErrorCode::SubscriptionExists),
+    (
+        "subscription_change_in_progress",
+        ErrorCode::SubscriptionChangeInProgress,
+    ),
     ("payload_too_large", ErrorCode::PayloadTooLarge),
     ("unsupported_media_type", ErrorCode::UnsupportedMediaType),
     ("too_many_attempts", ErrorCode::TooManyAttempts),
@@ -230,6 +235,13 @@ pub enum Error {
         refusal: Refusal,
         retry_after: Option<Duration>,
     },
+    /// 409 `subscription_change_in_progress`: another change of the subscription (another
+    /// tab, a double click) is under way; nothing changed. Ask again after `retry_after`.
+    #[error("change in progress: {refusal}")]
+    ChangeInProgress {
+        refusal: Refusal,
+        retry_after: Option<Duration>,
+    },
     /// A 5xx that was still there after the retries this call allows (or a `Retry-After`
     /// longer than the policy waits). For a track, keep the usage with its `request_id` and
     /// send it again later: it is recorded at most once.
@@ -272,9 +284,9 @@ impl Error {
             Self::Unauthorized(r) | Self::Forbidden(r) | Self::NotFound(r) | Self::Conflict(r) => {
                 Some(&r.code)
             }
-            Self::Invalid { refusal, .. } | Self::TooManyRequests { refusal, .. } => {
-                Some(&refusal.code)
-            }
+            Self::Invalid { refusal, .. }
+            | Self::TooManyRequests { refusal, .. }
+            | Self::ChangeInProgress { refusal, .. } => Some(&refusal.code),
             Self::Unavailable { refusal, .. } | Self::Http { refusal, .. } => {
                 refusal.as_ref().map(|r| &r.code)
             }
@@ -285,19 +297,23 @@ impl Error {
     /// How long the server asked to wait (`Retry-After`), if it did.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::TooManyRequests { retry_after, .. } | Self::Unavailable { retry_after, .. } => {
-                *retry_after
-            }
+            Self::TooManyRequests { retry_after, .. }
+            | Self::ChangeInProgress { retry_after, .. }
+            | Self::Unavailable { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
 
-    /// Whether sending the same request again later may succeed: no answer, or a 5xx or 429.
-    /// (A track keeps its `request_id`, so sending it again never counts twice.)
+    /// Whether sending the same request again later may succeed: no answer, a 5xx or 429, or
+    /// a change in progress. (A track keeps its `request_id`, so sending it again never counts
+    /// twice.)
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Self::Transport { .. } | Self::Unavailable { .. } | Self::TooManyRequests { .. }
+            Self::Transport { .. }
+                | Self::Unavailable { .. }
+                | Self::TooManyRequests { .. }
+                | Self::ChangeInProgress { .. }
         )
     }
 }
@@ -360,6 +376,10 @@ pub(crate) fn from_answer(
         401 => Error::Unauthorized(refusal),
         403 => Error::Forbidden(refusal),
         404 => Error::NotFound(refusal),
+        409 if refusal.code == ErrorCode::SubscriptionChangeInProgress => Error::ChangeInProgress {
+            refusal,
+            retry_after,
+        },
         409 => Error::Conflict(refusal),
         422 => Error::Invalid {
             refusal,
@@ -430,6 +450,33 @@ mod tests {
         assert!(matches!(
             from_answer(418, b"", None, 1),
             Error::Http { status: 418, .. }
+        ));
+    }
+
+    #[test]
+    fn a_change_in_progress_says_when_to_ask_again() {
+        let body = br#"{"code":"subscription_change_in_progress","detail":"Another change."}"#;
+        let err = from_answer(409, body, Some(Duration::from_secs(2)), 1);
+        let Error::ChangeInProgress {
+            refusal,
+            retry_after,
+        } = err
+        else {
+            panic!("a change in progress: {err:?}");
+        };
+        assert_eq!(refusal.code, ErrorCode::SubscriptionChangeInProgress);
+        assert_eq!(retry_after, Some(Duration::from_secs(2)));
+        let err = from_answer(
+            409,
+            br#"{"code":"subscription_change_in_progress"}"#,
+            None,
+            1,
+        );
+        assert!(err.is_transient());
+        let body = br#"{"code":"subscription_exists","detail":"Change it instead."}"#;
+        assert!(matches!(
+            from_answer(409, body, None, 1),
+            Error::Conflict(_)
         ));
     }
 

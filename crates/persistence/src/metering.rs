@@ -231,13 +231,19 @@ pub async fn delete_events_before(
     Ok(result.rows_affected)
 }
 
+/// Where the ids of new events come from: one per process, so ids made within one millisecond
+/// follow the order they were made in.
+pub type EventIds = std::sync::Mutex<uuid::ContextV7>;
+
 /// A new event's id: a UUIDv7 of `created_at`, the instant it is recorded at by the services'
 /// clock. [`delete_events_before`] finds old events by this id, so it must follow that clock
 /// rather than the system's (they differ under a test's clock, or a clock the operator sets).
-pub fn event_id(created_at: DateTime<Utc>) -> Uuid {
+/// Within a millisecond, `ids` keeps them in the order they were made (a clock moved back
+/// would reuse the last millisecond: ids never go backwards).
+pub fn event_id(created_at: DateTime<Utc>, ids: &EventIds) -> Uuid {
     let secs = u64::try_from(created_at.timestamp()).unwrap_or(0);
     let nanos = created_at.timestamp_subsec_nanos();
-    Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, secs, nanos))
+    Uuid::new_v7(uuid::Timestamp::from_unix(ids, secs, nanos))
 }
 
 /// The smallest UUIDv7 of the millisecond `at`: every v7 id made earlier sorts below it.
@@ -425,11 +431,14 @@ mod tests {
             .single()
             .unwrap_or_default()
             + TimeDelta::microseconds(1_500);
+        let ids = EventIds::new(uuid::ContextV7::new());
+        let mut previous = Uuid::nil();
         for _ in 0..100 {
-            let id = event_id(at);
+            let id = event_id(at, &ids);
             assert!(first_v7_of(at) <= id, "{id}");
             assert!(id < first_v7_of(at + TimeDelta::milliseconds(1)), "{id}");
+            assert!(previous < id, "made in order within the millisecond");
+            previous = id;
         }
-        assert_ne!(event_id(at), event_id(at));
     }
 }

@@ -130,10 +130,12 @@ pub async fn take_change_lease(
     Ok(taken.rows_affected == 1)
 }
 
-/// Gives the lease of [`take_change_lease`] back.
+/// Gives back the lease [`take_change_lease`] took until `until`; a lease taken since by
+/// another change (this one outlived its own) stays.
 pub async fn end_change_lease(
     conn: &impl ConnectionTrait,
     user_id: Uuid,
+    until: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     use subscription::Column as C;
     subscription::Entity::update_many()
@@ -142,6 +144,7 @@ pub async fn end_change_lease(
             Expr::value(Option::<DateTime<Utc>>::None),
         )
         .filter(C::UserId.eq(user_id))
+        .filter(C::ChangeLeaseUntil.eq(until))
         .exec(conn)
         .await?;
     Ok(())

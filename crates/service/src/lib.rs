@@ -105,6 +105,8 @@ pub struct Context {
     pub(crate) webhook_signal: Arc<tokio::sync::Notify>,
     /// Where business events are reported.
     pub(crate) metrics: Arc<dyn ServiceMetrics>,
+    /// The ids of new usage events ([`persistence::metering::event_id`]).
+    pub(crate) event_ids: Arc<persistence::metering::EventIds>,
 }
 
 impl Context {
@@ -225,6 +227,7 @@ impl Services {
             alert_thresholds: Arc::new(settings.alert_thresholds),
             webhook_signal: Arc::new(tokio::sync::Notify::new()),
             metrics: settings.metrics,
+            event_ids: Arc::new(persistence::metering::EventIds::new(uuid::ContextV7::new())),
         };
         let webhook_config = Arc::new(settings.webhooks);
         auth_tokens::self_test(&ctx.auth, ctx.now())?; // refuse a key the JWT library cannot use, at start-up

@@ -6,6 +6,7 @@ use billing::test_support::{
     received_at as received,
 };
 use doztra_tests::{Session, TestApp, expect_error};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -457,6 +458,38 @@ async fn two_changes_at_once_reach_stripe_once(app: TestApp, stripe: StripeMock)
     // The lease is given back: the next change is not held up.
     let leased = "SELECT COUNT(*) FROM subscriptions WHERE change_lease_until IS NOT NULL";
     assert_eq!(app.count(leased).await, 0);
+
+    // A lease still running holds the next change off; one a dead change left behind has
+    // lapsed and holds nothing.
+    let renewal = || {
+        app.put(
+            "/api/users/me/subscription",
+            Some(&session.access),
+            json!({"auto_renew": true}),
+        )
+    };
+    answer(
+        &stripe,
+        "POST",
+        &format!("/v1/subscriptions/{SUB}"),
+        200,
+        current(Sub::new(SUB, CUS, BASIC).json()),
+        1,
+    )
+    .await;
+    for (until, status) in [
+        ("2999-01-01T00:00:00+00:00", 409),
+        ("2000-01-01T00:00:00+00:00", 200),
+    ] {
+        app.db()
+            .execute_unprepared(&format!(
+                "UPDATE subscriptions SET change_lease_until = '{until}'"
+            ))
+            .await
+            .unwrap();
+        let answer = renewal().await;
+        assert_eq!(answer.status(), status, "lease until {until}");
+    }
 }
 
 billing_tests!(

@@ -160,8 +160,8 @@ async fn bad_invoice_queries_are_refused_before_stripe_is_asked(app: TestApp, st
     for (query, field) in [
         ("?limit=0", "limit"),
         ("?limit=101", "limit"),
-        ("?limit=-1", "query"),
-        ("?limit=ten", "query"),
+        ("?limit=-1", "limit"),
+        ("?limit=ten", "limit"),
         ("?starting_after=cus_1", "starting_after"),
         ("?starting_after=in_1%26limit%3D5", "starting_after"),
     ] {

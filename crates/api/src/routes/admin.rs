@@ -2,14 +2,14 @@
 
 use actix_web::HttpResponse;
 use actix_web::middleware::from_fn;
-use actix_web::web::{self, Data, Json, Path, Query};
+use actix_web::web::{self, Data, Json, Path};
 use uuid::Uuid;
 
 use crate::dto::{
     AdminCreateUserRequest, AdminPatchRequest, UserListParams, UserListResponse, UserResponse,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::{AdminUser, JsonBody, admin_first};
+use crate::extractors::{AdminUser, JsonBody, QueryParams, admin_first};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -42,7 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub async fn list_users(
     state: Data<AppState>,
     admin: AdminUser,
-    params: Query<UserListParams>,
+    params: QueryParams<UserListParams>,
 ) -> Result<Json<UserListResponse>, ApiError> {
     let query = params.into_inner().try_into()?;
     let page = state.services.admin.list_users(&admin.0, query).await?;

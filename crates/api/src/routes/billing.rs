@@ -2,12 +2,12 @@
 //! webhooks.
 
 use actix_web::HttpRequest;
-use actix_web::web::{self, Bytes, Data, Json, Query};
+use actix_web::web::{self, Bytes, Data, Json};
 
 use crate::dto::billing::{InvoiceListParams, InvoiceListResponse, PortalSessionResponse};
 use crate::dto::{CheckoutRequest, CheckoutResponse, WebhookResponse};
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::{AuthUser, JsonBody};
+use crate::extractors::{AuthUser, JsonBody, QueryParams};
 use crate::state::AppState;
 
 /// Stripe's events are bigger than our own requests (an invoice lists its lines).
@@ -85,7 +85,7 @@ pub async fn create_portal_session(
 pub async fn list_invoices(
     state: Data<AppState>,
     user: AuthUser,
-    params: Query<InvoiceListParams>,
+    params: QueryParams<InvoiceListParams>,
 ) -> Result<Json<InvoiceListResponse>, ApiError> {
     let query = params.into_inner().try_into()?;
     let page = state.services.billing.invoices(&user.0, query).await?;

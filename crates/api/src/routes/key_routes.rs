@@ -5,7 +5,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::web::{self, Data, Json, Path, Query};
+use actix_web::web::{self, Data, Json, Path};
 use uuid::Uuid;
 
 use crate::dto::api_keys::{UserLookupParams, UserSummaryResponse};
@@ -17,7 +17,7 @@ use crate::dto::usage::{
     TrackRequestBody, TrackResponse, UsageResponse,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::{ApiKeyCredential, JsonBody};
+use crate::extractors::{ApiKeyCredential, JsonBody, QueryParams};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -126,7 +126,7 @@ pub async fn get_user_usage_history(
     state: Data<AppState>,
     key: ApiKeyCredential,
     user_id: Path<Uuid>,
-    params: Query<HistoryParams>,
+    params: QueryParams<HistoryParams>,
 ) -> Result<Json<HistoryResponse>, ApiError> {
     let keys = &state.services.api_keys;
     Ok(Json(
@@ -167,7 +167,7 @@ pub async fn get_user_usage(
 pub async fn lookup_user(
     state: Data<AppState>,
     key: ApiKeyCredential,
-    params: Query<UserLookupParams>,
+    params: QueryParams<UserLookupParams>,
 ) -> Result<Json<UserSummaryResponse>, ApiError> {
     let by = params.into_inner().try_into()?;
     Ok(Json(

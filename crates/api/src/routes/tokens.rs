@@ -3,7 +3,7 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::middleware::from_fn;
-use actix_web::web::{self, Data, Json, Query};
+use actix_web::web::{self, Data, Json};
 
 use crate::dto::usage::{
     AdminUsageParams, AdminUsageRequest, AdminUsageResponse, CheckRequestBody, CheckResponse,
@@ -11,7 +11,7 @@ use crate::dto::usage::{
     TrackResponse, UsageResponse,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::{AdminUser, AuthSubscriber, AuthUser, JsonBody, admin_first};
+use crate::extractors::{AdminUser, AuthSubscriber, AuthUser, JsonBody, QueryParams, admin_first};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -96,7 +96,7 @@ pub async fn get_token_stats(
 pub async fn get_usage_history(
     state: Data<AppState>,
     user: AuthUser,
-    params: Query<HistoryParams>,
+    params: QueryParams<HistoryParams>,
 ) -> Result<Json<HistoryResponse>, ApiError> {
     Ok(Json(
         state
@@ -122,7 +122,7 @@ pub async fn get_usage_history(
 pub async fn get_admin_usage(
     state: Data<AppState>,
     admin: AdminUser,
-    params: Query<AdminUsageParams>,
+    params: QueryParams<AdminUsageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let AdminUsageRequest { query, format } = params.into_inner().try_into()?;
     let report = state.services.reports.admin_usage(&admin.0, query).await?;

@@ -1,7 +1,7 @@
 //! `/api/admin/webhooks`: outgoing webhook endpoints and their deliveries (role `admin`).
 
 use actix_web::HttpResponse;
-use actix_web::web::{self, Data, Json, Path, Query};
+use actix_web::web::{self, Data, Json, Path};
 use uuid::Uuid;
 
 use crate::dto::webhooks::{
@@ -9,7 +9,7 @@ use crate::dto::webhooks::{
     WebhookEndpointListResponse, WebhookEndpointResponse,
 };
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::{AdminUser, JsonBody};
+use crate::extractors::{AdminUser, JsonBody, QueryParams};
 use crate::state::AppState;
 
 /// Registered inside the `/admin` scope (actix gives one scope per prefix).
@@ -118,7 +118,7 @@ pub async fn list_deliveries(
     state: Data<AppState>,
     admin: AdminUser,
     id: Path<Uuid>,
-    params: Query<DeliveryListParams>,
+    params: QueryParams<DeliveryListParams>,
 ) -> Result<Json<WebhookDeliveryListResponse>, ApiError> {
     Ok(Json(
         state

@@ -291,7 +291,7 @@ impl Metering {
             estimated_tokens: None,
         };
         let event = NewUsageEvent {
-            id: store::event_id(now),
+            id: store::event_id(now, &self.ctx.event_ids),
             user_id,
             request_type: parsed.request_type.as_str().to_owned(),
             model: parsed.model,

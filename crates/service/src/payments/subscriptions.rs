@@ -12,10 +12,11 @@ use crate::auth_tokens::CurrentUser;
 use crate::subscription_events;
 use crate::views::Subscription;
 
-/// How long a subscription change may hold the row before another may start: far beyond a
-/// change's Stripe round trips, short enough that a change cut short by a crash is retried
-/// within a minute.
-const CHANGE_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a subscription change may hold the row before another may start. Longer than a
+/// change can take: a first subscription makes up to five Stripe requests, each up to about
+/// 31.5 s with its retries (`STRIPE_TIMEOUT` 10 s, three attempts); a change cut short (the
+/// process died or stopped mid-change) holds the row no longer than this.
+const CHANGE_LEASE: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
 /// `PUT /api/users/me/subscription`, parsed: every field optional.
 #[derive(Debug, Clone, Default)]
@@ -72,24 +73,25 @@ impl Billing {
     /// [`change_subscription`](Self::change_subscription) while holding the row's change lease:
     /// a second change started meanwhile is refused (409) before it reaches Stripe, where two
     /// first subscriptions would both be created and billed (a double click, two tabs). The
-    /// lease is given back when the change ends, and lapses by itself after
-    /// [`CHANGE_LEASE`] if the process dies mid-change; the retry then reuses the Stripe
-    /// idempotency keys of the change it repeats (they follow the row, which did not change).
+    /// lease is given back when the change ends (only this change's: one that outlived its lease
+    /// does not free another's), and lapses by itself after [`CHANGE_LEASE`] if the process dies
+    /// or stops mid-change; the retry then reuses the Stripe idempotency keys of the change it
+    /// repeats (they follow the row, which did not change).
     async fn change_holding_the_lease(
         &self,
         user: &CurrentUser,
         update: SubscriptionUpdate,
     ) -> Result<SubscriptionOutcome, ServiceError> {
         let now = self.ctx.now();
-        let lease = TimeDelta::from_std(CHANGE_LEASE).unwrap_or(TimeDelta::seconds(60));
-        if !rows::take_change_lease(&self.ctx.db, user.id, now, now + lease).await? {
+        let until = now + TimeDelta::from_std(CHANGE_LEASE).unwrap_or(TimeDelta::minutes(5));
+        if !rows::take_change_lease(&self.ctx.db, user.id, now, until).await? {
             // A change takes a Stripe round trip or two: worth asking again soon.
             return Err(ServiceError::ChangeInProgress {
                 retry_after_secs: 2,
             });
         }
         let result = self.change_subscription(user, update).await;
-        if let Err(e) = rows::end_change_lease(&self.ctx.db, user.id).await {
+        if let Err(e) = rows::end_change_lease(&self.ctx.db, user.id, until).await {
             // It lapses by itself; the change's own answer stands.
             tracing::warn!(error = %e, "the subscription's change lease was not given back");
         }
