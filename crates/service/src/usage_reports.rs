@@ -147,8 +147,11 @@ pub struct AdminUsageQuery {
 /// What a history cursor is bound to: the filters, as parsed (so equal filters written
 /// differently, `2025-01-01` and `2025-01-01T00:00:00Z`, share cursors), and the page size.
 fn fingerprint(query: &HistoryQuery) -> FilterFingerprint {
-    let instant = |bound: Option<DateBound>| bound.map(|b| b.at().timestamp_millis().to_string());
-    let (from, until) = (instant(query.from), instant(query.until));
+    let instant = |at: Option<DateTime<Utc>>| at.map(|at| at.timestamp_millis().to_string());
+    let (from, until) = (
+        instant(query.from.map(|b| b.at())),
+        instant(upper_bound(query.until)),
+    );
     let reporter = query.reporter.as_ref().map(Reporter::stored);
     FilterFingerprint::of(&[
         query.request_type.as_ref().map(RequestType::as_str),
@@ -158,6 +161,13 @@ fn fingerprint(query: &HistoryQuery) -> FilterFingerprint {
         until.as_deref(),
         Some(&query.per_page.to_string()),
     ])
+}
+
+/// The exclusive instant a history ends at: none for an end past the last day of year 9999,
+/// which bounds nothing (and SQLite, which keeps times as text, would compare `+10000-...`
+/// below every stored one).
+fn upper_bound(until: Option<DateBound>) -> Option<DateTime<Utc>> {
+    until.map(|b| b.at()).filter(|at| at.year() <= MAX_YEAR)
 }
 
 fn totals(total: i64, prompt: i64, completion: i64, count: i64) -> GroupTotals {
@@ -204,12 +214,7 @@ impl UsageReports {
             model: query.model.map(ModelName::into_inner),
             reporter: query.reporter.map(|r| r.stored()),
             from,
-            // An end past the last day of year 9999 bounds nothing (and SQLite, which keeps
-            // times as text, would compare `+10000-...` below every stored one).
-            until: query
-                .until
-                .map(|b| b.at())
-                .filter(|at| at.year() <= MAX_YEAR),
+            until: upper_bound(query.until),
         };
         let total = self
             .history_total(user_id, &filter, query.from, query.until)

@@ -524,6 +524,16 @@ async fn history_cursors_walk_every_page_in_order_with_the_same_filters(app: Tes
     .await;
     assert_eq!(second["current_page"], 2);
     assert_eq!(ids(&second), by_offset[10..20]);
+    // The last day RFC 3339 names is no end at all.
+    let first = history(&app, &me, "limit=10").await;
+    let cursor_of_all = first["next_cursor"].as_str().unwrap().to_owned();
+    let second = history(
+        &app,
+        &me,
+        &format!("limit=10&end_date=9999-12-31&cursor={cursor_of_all}"),
+    )
+    .await;
+    assert_eq!(ids(&second), by_offset[10..20]);
 
     // A cursor only continues the listing it came from.
     for bad in [
