@@ -178,7 +178,9 @@ enum Verdict {
     Repeat,
 }
 
-/// One transaction for tracks whose request ids are distinct within the batch.
+/// One transaction for tracks whose request ids are distinct within the batch: read what the
+/// batch touches, judge each track in arrival order, write what the judgements changed,
+/// commit, answer each track.
 async fn write(
     book: &Ledger,
     items: &[(usize, TrackItem)],
@@ -187,187 +189,300 @@ async fn write(
     let Some(now) = items.iter().map(|(_, item)| item.event.created_at).max() else {
         return Ok(Vec::new());
     };
-    let keys: Vec<CountersKey> = items
-        .iter()
-        .map(|(_, item)| item.key())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let events: Vec<NewUsageEvent> = items.iter().map(|(_, item)| item.event.clone()).collect();
-
     let txn = persistence::begin_write(&book.db).await?;
-    let locked = ledger::lock_counters(&txn, &keys, now).await?;
-    let before: HashMap<CountersKey, Counters> =
-        locked.iter().map(|l| counters_of(&l.row)).collect();
-    let levels_before: HashMap<CountersKey, AlertLevels> = locked
-        .iter()
-        .map(|l| (counters_of(&l.row).0, ledger::alert_levels(&l.row)))
-        .collect();
-    let mut held = reserved_holdings(&txn, locked.iter().map(|l| &l.row), now).await?;
-    let inserted = ledger::insert_events(&txn, &events).await?;
-    let settling: HashSet<(Uuid, Uuid)> = items
-        .iter()
-        .filter_map(|(_, item)| Some((item.event.user_id, item.reservation_id?)))
-        .collect();
-    let reservations: HashMap<Uuid, ReservationRow> = reservations::find_many(&txn, &settling)
-        .await?
-        .into_iter()
-        .map(|row| (row.id, row))
-        .collect();
-
-    let mut running = before.clone();
-    let mut levels = levels_before.clone();
-    let mut crossings = Vec::new();
-    let mut open_deltas: HashMap<CountersKey, i64> = HashMap::new();
-    let mut settled: Vec<((Uuid, Uuid), String)> = Vec::new();
-    let mut not_recorded = Vec::new();
-    let mut verdicts = Vec::with_capacity(items.len());
+    let reads = Reads::of(&txn, items, now).await?;
+    let mut tally = Tally::new(&reads);
     for (_, item) in items {
-        if !inserted.contains(&item.event.id) {
-            verdicts.push(Verdict::Repeat);
-            continue;
+        tally.judge(&reads, &book.thresholds, item, now);
+    }
+    let recorded = ledger::events_by_request_ids(&txn, &tally.repeats(items)).await?;
+    let alerts = tally.apply(&txn, &reads, items, now).await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    book.announce(items.len(), &alerts);
+    Ok(tally.answers(items, &recorded))
+}
+
+/// What a batch's transaction reads before judging its tracks.
+struct Reads {
+    /// The batch's counters rows, locked (created at zero where missing).
+    locked: Vec<ledger::LockedCounters>,
+    before: HashMap<CountersKey, Counters>,
+    levels_before: HashMap<CountersKey, AlertLevels>,
+    /// What the active reservations of the locked rows hold.
+    held: HashMap<CountersKey, Counters>,
+    /// The ids of the events that were new (a repeated request id inserts nothing).
+    inserted: HashSet<Uuid>,
+    /// The caller's own reservations that tracks settle, by id.
+    reservations: HashMap<Uuid, ReservationRow>,
+}
+
+impl Reads {
+    /// Locks the counters, inserts every event and reads the reservations involved.
+    async fn of(
+        txn: &impl persistence::ConnectionTrait,
+        items: &[(usize, TrackItem)],
+        now: DateTime<Utc>,
+    ) -> Result<Self, ServiceError> {
+        let keys: Vec<CountersKey> = items
+            .iter()
+            .map(|(_, item)| item.key())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let events: Vec<NewUsageEvent> = items.iter().map(|(_, item)| item.event.clone()).collect();
+        let locked = ledger::lock_counters(txn, &keys, now).await?;
+        let before = locked.iter().map(|l| counters_of(&l.row)).collect();
+        let levels_before = locked
+            .iter()
+            .map(|l| (counters_of(&l.row).0, ledger::alert_levels(&l.row)))
+            .collect();
+        let held = reserved_holdings(txn, locked.iter().map(|l| &l.row), now).await?;
+        let inserted = ledger::insert_events(txn, &events).await?;
+        let settling: HashSet<(Uuid, Uuid)> = items
+            .iter()
+            .filter_map(|(_, item)| Some((item.event.user_id, item.reservation_id?)))
+            .collect();
+        let reservations = reservations::find_many(txn, &settling)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect();
+        Ok(Self {
+            locked,
+            before,
+            levels_before,
+            held,
+            inserted,
+            reservations,
+        })
+    }
+}
+
+/// The batch judged track by track: the running counters, and what the judgements change.
+struct Tally {
+    running: HashMap<CountersKey, Counters>,
+    held: HashMap<CountersKey, Counters>,
+    levels: HashMap<CountersKey, AlertLevels>,
+    crossings: Vec<FoundCrossing>,
+    /// Open reservations settled per counters row.
+    open_deltas: HashMap<CountersKey, i64>,
+    /// Reservations settled, with the request that settled them.
+    settled: Vec<((Uuid, Uuid), String)>,
+    /// Events inserted that are not recorded (refused or failed): deleted again.
+    not_recorded: Vec<(Uuid, Uuid)>,
+    verdicts: Vec<Verdict>,
+}
+
+impl Tally {
+    fn new(reads: &Reads) -> Self {
+        Self {
+            running: reads.before.clone(),
+            held: reads.held.clone(),
+            levels: reads.levels_before.clone(),
+            crossings: Vec::new(),
+            open_deltas: HashMap::new(),
+            settled: Vec::new(),
+            not_recorded: Vec::new(),
+            verdicts: Vec::new(),
+        }
+    }
+
+    /// Judges the next track against its account's running counters and records its verdict.
+    fn judge(
+        &mut self,
+        reads: &Reads,
+        thresholds: &AlertThresholds,
+        item: &TrackItem,
+        now: DateTime<Utc>,
+    ) {
+        if !reads.inserted.contains(&item.event.id) {
+            self.verdicts.push(Verdict::Repeat);
+            return;
         }
         let key = item.key();
-        let reservation = item.reservation_id.map(|id| reservations.get(&id));
-        // Only the caller's own reservations were looked up: another user's is unknown here.
-        let verdict = match reservation {
+        let verdict = match item.reservation_id.map(|id| reads.reservations.get(&id)) {
+            // Only the caller's own reservations were looked up: another user's is unknown here.
             Some(None) => Verdict::Failed(ServiceError::NotFound("Reservation")),
             Some(Some(r)) if r.user_id != item.event.user_id => {
                 Verdict::Failed(ServiceError::NotFound("Reservation"))
             }
             Some(Some(r))
                 if r.state == reservations::SETTLED
-                    || settled.iter().any(|((_, id), _)| *id == r.id) =>
+                    || self.settled.iter().any(|((_, id), _)| *id == r.id) =>
             {
                 Verdict::Failed(ServiceError::ReservationSettled)
             }
             Some(Some(r)) if r.state == reservations::ACTIVE && r.expires_at > now => {
-                // The reservation gave way to the actual counts, recorded in full.
-                let counters = running.entry(key).or_default();
-                counters.record(item.quota.request_type, item.counts);
-                let tokens_used = counters.tokens_used;
-                let reservation_key = CountersKey {
-                    user_id: r.user_id,
-                    period_start: r.period_start,
-                };
-                if let Some(hold) = held.get_mut(&reservation_key) {
-                    *hold = hold.without(r);
-                }
-                *open_deltas.entry(reservation_key).or_default() -= 1;
-                let by = item
-                    .event
-                    .request_id
-                    .clone()
-                    .unwrap_or_else(|| item.event.id.to_string());
-                settled.push(((r.user_id, r.id), by));
-                Verdict::Accepted {
-                    tokens_used,
-                    reserved: held.get(&key).map_or(0, |h| h.tokens_used),
-                }
+                self.settle(item, r)
             }
             // No reservation, or one released or expired: an ordinary track.
-            _ => {
-                let counters = running.entry(key).or_default();
-                let hold = held.get(&key).copied().unwrap_or_default();
-                match decide(&item.limits, &plus(counters, &hold), &item.quota) {
-                    QuotaDecision::Allowed { .. } => {
-                        counters.record(item.quota.request_type, item.counts);
-                        Verdict::Accepted {
-                            tokens_used: counters.tokens_used,
-                            reserved: hold.tokens_used,
-                        }
-                    }
-                    QuotaDecision::Refused(refusal) => Verdict::Refused(refusal),
-                }
-            }
+            _ => self.gate(item),
         };
         if matches!(verdict, Verdict::Refused(_) | Verdict::Failed(_)) {
-            not_recorded.push((item.event.user_id, item.event.id));
+            self.not_recorded.push((item.event.user_id, item.event.id));
         }
         // A refused track adds nothing, but a limit lowered below what was already used (an
         // admin override, a downgrade) is reached all the same: it is announced now.
-        let counters = running.entry(key).or_default();
-        let found = levels.entry(key).or_default().record_crossings(
-            &book.thresholds,
+        let counters = self.running.entry(key).or_default();
+        let found = self.levels.entry(key).or_default().record_crossings(
+            thresholds,
             &item.limits,
             counters,
         );
-        crossings.extend(found.into_iter().map(|crossing| FoundCrossing {
-            user_id: item.event.user_id,
-            period: item.period(),
-            crossing,
-        }));
-        verdicts.push(verdict);
-    }
-    let repeats: Vec<(Uuid, String)> = items
-        .iter()
-        .zip(&verdicts)
-        .filter(|(_, verdict)| matches!(verdict, Verdict::Repeat))
-        .filter_map(|((_, item), _)| item.repeat_key())
-        .collect();
-    let recorded = ledger::events_by_request_ids(&txn, &repeats).await?;
-
-    ledger::delete_events(&txn, &not_recorded).await?;
-    for (reservation, by) in &settled {
-        let (user_id, id) = *reservation;
-        reservations::close(&txn, user_id, id, reservations::SETTLED, Some(by), now).await?;
-    }
-    let writes = counter_writes(&before, &running, &open_deltas, &levels_before, &levels);
-    // A row created for tracks that were all refused goes again: a refusal leaves nothing.
-    let unused: Vec<(Uuid, Uuid)> = locked
-        .iter()
-        .filter(|l| l.created && !writes.iter().any(|w| w.key == counters_of(&l.row).0))
-        .map(|l| (l.row.user_id, l.row.id))
-        .collect();
-    ledger::delete_counters(&txn, &unused).await?;
-    ledger::add_to_counters(&txn, &writes, now).await?;
-    ledger::add_to_summaries(&txn, &summaries(items, &verdicts)).await?;
-    let alerts = usage_alerts::record(&txn, &crossings, now).await?;
-    txn.commit().await.map_err(StoreError::from)?;
-    book.metrics.track_batch(items.len());
-    for crossing in &alerts.alerts {
-        book.metrics
-            .alert_recorded(crossing.unit, crossing.threshold);
-    }
-    if alerts.emails > 0 {
-        book.outbox_signal.notify_one();
-    }
-    if alerts.deliveries > 0 {
-        book.webhook_signal.notify_one();
+        self.crossings
+            .extend(found.into_iter().map(|crossing| FoundCrossing {
+                user_id: item.event.user_id,
+                period: item.period(),
+                crossing,
+            }));
+        self.verdicts.push(verdict);
     }
 
-    let recorded: HashMap<(Uuid, &str), &UsageEventRow> = recorded
-        .iter()
-        .filter_map(|row| Some(((row.user_id, row.request_id.as_deref()?), row)))
-        .collect();
-    Ok(items
-        .iter()
-        .zip(verdicts)
-        .map(|((_, item), verdict)| match verdict {
-            Verdict::Accepted {
-                tokens_used,
-                reserved,
-            } => Ok(item.outcome(item.event.id, false, tokens_used, reserved)),
-            Verdict::Refused(refusal) => Err(ServiceError::Quota {
-                refusal,
-                reset_date: item.period().reset_date(),
-            }),
-            Verdict::Failed(error) => Err(error),
-            Verdict::Repeat => {
-                let request_id = item.event.request_id.as_deref().unwrap_or_default();
-                let existing = recorded
-                    .get(&(item.event.user_id, request_id))
-                    .ok_or_else(|| ServiceError::internal("track", "a repeated event vanished"))?;
-                if !item.is_recorded_as(existing) {
-                    return Err(ServiceError::RequestIdConflict);
+    /// A track settling its live reservation: the reservation gives way to the actual counts,
+    /// recorded in full.
+    fn settle(&mut self, item: &TrackItem, r: &ReservationRow) -> Verdict {
+        let key = item.key();
+        let counters = self.running.entry(key).or_default();
+        counters.record(item.quota.request_type, item.counts);
+        let tokens_used = counters.tokens_used;
+        let reservation_key = CountersKey {
+            user_id: r.user_id,
+            period_start: r.period_start,
+        };
+        if let Some(hold) = self.held.get_mut(&reservation_key) {
+            *hold = hold.without(r);
+        }
+        *self.open_deltas.entry(reservation_key).or_default() -= 1;
+        let by = item
+            .event
+            .request_id
+            .clone()
+            .unwrap_or_else(|| item.event.id.to_string());
+        self.settled.push(((r.user_id, r.id), by));
+        Verdict::Accepted {
+            tokens_used,
+            reserved: self.held.get(&key).map_or(0, |h| h.tokens_used),
+        }
+    }
+
+    /// An ordinary track: the quota gate against the counters plus what reservations hold.
+    fn gate(&mut self, item: &TrackItem) -> Verdict {
+        let key = item.key();
+        let counters = self.running.entry(key).or_default();
+        let hold = self.held.get(&key).copied().unwrap_or_default();
+        match decide(&item.limits, &plus(counters, &hold), &item.quota) {
+            QuotaDecision::Allowed { .. } => {
+                counters.record(item.quota.request_type, item.counts);
+                Verdict::Accepted {
+                    tokens_used: counters.tokens_used,
+                    reserved: hold.tokens_used,
                 }
-                let key = item.key();
-                let tokens_used = running.get(&key).map_or(0, |c| c.tokens_used);
-                let reserved = held.get(&key).map_or(0, |h| h.tokens_used);
-                Ok(item.outcome(existing.id, true, tokens_used, reserved))
             }
-        })
-        .collect())
+            QuotaDecision::Refused(refusal) => Verdict::Refused(refusal),
+        }
+    }
+
+    /// The `(user, request_id)` of each repeat, to answer it with its recorded event.
+    fn repeats(&self, items: &[(usize, TrackItem)]) -> Vec<(Uuid, String)> {
+        items
+            .iter()
+            .zip(&self.verdicts)
+            .filter(|(_, verdict)| matches!(verdict, Verdict::Repeat))
+            .filter_map(|((_, item), _)| item.repeat_key())
+            .collect()
+    }
+
+    /// Writes what the judgements changed: drops the events not recorded, closes the settled
+    /// reservations, adds to the counters and the roll-ups, records the alerts.
+    async fn apply(
+        &self,
+        txn: &impl persistence::ConnectionTrait,
+        reads: &Reads,
+        items: &[(usize, TrackItem)],
+        now: DateTime<Utc>,
+    ) -> Result<usage_alerts::Recorded, ServiceError> {
+        ledger::delete_events(txn, &self.not_recorded).await?;
+        for (reservation, by) in &self.settled {
+            let (user_id, id) = *reservation;
+            reservations::close(txn, user_id, id, reservations::SETTLED, Some(by), now).await?;
+        }
+        let writes = counter_writes(
+            &reads.before,
+            &self.running,
+            &self.open_deltas,
+            &reads.levels_before,
+            &self.levels,
+        );
+        // A row created for tracks that were all refused goes again: a refusal leaves nothing.
+        let unused: Vec<(Uuid, Uuid)> = reads
+            .locked
+            .iter()
+            .filter(|l| l.created && !writes.iter().any(|w| w.key == counters_of(&l.row).0))
+            .map(|l| (l.row.user_id, l.row.id))
+            .collect();
+        ledger::delete_counters(txn, &unused).await?;
+        ledger::add_to_counters(txn, &writes, now).await?;
+        ledger::add_to_summaries(txn, &summaries(items, &self.verdicts)).await?;
+        Ok(usage_alerts::record(txn, &self.crossings, now).await?)
+    }
+
+    /// Each track's answer, in order; a repeat answers with the event recorded under its
+    /// request id (409 when its payload differs).
+    fn answers(self, items: &[(usize, TrackItem)], recorded: &[UsageEventRow]) -> Vec<TrackResult> {
+        let recorded: HashMap<(Uuid, &str), &UsageEventRow> = recorded
+            .iter()
+            .filter_map(|row| Some(((row.user_id, row.request_id.as_deref()?), row)))
+            .collect();
+        let (running, held) = (&self.running, &self.held);
+        items
+            .iter()
+            .zip(self.verdicts)
+            .map(|((_, item), verdict)| match verdict {
+                Verdict::Accepted {
+                    tokens_used,
+                    reserved,
+                } => Ok(item.outcome(item.event.id, false, tokens_used, reserved)),
+                Verdict::Refused(refusal) => Err(ServiceError::Quota {
+                    refusal,
+                    reset_date: item.period().reset_date(),
+                }),
+                Verdict::Failed(error) => Err(error),
+                Verdict::Repeat => {
+                    let request_id = item.event.request_id.as_deref().unwrap_or_default();
+                    let existing =
+                        recorded
+                            .get(&(item.event.user_id, request_id))
+                            .ok_or_else(|| {
+                                ServiceError::internal("track", "a repeated event vanished")
+                            })?;
+                    if !item.is_recorded_as(existing) {
+                        return Err(ServiceError::RequestIdConflict);
+                    }
+                    let key = item.key();
+                    let tokens_used = running.get(&key).map_or(0, |c| c.tokens_used);
+                    let reserved = held.get(&key).map_or(0, |h| h.tokens_used);
+                    Ok(item.outcome(existing.id, true, tokens_used, reserved))
+                }
+            })
+            .collect()
+    }
+}
+
+impl Ledger {
+    /// Reports a committed batch and wakes the workers its alerts queued work for.
+    fn announce(&self, tracks: usize, alerts: &usage_alerts::Recorded) {
+        self.metrics.track_batch(tracks);
+        for crossing in &alerts.alerts {
+            self.metrics
+                .alert_recorded(crossing.unit, crossing.threshold);
+        }
+        if alerts.emails > 0 {
+            self.outbox_signal.notify_one();
+        }
+        if alerts.deliveries > 0 {
+            self.webhook_signal.notify_one();
+        }
+    }
 }
 
 /// What the active reservations of the locked rows hold (only rows with open reservations are
