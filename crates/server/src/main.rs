@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use migration::MigratorTrait;
-use server::settings::DEFAULT_APP_BASE_URL;
+use server::settings::{AppEnv, DEFAULT_APP_BASE_URL};
 use server::startup::{Application, build_services, open_database};
 use server::{Settings, healthcheck, telemetry};
 
@@ -110,6 +110,11 @@ async fn serve(settings: Settings) -> Result<(), String> {
             "HOST={} is a loopback address: only this host (or this container) can connect; \
              set HOST=0.0.0.0 to accept connections from outside",
             settings.http.host
+        );
+    }
+    if settings.webhooks.allow_private && settings.app_env != AppEnv::Production {
+        tracing::warn!(
+            "outgoing webhooks may target private and loopback addresses and plain http              (APP_ENV is not production); set APP_ENV=production, or              WEBHOOK_ALLOW_PRIVATE_TARGETS=false, on a server others can reach"
         );
     }
     if settings.email.flows.base_url == DEFAULT_APP_BASE_URL {

@@ -256,6 +256,54 @@ fn a_loopback_host_is_logged_as_unreachable_from_outside() {
     assert!(warning.contains("/verify-email"), "{warning}");
 }
 
+/// Production never reads a `.env` left in the working directory, however `APP_ENV` spells
+/// it; development does. (The `.env` here holds a value the settings refuse, so reading it
+/// shows as a failed start.)
+#[test]
+fn production_ignores_a_leftover_env_file_however_app_env_is_spelled() {
+    let dir = Scratch::new();
+    std::fs::write(dir.0.join(".env"), "MAX_TOKENS_PER_REQUEST=lots\n").unwrap();
+    let url = dir.sqlite_url();
+    for app_env in ["production", "prod", " prod "] {
+        let output = run(
+            &dir.0,
+            &["migrate"],
+            &[("APP_ENV", app_env), ("DATABASE_URL", &url)],
+        );
+        assert!(output.status.success(), "{app_env:?}: {}", shown(&output));
+    }
+    let output = run(
+        &dir.0,
+        &["migrate"],
+        &[("APP_ENV", "development"), ("DATABASE_URL", &url)],
+    );
+    assert!(!output.status.success(), "{}", shown(&output));
+    assert!(
+        shown(&output).contains("MAX_TOKENS_PER_REQUEST"),
+        "{}",
+        shown(&output)
+    );
+}
+
+/// Outside production, outgoing webhooks may reach private addresses by default: said at
+/// start-up, not only in the docs.
+#[test]
+fn private_webhook_targets_outside_production_are_warned_about() {
+    let dir = Scratch::new();
+    let url = dir.sqlite_url();
+    let mut server = Server::start(
+        &dir.0,
+        &[
+            ("HOST", "127.0.0.1"),
+            ("PORT", "0"),
+            ("DATABASE_URL", &url),
+            ("APP_ENV", "development"),
+        ],
+    );
+    let warning = server.wait_for("private and loopback addresses");
+    assert!(warning.contains("APP_ENV=production"), "{warning}");
+}
+
 #[test]
 fn a_configured_app_base_url_is_not_warned_about() {
     let dir = Scratch::new();
@@ -272,6 +320,14 @@ fn a_configured_app_base_url_is_not_warned_about() {
     assert!(
         !server.log.iter().any(|l| l.contains("APP_BASE_URL")),
         "{:?}",
+        server.log
+    );
+    assert!(
+        !server
+            .log
+            .iter()
+            .any(|l| l.contains("private and loopback")),
+        "production keeps webhooks off private addresses: {:?}",
         server.log
     );
 }

@@ -58,10 +58,13 @@ pub struct Settings {
 impl Settings {
     /// Reads the process environment, after loading `.env` unless `APP_ENV=production`.
     pub fn from_env() -> Result<Self, SettingsError> {
-        if std::env::var("APP_ENV")
-            .map(|v| v != "production")
-            .unwrap_or(true)
-        {
+        // Read as the settings read it (`prod`, any case of blanks around it): production never
+        // takes a leftover development `.env`.
+        let production = matches!(
+            read_app_env(&Vars::from_env()),
+            Ok(AppEnv::Production) | Err(_)
+        );
+        if !production {
             // A missing .env is normal; a malformed one is worth a warning but not fatal.
             if let Err(e) = dotenvy::dotenv()
                 && !e.not_found()
