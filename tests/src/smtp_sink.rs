@@ -13,9 +13,22 @@ pub struct SmtpSink {
     messages: Arc<Mutex<Vec<String>>>,
 }
 
+/// A command the sink refuses, and the reply it refuses it with.
+type Refusal = Option<(&'static str, &'static str)>;
+
 impl SmtpSink {
     /// Starts listening on 127.0.0.1 (a free port).
     pub async fn start() -> Self {
+        Self::listen(None).await
+    }
+
+    /// A sink that answers `verb` (`MAIL`, `RCPT`) with `reply` (e.g. `535 5.7.8 Bad
+    /// credentials`) and accepts everything else: a server refusing our setup or a recipient.
+    pub async fn refusing(verb: &'static str, reply: &'static str) -> Self {
+        Self::listen(Some((verb, reply))).await
+    }
+
+    async fn listen(refusal: Refusal) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let messages = Arc::new(Mutex::new(Vec::new()));
@@ -24,7 +37,7 @@ impl SmtpSink {
             while let Ok((stream, _)) = listener.accept().await {
                 let store = store.clone();
                 tokio::spawn(async move {
-                    let _ = serve(stream, store).await;
+                    let _ = serve(stream, store, refusal).await;
                 });
             }
         });
@@ -55,6 +68,7 @@ impl SmtpSink {
 async fn serve(
     stream: tokio::net::TcpStream,
     store: Arc<Mutex<Vec<String>>>,
+    refusal: Refusal,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
@@ -65,6 +79,12 @@ async fn serve(
             .next()
             .unwrap_or("")
             .to_ascii_uppercase();
+        if let Some((refused, reply)) = refusal
+            && verb == refused
+        {
+            write.write_all(format!("{reply}\r\n").as_bytes()).await?;
+            continue;
+        }
         match verb.as_str() {
             "EHLO" => {
                 write

@@ -446,6 +446,68 @@ async fn the_smtp_path_really_delivers() {
     assert_eq!(sent, 1, "a sent message keeps no copy of its link");
 }
 
+/// A refusal of our setup (a wrong password, a relay that refuses us: 5xx too) keeps the
+/// message for a retry; only a refusal of the recipient gives it up. Neither stores or logs the
+/// server's reply text, which quotes the address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_refused_recipient_gives_a_message_up() {
+    for (verb, reply, given_up) in [
+        (
+            "MAIL",
+            "535 5.7.8 Authentication credentials invalid",
+            false,
+        ),
+        ("MAIL", "530 5.7.0 Authentication required", false),
+        (
+            "MAIL",
+            "554 5.7.1 <who@example.com>: Relay access denied",
+            false,
+        ),
+        (
+            "RCPT",
+            "550 5.1.1 <who@example.com>: Recipient address rejected",
+            true,
+        ),
+    ] {
+        let sink = SmtpSink::refusing(verb, reply).await;
+        let port = sink.port.to_string();
+        let app = spawn_app_with(
+            Backend::Sqlite,
+            &[
+                ("SMTP_HOST", "127.0.0.1"),
+                ("SMTP_PORT", port.as_str()),
+                ("SMTP_SECURITY", "none"),
+            ],
+        )
+        .await
+        .unwrap();
+        app.user("who@example.com").await;
+        let mut attempted = 0;
+        for _ in 0..200 {
+            attempted = app
+                .count("SELECT COUNT(*) FROM email_outbox WHERE last_error IS NOT NULL")
+                .await;
+            if attempted == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(attempted, 1, "{reply}: the send was tried");
+        let failed = app
+            .count("SELECT COUNT(*) FROM email_outbox WHERE failed_at IS NOT NULL")
+            .await;
+        assert_eq!(failed == 1, given_up, "{reply}");
+        let code = &reply[..3];
+        let quoted = app
+            .count(&format!(
+                "SELECT COUNT(*) FROM email_outbox WHERE last_error LIKE '%{code}%' \
+                 AND last_error NOT LIKE '%who@example.com%'"
+            ))
+            .await;
+        assert_eq!(quoted, 1, "{reply}: the code is kept, the address is not");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_mail_server_never_loses_the_account_change() {
     // Nothing listens on this port: every attempt fails.

@@ -195,13 +195,31 @@ impl SmtpMailer {
 impl Mailer for SmtpMailer {
     async fn send(&self, email: &Email) -> Result<(), MailError> {
         let message = build_message(&self.from, email)?;
-        self.transport.send(message).await.map(|_| ()).map_err(|e| {
-            if e.is_permanent() {
-                MailError::Invalid(e.to_string())
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| smtp_failure(&e))
+    }
+}
+
+/// What a failed SMTP send means for its message. Only a refusal of the recipient's mailbox
+/// (550 to 553) is final for that message; any other refusal, 5xx ones included (535 a wrong
+/// password, 530 authentication required, 554 a relay that refuses us), is about our setup or
+/// the server and passes once that is fixed, so the message is kept and retried. The server's
+/// reply text is left out: it often quotes the recipient's address, and the error is logged
+/// and stored with the message.
+fn smtp_failure(e: &lettre::transport::smtp::Error) -> MailError {
+    match e.status() {
+        Some(code) => {
+            let code = code.to_string();
+            if ["550", "551", "552", "553"].contains(&code.as_str()) {
+                MailError::Invalid(format!("the SMTP server refused the recipient ({code})"))
             } else {
-                MailError::Delivery(e.to_string())
+                MailError::Delivery(format!("the SMTP server answered {code}"))
             }
-        })
+        }
+        None => MailError::Delivery(e.to_string()),
     }
 }
 

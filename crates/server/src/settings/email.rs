@@ -73,12 +73,29 @@ fn read_smtp(vars: &Vars) -> Result<Option<SmtpSettings>, SettingsError> {
     } else {
         587
     };
+    // Half a login would be dropped without a word and every send refused by the server.
+    let (username, password) = (vars.string("SMTP_USERNAME"), vars.string("SMTP_PASSWORD"));
+    match (&username, &password) {
+        (Some(_), None) => {
+            return Err(SettingsError::new(
+                "SMTP_PASSWORD",
+                "is required with SMTP_USERNAME",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(SettingsError::new(
+                "SMTP_USERNAME",
+                "is required with SMTP_PASSWORD",
+            ));
+        }
+        _ => {}
+    }
     Ok(Some(SmtpSettings {
         host,
         port: vars.number("SMTP_PORT", default_port, 1)?,
         security,
-        username: vars.string("SMTP_USERNAME"),
-        password: vars.string("SMTP_PASSWORD"),
+        username,
+        password,
         timeout: vars.duration("SMTP_TIMEOUT", Duration::from_secs(10))?,
     }))
 }
@@ -107,6 +124,7 @@ mod tests {
         assert!(s.smtp.is_none());
         let s = read(&[
             ("SMTP_HOST", "mail.example.com"),
+            ("SMTP_USERNAME", "mailer"),
             ("SMTP_PASSWORD", "hunter2"),
         ])
         .unwrap();
@@ -122,6 +140,12 @@ mod tests {
         assert_eq!(err.variable, "SMTP_SECURITY");
         let err = read(&[("SMTP_HOST", "h"), ("SMTP_PORT", "0")]).unwrap_err();
         assert_eq!(err.variable, "SMTP_PORT");
+        // Half a login is refused, naming the half that is missing.
+        let err = read(&[("SMTP_HOST", "h"), ("SMTP_USERNAME", "mailer")]).unwrap_err();
+        assert_eq!(err.variable, "SMTP_PASSWORD");
+        let err = read(&[("SMTP_HOST", "h"), ("SMTP_PASSWORD", "hunter2")]).unwrap_err();
+        assert_eq!(err.variable, "SMTP_USERNAME");
+        assert!(!err.to_string().contains("hunter2"));
     }
 
     #[test]
