@@ -146,6 +146,32 @@ async fn admins_register_list_read_and_delete_endpoints(app: TestApp) {
     assert_eq!(app.count("SELECT count(*) FROM webhook_endpoints").await, 0);
 }
 
+/// Each endpoint gets its own `webhook-id` for an event (API.md: one per event and endpoint),
+/// so one receiver behind two endpoints, de-duplicating on the id alone, handles both.
+async fn two_endpoints_get_their_own_webhook_id_for_one_event(app: TestApp) {
+    let receiver = WebhookReceiver::answering(204).await;
+    let admin = app.admin("admin@example.com").await;
+    register_endpoint(&app, &admin, &receiver.url("/one"), &ALL_EVENTS).await;
+    register_endpoint(&app, &admin, &receiver.url("/two"), &ALL_EVENTS).await;
+    let user = app.user("writer@example.com").await;
+    let res = app
+        .patch(
+            &format!("/api/admin/users/{}", user.user_id),
+            Some(&admin.access),
+            json!({"plan": "basic"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let received = receiver.wait_for(2).await;
+    let mut paths: Vec<&str> = received.iter().map(|r| r.path.as_str()).collect();
+    paths.sort_unstable();
+    assert_eq!(paths, ["/one", "/two"]);
+    assert_ne!(
+        received[0].header("webhook-id"),
+        received[1].header("webhook-id")
+    );
+}
+
 async fn signatures_verify_with_the_official_standard_webhooks_library(app: TestApp) {
     let receiver = WebhookReceiver::answering(204).await;
     let admin = app.admin("admin@example.com").await;
@@ -260,6 +286,7 @@ async fn a_plan_that_runs_out_is_announced_once(app: TestApp) {
 
 db_tests!(
     admins_register_list_read_and_delete_endpoints,
+    two_endpoints_get_their_own_webhook_id_for_one_event,
     signatures_verify_with_the_official_standard_webhooks_library,
     a_plan_that_runs_out_is_announced_once,
 );

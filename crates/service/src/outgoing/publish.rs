@@ -34,12 +34,12 @@ pub(crate) async fn publish(
         if listening.is_empty() {
             continue;
         }
-        // One message id per event: every endpoint and every attempt sees the same one.
-        let message_id = OutgoingEvent::new_message_id();
+        // One message id per event and endpoint, the same on every attempt: a receiver that
+        // serves two endpoints and de-duplicates on `webhook-id` alone still gets both.
         let payload = event.body();
         deliveries.extend(listening.iter().map(|endpoint| NewDelivery {
             endpoint_id: endpoint.id,
-            message_id: message_id.clone(),
+            message_id: OutgoingEvent::new_message_id(),
             event_type: event.event_type.as_str().to_owned(),
             payload: payload.clone(),
             now: event.at,
