@@ -14,7 +14,8 @@ use mail::{FileOutbox, Mailer, SmtpMailer};
 use migration::MigratorTrait;
 use persistence::PoolSettings;
 use service::{
-    BillingSettings, Clock, PasswordHasher, ServiceMetrics, ServiceSettings, Services, SystemClock,
+    BillingSettings, Clock, PasswordHasher, ServiceMetrics, ServiceSettings, Services, StopWorkers,
+    SystemClock,
 };
 use webhooks::{HttpSender, SenderSettings};
 
@@ -45,6 +46,34 @@ pub struct Application {
     address: SocketAddr,
     server: Server,
     services: Services,
+    /// The background workers, stopped after the requests have drained.
+    workers: Workers,
+}
+
+/// The background workers' tasks and what stops them.
+struct Workers {
+    stop: StopWorkers,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// How long a shutdown waits for their passes in progress (`SHUTDOWN_TIMEOUT`).
+    patience: std::time::Duration,
+}
+
+impl Workers {
+    /// Asks every worker to stop after its pass in progress and waits for them (within
+    /// `patience`), so no email handed to the mail server stays unmarked and no webhook
+    /// attempt unrecorded when the pool closes.
+    async fn stop(self) {
+        self.stop.stop();
+        let deadline = tokio::time::Instant::now() + self.patience;
+        for task in self.tasks {
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                tracing::warn!(
+                    "background workers still busy at shutdown; their passes are cut short"
+                );
+                return;
+            }
+        }
+    }
 }
 
 /// Opens the pool and applies migrations when `AUTO_MIGRATE` says so.
@@ -131,22 +160,33 @@ impl Application {
         metrics: Metrics,
     ) -> Result<Self, StartupError> {
         let mailer = build_mailer(settings)?;
-        tokio::spawn(
-            services
-                .outbox_worker(mailer, settings.email.poll_interval)
-                .run(),
-        );
         let sender = HttpSender::new(SenderSettings {
             allow_private: settings.webhooks.allow_private,
             timeout: settings.webhooks.timeout,
         })
         .map_err(StartupError::Webhooks)?;
-        tokio::spawn(services.webhook_worker(Arc::new(sender)).run());
-        tokio::spawn(
-            services
-                .maintenance_worker(settings.database.maintenance_interval)
-                .run(),
-        );
+        let (stop, signal) = StopWorkers::new();
+        let workers = Workers {
+            stop,
+            tasks: vec![
+                tokio::spawn(
+                    services
+                        .outbox_worker(mailer, settings.email.poll_interval)
+                        .run_until(signal.clone()),
+                ),
+                tokio::spawn(
+                    services
+                        .webhook_worker(Arc::new(sender))
+                        .run_until(signal.clone()),
+                ),
+                tokio::spawn(
+                    services
+                        .maintenance_worker(settings.database.maintenance_interval)
+                        .run_until(signal),
+                ),
+            ],
+            patience: settings.http.shutdown_timeout,
+        };
         let address = settings.http.address();
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
             address: address.clone(),
@@ -181,6 +221,7 @@ impl Application {
             address: local_address,
             server,
             services,
+            workers,
         })
     }
 
@@ -199,9 +240,11 @@ impl Application {
         &self.services
     }
 
-    /// Serves until a shutdown signal, then drains in-flight requests.
+    /// Serves until a shutdown signal, then drains in-flight requests, lets the background
+    /// workers finish their passes in progress, and closes the pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.workers.stop().await;
         let _ = self.services.database().clone().close().await;
         result
     }

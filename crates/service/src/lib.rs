@@ -29,6 +29,7 @@ mod usage_reports;
 mod views;
 mod webhook_gate;
 mod worker_loop;
+pub use worker_loop::{StopSignal, StopWorkers};
 
 use std::sync::Arc;
 

@@ -9,6 +9,7 @@
 //! It also announces paid plans that ran out (`subscription.updated`), once each: a lapse is
 //! decided on every read and changes nothing stored, so this is where it becomes an event.
 
+use crate::worker_loop::StopSignal;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,11 +85,19 @@ impl MaintenanceWorker {
     /// a caller's own [`run_once`](Self::run_once) right after start is never raced by it; then
     /// one per interval.
     pub async fn run(self) {
+        self.run_until(StopSignal::never()).await;
+    }
+
+    /// [`run`](Self::run) until `stop` comes, then after the pass in progress.
+    pub async fn run_until(self, mut stop: StopSignal) {
         let first = tokio::time::Instant::now() + self.interval.min(FIRST_PASS_AFTER);
         let mut ticker = tokio::time::interval_at(first, self.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            ticker.tick().await;
+            tokio::select! {
+                _ = ticker.tick() => {}
+                () = stop.requested() => return,
+            }
             let pass = self.clone();
             match tokio::spawn(async move { pass.run_once().await }).await {
                 Ok(Ok(pruned)) if pruned != Pruned::default() => {

@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use crate::clock::{self, Clock};
 use crate::metrics::ServiceMetrics;
 use crate::usage_alerts;
-use crate::worker_loop::{self, Passes};
+use crate::worker_loop::{self, Passes, StopSignal};
 
 /// Attempts before a message is given up.
 pub const MAX_ATTEMPTS: i32 = 10;
@@ -65,7 +65,12 @@ impl OutboxWorker {
     /// Runs until the task is dropped: sends due messages, then sleeps until woken by a new
     /// message or the poll interval passes.
     pub async fn run(self) {
-        worker_loop::run_forever(self).await;
+        self.run_until(StopSignal::never()).await;
+    }
+
+    /// [`run`](Self::run) until `stop` comes, then after the pass in progress.
+    pub async fn run_until(self, stop: StopSignal) {
+        worker_loop::run_until(self, stop).await;
     }
 
     /// One pass over the due messages. Returns how many were sent.

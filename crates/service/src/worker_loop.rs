@@ -5,7 +5,51 @@
 use std::future::Future;
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
+
+/// Asks background workers to stop: each finishes the pass it is in (an email handed to the
+/// mail server is marked sent, a webhook attempt is recorded) and then returns, so a shutdown
+/// can wait for them before it closes the pool.
+#[derive(Debug)]
+pub struct StopWorkers(watch::Sender<bool>);
+
+/// What a worker watches for [`StopWorkers`].
+#[derive(Debug, Clone)]
+pub struct StopSignal(watch::Receiver<bool>);
+
+impl StopWorkers {
+    /// A stopper and the signal its workers watch.
+    pub fn new() -> (Self, StopSignal) {
+        let (sender, receiver) = watch::channel(false);
+        (Self(sender), StopSignal(receiver))
+    }
+
+    /// Asks every worker watching to stop after its pass in progress.
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+impl StopSignal {
+    /// A signal that never comes (a worker that runs until its task is dropped).
+    pub fn never() -> Self {
+        let (sender, receiver) = watch::channel(false);
+        // The sender is gone: `requested` then waits forever.
+        drop(sender);
+        Self(receiver)
+    }
+
+    pub(crate) fn is_requested(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Returns once a stop is asked for (never when nobody can ask any more).
+    pub(crate) async fn requested(&mut self) {
+        if self.0.wait_for(|stop| *stop).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
 
 /// A worker that works in passes.
 pub(crate) trait Passes: Clone + Send + Sync + 'static {
@@ -26,10 +70,11 @@ pub(crate) trait Passes: Clone + Send + Sync + 'static {
     fn wait(&self) -> impl Future<Output = Duration> + Send;
 }
 
-/// Runs passes of `worker` until the task is dropped.
-pub(crate) async fn run_forever<W: Passes>(worker: W) {
+/// Runs passes of `worker` until `stop` comes (then after the pass in progress) or the task is
+/// dropped.
+pub(crate) async fn run_until<W: Passes>(worker: W, mut stop: StopSignal) {
     let mut failures_in_a_row = 0;
-    loop {
+    while !stop.is_requested() {
         let pass = worker.clone();
         let failed = match tokio::spawn(async move { pass.pass().await }).await {
             Ok(Ok(_)) => false,
@@ -48,12 +93,16 @@ pub(crate) async fn run_forever<W: Passes>(worker: W) {
             // A database that reads but does not write, a full disk, a bug: the work stays due,
             // so waiting "until it is due" would spin. Wait longer after each failed pass in a
             // row, and let no wake-up cut it short.
-            tokio::time::sleep(wait.max(failure_backoff(failures_in_a_row))).await;
+            tokio::select! {
+                () = tokio::time::sleep(wait.max(failure_backoff(failures_in_a_row))) => {}
+                () = stop.requested() => {}
+            }
             continue;
         }
         tokio::select! {
             () = worker.signal().notified() => {}
             () = tokio::time::sleep(wait) => {}
+            () = stop.requested() => {}
         }
     }
 }
@@ -66,7 +115,7 @@ fn failure_backoff(failures: u32) -> Duration {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -105,12 +154,70 @@ mod tests {
     async fn a_failing_worker_backs_off_instead_of_spinning() {
         let worker = AlwaysFailing::default();
         let passes = worker.passes.clone();
-        let running = tokio::spawn(run_forever(worker));
+        let running = tokio::spawn(run_until(worker, StopSignal::never()));
         tokio::time::sleep(Duration::from_millis(1_500)).await;
         running.abort();
         // Passes at 0 s and 1 s (then 3 s, 7 s, ...); without the back-off, about 300.
         let done = passes.load(Ordering::SeqCst);
         assert!((1..=3).contains(&done), "{done} passes in 1.5 s");
+    }
+
+    /// A worker whose pass takes a while and counts the passes it finished.
+    #[derive(Clone, Default)]
+    struct Slow {
+        finished: Arc<AtomicUsize>,
+        signal: Arc<Notify>,
+    }
+
+    impl Passes for Slow {
+        type Done = ();
+        type Error = String;
+        const NAME: &'static str = "slow";
+
+        async fn pass(&self) -> Result<(), String> {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            self.finished.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+
+        fn signal(&self) -> &Notify {
+            &self.signal
+        }
+
+        async fn wait(&self) -> Duration {
+            Duration::from_secs(3600)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stopped_worker_finishes_its_pass_then_returns() {
+        let worker = Slow::default();
+        let finished = worker.finished.clone();
+        let (stopper, signal) = StopWorkers::new();
+        let running = tokio::spawn(run_until(worker, signal));
+        // Asked to stop in the middle of its first pass.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stopper.stop();
+        tokio::time::timeout(Duration::from_secs(5), running)
+            .await
+            .expect("the worker returns")
+            .unwrap();
+        assert_eq!(finished.load(Ordering::SeqCst), 1, "the pass was finished");
+    }
+
+    #[tokio::test]
+    async fn a_waiting_worker_returns_at_once_when_stopped() {
+        let worker = Slow::default();
+        let (stopper, signal) = StopWorkers::new();
+        let running = tokio::spawn(run_until(worker, signal));
+        tokio::time::sleep(Duration::from_millis(500)).await; // past its pass, into its hour's wait
+        let asked = std::time::Instant::now();
+        stopper.stop();
+        tokio::time::timeout(Duration::from_secs(5), running)
+            .await
+            .expect("the worker returns")
+            .unwrap();
+        assert!(asked.elapsed() < Duration::from_secs(1));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use super::WebhookConfig;
 use super::events::EventType;
 use crate::clock::{self, Clock};
 use crate::metrics::{AttemptOutcome, ServiceMetrics};
-use crate::worker_loop::{self, Passes};
+use crate::worker_loop::{self, Passes, StopSignal};
 
 /// Deliveries claimed per pass.
 const BATCH: u64 = 32;
@@ -69,7 +69,12 @@ impl WebhookWorker {
     /// Runs until the task is dropped: sends what is due, then sleeps until the next delivery
     /// is due, a new one is queued, or the poll interval passes.
     pub async fn run(self) {
-        worker_loop::run_forever(self).await;
+        self.run_until(StopSignal::never()).await;
+    }
+
+    /// [`run`](Self::run) until `stop` comes, then after the pass in progress.
+    pub async fn run_until(self, stop: StopSignal) {
+        worker_loop::run_until(self, stop).await;
     }
 
     /// Sends every due delivery; returns how many attempts were made.
