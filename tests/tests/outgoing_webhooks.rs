@@ -464,3 +464,48 @@ mod public_targets_only {
         private_addresses_are_never_contacted,
     );
 }
+
+/// A receiver that hangs (until `WEBHOOK_TIMEOUT`, 20 s here) holds up only its own deliveries:
+/// the other endpoint's arrive as they are queued. Before, a pass sent a batch and waited for
+/// all of it, so every delivery queued behind a hanging one waited out the timeout.
+mod a_hanging_receiver {
+    use doztra_tests::alerting::register_endpoint;
+    use doztra_tests::webhook_receiver::WebhookReceiver;
+    use doztra_tests::{TestApp, db_tests_with};
+    use serde_json::json;
+
+    use super::ALL_EVENTS;
+
+    async fn a_hanging_receiver_holds_up_only_its_own_deliveries(app: TestApp) {
+        let hanging = WebhookReceiver::scripted(|_| None).await;
+        let healthy = WebhookReceiver::answering(204).await;
+        let admin = app.admin("admin@example.com").await;
+        register_endpoint(&app, &admin, &hanging.url("/slow"), &ALL_EVENTS).await;
+        register_endpoint(&app, &admin, &healthy.url("/fast"), &ALL_EVENTS).await;
+        let user = app.user("writer@example.com").await;
+        let changes = 12;
+        for plan in ["basic", "free"].iter().cycle().take(changes) {
+            let res = app
+                .patch(
+                    &format!("/api/admin/users/{}", user.user_id),
+                    Some(&admin.access),
+                    json!({"plan": plan}),
+                )
+                .await;
+            assert_eq!(res.status(), 200);
+        }
+        // Well inside the hanging receiver's 20 s: every change reached the healthy one.
+        let received = healthy.wait_for(changes).await;
+        assert_eq!(received.len(), changes);
+        let held = hanging.received().len();
+        assert!(
+            (1..=4).contains(&held),
+            "the hanging endpoint holds at most 4 attempts in flight: {held}"
+        );
+    }
+
+    db_tests_with!(
+        &[("WEBHOOK_TIMEOUT", "20s")];
+        a_hanging_receiver_holds_up_only_its_own_deliveries,
+    );
+}

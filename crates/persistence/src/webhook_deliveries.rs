@@ -72,14 +72,20 @@ fn of_enabled_endpoints() -> sea_orm::sea_query::SimpleExpr {
     )
 }
 
-/// Deliveries of enabled endpoints due for an attempt, oldest first.
+/// Deliveries of enabled endpoints due for an attempt, oldest first, leaving out the endpoints
+/// in `skipping` (those with as many attempts in flight as they may have).
 pub async fn due(
     conn: &impl ConnectionTrait,
     now: DateTime<Utc>,
     limit: u64,
+    skipping: &[Uuid],
 ) -> Result<Vec<DeliveryRow>, StoreError> {
     use webhook_delivery::Column as C;
-    Ok(webhook_delivery::Entity::find()
+    let mut query = webhook_delivery::Entity::find();
+    if !skipping.is_empty() {
+        query = query.filter(C::EndpointId.is_not_in(skipping.iter().copied()));
+    }
+    Ok(query
         .filter(C::Status.eq(PENDING))
         .filter(C::NextAttemptAt.lte(now))
         .filter(of_enabled_endpoints())

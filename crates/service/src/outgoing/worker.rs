@@ -15,6 +15,7 @@ use persistence::webhook_endpoints::{self as endpoints, EndpointRow};
 use persistence::{DatabaseConnection, StoreError};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
+use uuid::Uuid;
 use webhooks::{Attempt, SendError, WebhookSecret, WebhookSender};
 
 use super::WebhookConfig;
@@ -23,8 +24,11 @@ use crate::clock::{self, Clock};
 use crate::metrics::{AttemptOutcome, ServiceMetrics};
 use crate::worker_loop::{self, Passes, StopSignal};
 
-/// Deliveries claimed per pass.
-const BATCH: u64 = 32;
+/// Attempts in flight at once, across endpoints.
+const IN_FLIGHT: usize = 32;
+/// Attempts in flight at once to one endpoint: a receiver that hangs holds at most this many
+/// slots, and the others keep flowing.
+const IN_FLIGHT_PER_ENDPOINT: usize = 4;
 /// Time a claim holds on top of the attempt's own timeout (database writes around it).
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
@@ -77,14 +81,44 @@ impl WebhookWorker {
         worker_loop::run_until(self, stop).await;
     }
 
-    /// Sends every due delivery; returns how many attempts were made.
+    /// Sends every due delivery; returns how many attempts were made. Attempts run as a
+    /// pipeline: each one that ends frees its slot for the next due delivery, so a receiver
+    /// that hangs until `WEBHOOK_TIMEOUT` holds up only its own slots (at most
+    /// [`IN_FLIGHT_PER_ENDPOINT`]), never a whole batch of other endpoints' deliveries.
     pub async fn send_due(&self) -> Result<usize, StoreError> {
+        let mut flight = Flight::default();
         let mut attempts = 0;
         loop {
-            let now = self.now();
-            let due = deliveries::due(&self.db, now, BATCH).await?;
-            if due.is_empty() {
+            if let Err(e) = self.start_due(&mut flight).await {
+                // Let the attempts in flight finish and record their outcomes first.
+                while flight.land().await.is_some() {}
+                return Err(e);
+            }
+            if flight.tasks.is_empty() {
                 return Ok(attempts);
+            }
+            // The next attempt to end frees a slot; a delivery queued meanwhile (or coming due)
+            // may start in a free one at once.
+            tokio::select! {
+                landed = flight.land() => attempts += usize::from(landed.is_some()),
+                () = self.signal.notified() => {}
+                () = tokio::time::sleep(self.config.poll_interval) => {}
+            }
+        }
+    }
+
+    /// Claims and starts due deliveries while there is room, skipping endpoints at their cap.
+    async fn start_due(&self, flight: &mut Flight) -> Result<(), StoreError> {
+        loop {
+            let room = IN_FLIGHT.saturating_sub(flight.tasks.len());
+            if room == 0 {
+                return Ok(());
+            }
+            let now = self.now();
+            let limit = u64::try_from(room).unwrap_or(1);
+            let due = deliveries::due(&self.db, now, limit, &flight.full_endpoints()).await?;
+            if due.is_empty() {
+                return Ok(());
             }
             let targets: HashMap<_, _> = endpoints::list(&self.db)
                 .await?
@@ -92,8 +126,12 @@ impl WebhookWorker {
                 .map(|e| (e.id, e))
                 .collect();
             let lease_until = now + delta(self.config.timeout + LEASE_MARGIN);
-            let mut running = JoinSet::new();
+            let mut skipped = false;
             for row in due {
+                if flight.is_full(row.endpoint_id) {
+                    skipped = true;
+                    continue;
+                }
                 if !deliveries::claim(&self.db, &row, lease_until, now).await? {
                     continue; // another worker has it
                 }
@@ -101,20 +139,15 @@ impl WebhookWorker {
                     continue; // deleted meanwhile (its deliveries went with it)
                 };
                 let worker = self.clone();
-                running.spawn(async move { worker.attempt(row, endpoint).await });
+                flight.take_off(
+                    endpoint.id,
+                    async move { worker.attempt(row, endpoint).await },
+                );
             }
-            if running.is_empty() {
-                return Ok(attempts);
-            }
-            while let Some(done) = running.join_next().await {
-                attempts += 1;
-                match done {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = %e, "webhooks: an outcome was not recorded")
-                    }
-                    Err(e) => tracing::error!(error = %e, "webhooks: an attempt panicked"),
-                }
+            // Rows left for an endpoint at its cap took room in the query: ask again without
+            // that endpoint, so the others' deliveries are not kept waiting behind it.
+            if !skipped {
+                return Ok(());
             }
         }
     }
@@ -212,6 +245,58 @@ impl WebhookWorker {
             .retry_schedule
             .get(index)
             .map(|wait| now + delta(*wait))
+    }
+}
+
+/// The attempts in flight, and how many go to each endpoint.
+#[derive(Default)]
+struct Flight {
+    tasks: JoinSet<Result<(), StoreError>>,
+    endpoint_of: HashMap<tokio::task::Id, Uuid>,
+    per_endpoint: HashMap<Uuid, usize>,
+}
+
+impl Flight {
+    fn is_full(&self, endpoint: Uuid) -> bool {
+        self.per_endpoint.get(&endpoint).copied().unwrap_or(0) >= IN_FLIGHT_PER_ENDPOINT
+    }
+
+    fn full_endpoints(&self) -> Vec<Uuid> {
+        self.per_endpoint
+            .iter()
+            .filter(|(_, n)| **n >= IN_FLIGHT_PER_ENDPOINT)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    fn take_off(
+        &mut self,
+        endpoint: Uuid,
+        attempt: impl std::future::Future<Output = Result<(), StoreError>> + Send + 'static,
+    ) {
+        let task = self.tasks.spawn(attempt);
+        self.endpoint_of.insert(task.id(), endpoint);
+        *self.per_endpoint.entry(endpoint).or_default() += 1;
+    }
+
+    /// Waits for the next attempt to end and frees its slot; `None` when none is in flight.
+    async fn land(&mut self) -> Option<()> {
+        let done = self.tasks.join_next_with_id().await?;
+        let id = match &done {
+            Ok((id, _)) => *id,
+            Err(e) => e.id(),
+        };
+        if let Some(endpoint) = self.endpoint_of.remove(&id)
+            && let Some(count) = self.per_endpoint.get_mut(&endpoint)
+        {
+            *count = count.saturating_sub(1);
+        }
+        match done {
+            Ok((_, Ok(()))) => {}
+            Ok((_, Err(e))) => tracing::warn!(error = %e, "webhooks: an outcome was not recorded"),
+            Err(e) => tracing::error!(error = %e, "webhooks: an attempt panicked"),
+        }
+        Some(())
     }
 }
 
