@@ -60,10 +60,14 @@ fn read_track_batching(vars: &Vars) -> Result<TrackBatching, SettingsError> {
         })?
         .unwrap_or(defaults.window);
     let max = vars.number("TRACK_BATCH_MAX", defaults.max, 1)?;
-    Ok(TrackBatching {
-        window,
-        max: max.min(MAX_TRACK_BATCH),
-    })
+    if max > MAX_TRACK_BATCH {
+        // Refused, not clamped: a setting that is silently not what it says misleads.
+        return Err(SettingsError::new(
+            "TRACK_BATCH_MAX",
+            format!("must be at most {MAX_TRACK_BATCH}"),
+        ));
+    }
+    Ok(TrackBatching { window, max })
 }
 
 /// `MAX_TOKENS_PER_REQUEST`: 1 to 10,000,000 (no request field carries more).
@@ -146,8 +150,11 @@ mod tests {
             let s = read(&[("TRACK_BATCH_WINDOW", raw)]).unwrap();
             assert_eq!(s.track_batching.window, window, "{raw}");
         }
-        let s = read(&[("TRACK_BATCH_MAX", "5000")]).unwrap();
+        let s = read(&[("TRACK_BATCH_MAX", "1000")]).unwrap();
         assert_eq!(s.track_batching.max, MAX_TRACK_BATCH);
+        let err = read(&[("TRACK_BATCH_MAX", "5000")]).unwrap_err();
+        assert_eq!(err.variable, "TRACK_BATCH_MAX");
+        assert!(err.to_string().contains("at most 1000"), "{err}");
     }
 
     #[test]
