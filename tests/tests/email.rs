@@ -464,6 +464,12 @@ async fn only_a_refused_recipient_gives_a_message_up() {
             false,
         ),
         (
+            "MAIL",
+            "553 5.7.1 <who@example.com>: Sender address rejected: not owned by user",
+            false,
+        ),
+        ("RCPT", "550 Unable to relay", false),
+        (
             "RCPT",
             "550 5.1.1 <who@example.com>: Recipient address rejected",
             true,

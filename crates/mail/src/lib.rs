@@ -203,30 +203,69 @@ impl Mailer for SmtpMailer {
     }
 }
 
-/// What a failed SMTP send means for its message. Only a refusal of the recipient's mailbox
-/// (550 to 553) is final for that message; any other refusal, 5xx ones included (535 a wrong
-/// password, 530 authentication required, 554 a relay that refuses us), is about our setup or
-/// the server and passes once that is fixed, so the message is kept and retried. The server's
-/// reply text is left out: it often quotes the recipient's address, and the error is logged
-/// and stored with the message.
+/// What a failed SMTP send means for its message. Only a refusal of the recipient's address or
+/// mailbox is final for that message: a 5xx whose enhanced status (RFC 3463) is `5.1.x` (a bad
+/// address) or `5.2.x` (the mailbox). Any other refusal, 5xx included, is about our setup or
+/// the server (535 a wrong password, 530 a login it wants, `5.7.x` a sender or relay it refuses,
+/// whatever the basic code) and passes once that is fixed, so the message is kept and retried;
+/// so is a refusal without an enhanced status, which cannot tell. The server's reply text is
+/// left out: it often quotes the recipient's address, and the error is logged and stored with
+/// the message.
 fn smtp_failure(e: &lettre::transport::smtp::Error) -> MailError {
-    match e.status() {
-        Some(code) => {
-            let code = code.to_string();
-            if ["550", "551", "552", "553"].contains(&code.as_str()) {
-                MailError::Invalid(format!("the SMTP server refused the recipient ({code})"))
-            } else {
-                MailError::Delivery(format!("the SMTP server answered {code}"))
-            }
+    let Some(code) = e.status() else {
+        return MailError::Delivery(e.to_string());
+    };
+    let reply = e.to_string();
+    match enhanced_status(&reply) {
+        Some(status)
+            if e.is_permanent() && (status.starts_with("5.1.") || status.starts_with("5.2.")) =>
+        {
+            MailError::Invalid(format!(
+                "the SMTP server refused the recipient ({code} {status})"
+            ))
         }
-        None => MailError::Delivery(e.to_string()),
+        Some(status) => MailError::Delivery(format!("the SMTP server answered {code} {status}")),
+        None => MailError::Delivery(format!("the SMTP server answered {code}")),
     }
+}
+
+/// The first enhanced status code (`class.subject.detail`, e.g. `5.1.1`) in an SMTP reply.
+fn enhanced_status(reply: &str) -> Option<&str> {
+    reply
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ':' || c == ',')
+        .find(|token| {
+            let parts: Vec<&str> = token.split('.').collect();
+            matches!(parts.as_slice(), [class, subject, detail]
+                if ["2", "4", "5"].contains(class)
+                    && (1..=3).contains(&subject.len())
+                    && (1..=3).contains(&detail.len())
+                    && subject.chars().chain(detail.chars()).all(|c| c.is_ascii_digit()))
+        })
 }
 
 /// Parses `Name <address>` or a bare address.
 pub fn parse_mailbox(raw: &str) -> Result<Mailbox, MailError> {
     raw.parse()
         .map_err(|e| MailError::Invalid(format!("{raw}: {e}")))
+}
+
+#[cfg(test)]
+mod smtp_replies {
+    use super::enhanced_status;
+
+    #[test]
+    fn the_enhanced_status_is_found_in_a_reply() {
+        assert_eq!(
+            enhanced_status("permanent error (550): 5.1.1 <a@b.c>: Recipient address rejected"),
+            Some("5.1.1")
+        );
+        assert_eq!(
+            enhanced_status("553 5.7.1 <x@y.z>: Sender address rejected: not owned by user"),
+            Some("5.7.1")
+        );
+        assert_eq!(enhanced_status("550 Unable to relay for 10.0.0.1"), None);
+        assert_eq!(enhanced_status("535 Authentication failed"), None);
+    }
 }
 
 #[cfg(test)]

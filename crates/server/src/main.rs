@@ -114,7 +114,9 @@ async fn serve(settings: Settings) -> Result<(), String> {
     }
     if settings.webhooks.allow_private && settings.app_env != AppEnv::Production {
         tracing::warn!(
-            "outgoing webhooks may target private and loopback addresses and plain http              (APP_ENV is not production); set APP_ENV=production, or              WEBHOOK_ALLOW_PRIVATE_TARGETS=false, on a server others can reach"
+            "outgoing webhooks may target private and loopback addresses and plain http \
+             (APP_ENV is not production); set APP_ENV=production, or \
+             WEBHOOK_ALLOW_PRIVATE_TARGETS=false, on a server others can reach"
         );
     }
     if settings.email.flows.base_url == DEFAULT_APP_BASE_URL {

@@ -75,8 +75,17 @@ impl OutboxWorker {
 
     /// One pass over the due messages. Returns how many were sent.
     pub async fn send_due(&self) -> Result<usize, persistence::StoreError> {
+        self.send_due_until(&StopSignal::never()).await
+    }
+
+    /// [`send_due`](Self::send_due), claiming nothing more once `stop` is asked for: the
+    /// message being sent is finished and marked, the rest waits for the next start.
+    async fn send_due_until(&self, stop: &StopSignal) -> Result<usize, persistence::StoreError> {
         let mut sent = 0;
         loop {
+            if stop.is_requested() {
+                return Ok(sent);
+            }
             let now = self.now();
             let batch = store::due(&self.db, now, 20).await?;
             if batch.is_empty() {
@@ -84,6 +93,9 @@ impl OutboxWorker {
             }
             let mut claimed_any = false;
             for row in batch {
+                if stop.is_requested() {
+                    return Ok(sent);
+                }
                 // A crashed worker's claim expires after the lease and the message is retried.
                 if !store::claim(&self.db, &row, now + TimeDelta::minutes(5)).await? {
                     continue;
@@ -129,8 +141,8 @@ impl Passes for OutboxWorker {
     type Error = persistence::StoreError;
     const NAME: &'static str = "outbox";
 
-    async fn pass(&self) -> Result<usize, persistence::StoreError> {
-        self.send_due().await
+    async fn pass(&self, stop: &StopSignal) -> Result<usize, persistence::StoreError> {
+        self.send_due_until(stop).await
     }
 
     fn signal(&self) -> &Notify {

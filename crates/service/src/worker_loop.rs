@@ -60,8 +60,12 @@ pub(crate) trait Passes: Clone + Send + Sync + 'static {
     /// The name that starts the worker's log lines.
     const NAME: &'static str;
 
-    /// One pass over what is due.
-    fn pass(&self) -> impl Future<Output = Result<Self::Done, Self::Error>> + Send;
+    /// One pass over what is due; once `stop` is asked for, it starts nothing new and returns
+    /// when what it started has ended.
+    fn pass(
+        &self,
+        stop: &StopSignal,
+    ) -> impl Future<Output = Result<Self::Done, Self::Error>> + Send;
 
     /// Wakes the worker before its wait is over.
     fn signal(&self) -> &Notify;
@@ -76,7 +80,8 @@ pub(crate) async fn run_until<W: Passes>(worker: W, mut stop: StopSignal) {
     let mut failures_in_a_row = 0;
     while !stop.is_requested() {
         let pass = worker.clone();
-        let failed = match tokio::spawn(async move { pass.pass().await }).await {
+        let watching = stop.clone();
+        let failed = match tokio::spawn(async move { pass.pass(&watching).await }).await {
             Ok(Ok(_)) => false,
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "{}: a pass failed", W::NAME);
@@ -134,7 +139,7 @@ mod tests {
         type Error = String;
         const NAME: &'static str = "test";
 
-        async fn pass(&self) -> Result<(), String> {
+        async fn pass(&self, _: &StopSignal) -> Result<(), String> {
             self.passes.fetch_add(1, Ordering::SeqCst);
             // Its failure queues more work, as a failing webhook pass leaves deliveries due.
             self.signal.notify_one();
@@ -174,7 +179,7 @@ mod tests {
         type Error = String;
         const NAME: &'static str = "slow";
 
-        async fn pass(&self) -> Result<(), String> {
+        async fn pass(&self, _: &StopSignal) -> Result<(), String> {
             tokio::time::sleep(Duration::from_millis(300)).await;
             self.finished.fetch_add(1, Ordering::SeqCst);
             Ok(())

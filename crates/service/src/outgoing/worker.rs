@@ -86,10 +86,21 @@ impl WebhookWorker {
     /// that hangs until `WEBHOOK_TIMEOUT` holds up only its own slots (at most
     /// [`IN_FLIGHT_PER_ENDPOINT`]), never a whole batch of other endpoints' deliveries.
     pub async fn send_due(&self) -> Result<usize, StoreError> {
+        self.send_due_until(&StopSignal::never()).await
+    }
+
+    /// [`send_due`](Self::send_due), starting nothing more once `stop` is asked for: the
+    /// attempts in flight end and are recorded, the rest waits for the next start.
+    async fn send_due_until(&self, stop: &StopSignal) -> Result<usize, StoreError> {
         let mut flight = Flight::default();
         let mut attempts = 0;
         loop {
-            if let Err(e) = self.start_due(&mut flight).await {
+            let started = if stop.is_requested() {
+                Ok(())
+            } else {
+                self.start_due(&mut flight).await
+            };
+            if let Err(e) = started {
                 // Let the attempts in flight finish and record their outcomes first.
                 while flight.land().await.is_some() {}
                 return Err(e);
@@ -128,6 +139,11 @@ impl WebhookWorker {
             let lease_until = now + delta(self.config.timeout + LEASE_MARGIN);
             let mut skipped = false;
             for row in due {
+                if flight.carries(row.id) {
+                    // Still in flight here, its claim outlived by a slow outcome write: one
+                    // attempt at a time.
+                    continue;
+                }
                 if flight.is_full(row.endpoint_id) {
                     skipped = true;
                     continue;
@@ -139,10 +155,10 @@ impl WebhookWorker {
                     continue; // deleted meanwhile (its deliveries went with it)
                 };
                 let worker = self.clone();
-                flight.take_off(
-                    endpoint.id,
-                    async move { worker.attempt(row, endpoint).await },
-                );
+                let delivery = row.id;
+                flight.take_off(endpoint.id, delivery, async move {
+                    worker.attempt(row, endpoint).await
+                });
             }
             // Rows left for an endpoint at its cap took room in the query: ask again without
             // that endpoint, so the others' deliveries are not kept waiting behind it.
@@ -252,7 +268,8 @@ impl WebhookWorker {
 #[derive(Default)]
 struct Flight {
     tasks: JoinSet<Result<(), StoreError>>,
-    endpoint_of: HashMap<tokio::task::Id, Uuid>,
+    /// The endpoint and the delivery of each task.
+    carried: HashMap<tokio::task::Id, (Uuid, Uuid)>,
     per_endpoint: HashMap<Uuid, usize>,
 }
 
@@ -269,13 +286,18 @@ impl Flight {
             .collect()
     }
 
+    fn carries(&self, delivery: Uuid) -> bool {
+        self.carried.values().any(|(_, d)| *d == delivery)
+    }
+
     fn take_off(
         &mut self,
         endpoint: Uuid,
+        delivery: Uuid,
         attempt: impl std::future::Future<Output = Result<(), StoreError>> + Send + 'static,
     ) {
         let task = self.tasks.spawn(attempt);
-        self.endpoint_of.insert(task.id(), endpoint);
+        self.carried.insert(task.id(), (endpoint, delivery));
         *self.per_endpoint.entry(endpoint).or_default() += 1;
     }
 
@@ -286,7 +308,7 @@ impl Flight {
             Ok((id, _)) => *id,
             Err(e) => e.id(),
         };
-        if let Some(endpoint) = self.endpoint_of.remove(&id)
+        if let Some((endpoint, _)) = self.carried.remove(&id)
             && let Some(count) = self.per_endpoint.get_mut(&endpoint)
         {
             *count = count.saturating_sub(1);
@@ -305,8 +327,8 @@ impl Passes for WebhookWorker {
     type Error = StoreError;
     const NAME: &'static str = "webhooks";
 
-    async fn pass(&self) -> Result<usize, StoreError> {
-        self.send_due().await
+    async fn pass(&self, stop: &StopSignal) -> Result<usize, StoreError> {
+        self.send_due_until(stop).await
     }
 
     fn signal(&self) -> &Notify {
