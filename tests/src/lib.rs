@@ -539,6 +539,16 @@ pub fn link_token(message: &str) -> String {
         .collect()
 }
 
+/// The names of the fields a 422 body lists, in its order.
+pub fn error_fields(body: &Value) -> Vec<&str> {
+    body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a 422 lists its fields: {body}"))
+        .iter()
+        .map(|e| e["field"].as_str().unwrap_or_default())
+        .collect()
+}
+
 /// Asserts the status and the standard error envelope; returns the body.
 pub async fn expect_error(res: Response, status: u16, code: &str) -> Value {
     assert_eq!(res.status().as_u16(), status, "status for expected {code}");

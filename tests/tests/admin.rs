@@ -383,12 +383,7 @@ async fn bad_listing_parameters_are_unprocessable(app: TestApp) {
         )
         .await;
     let b = expect_error(res, 422, "validation_error").await;
-    let fields: Vec<&str> = b["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = doztra_tests::error_fields(&b);
     assert_eq!(fields, ["page", "limit", "is_active"], "{b}");
     // A parameter given twice is the query's fault, not one parameter's.
     let res = app
@@ -413,12 +408,7 @@ async fn a_listing_with_a_bad_role_sort_and_order_answers_one_422_naming_all_thr
         )
         .await;
     let b = expect_error(res, 422, "validation_error").await;
-    let mut fields: Vec<&str> = b["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let mut fields = doztra_tests::error_fields(&b);
     fields.sort_unstable();
     assert_eq!(fields, ["order", "role", "sort"], "{b}");
     assert_eq!(b["detail"], "The request has 3 invalid fields.", "{b}");
@@ -427,12 +417,7 @@ async fn a_listing_with_a_bad_role_sort_and_order_answers_one_422_naming_all_thr
         .get("/api/admin/users?page=0&limit=101", Some(&admin.access))
         .await;
     let b = expect_error(res, 422, "validation_error").await;
-    let fields: Vec<&str> = b["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = doztra_tests::error_fields(&b);
     assert_eq!(fields, ["page", "limit"], "{b}");
 }
 
@@ -682,12 +667,7 @@ async fn creating_a_user_with_a_weak_password_is_refused(app: TestApp) {
         )
         .await;
     let b = expect_error(res, 422, "validation_error").await;
-    let mut fields: Vec<&str> = b["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let mut fields = doztra_tests::error_fields(&b);
     fields.sort_unstable();
     assert_eq!(fields, ["email", "name", "plan", "role"], "{b}");
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);

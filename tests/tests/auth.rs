@@ -69,26 +69,11 @@ async fn invalid_registration_reports_every_bad_field_and_writes_nothing(app: Te
         )
         .await;
     let body = expect_error(res, 422, "validation_error").await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = doztra_tests::error_fields(&body);
     assert_eq!(fields, ["name", "email", "password"]);
     let res = app.post("/api/auth/register", None, json!({})).await;
     expect_error(res, 422, "validation_error").await;
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
-}
-
-/// The names of the fields a 422 body lists, in its order.
-fn error_fields(body: &Value) -> Vec<&str> {
-    body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect()
 }
 
 async fn one_answer_names_every_bad_field_of_a_registration_billing_ones_included(app: TestApp) {
@@ -104,7 +89,7 @@ async fn one_answer_names_every_bad_field_of_a_registration_billing_ones_include
         .await;
     let body = expect_error(res, 422, "validation_error").await;
     assert_eq!(
-        error_fields(&body),
+        doztra_tests::error_fields(&body),
         [
             "name",
             "email",
@@ -708,7 +693,7 @@ async fn profile_changes_check_email_and_reset_verification(app: TestApp) {
         )
         .await;
     let body = expect_error(res, 422, "validation_error").await;
-    assert_eq!(error_fields(&body), ["name", "email"]);
+    assert_eq!(doztra_tests::error_fields(&body), ["name", "email"]);
     let res = app
         .put(
             "/api/users/me",

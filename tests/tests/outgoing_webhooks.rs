@@ -92,12 +92,7 @@ async fn admins_register_list_read_and_delete_endpoints(app: TestApp) {
         )
         .await;
     let body = expect_error(res, 422, "validation_error").await;
-    let mut fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let mut fields = doztra_tests::error_fields(&body);
     fields.sort_unstable();
     assert_eq!(fields, ["description", "event_types", "url"]);
     for bad in [

@@ -103,12 +103,7 @@ async fn one_answer_names_every_bad_field_of_a_preferences_update(app: TestApp) 
         )
         .await;
     let body = expect_error(res, 422, "validation_error").await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = doztra_tests::error_fields(&body);
     assert_eq!(fields, ["theme", "model"]);
     let prefs: Value = app
         .get("/api/preferences/me", Some(&me.access))

@@ -132,12 +132,7 @@ async fn one_answer_names_every_bad_field_of_a_subscription_change(app: TestApp)
         )
         .await;
     let body = expect_error(res, 422, "validation_error").await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = doztra_tests::error_fields(&body);
     assert_eq!(fields, ["plan", "billing_period", "payment_method_id"]);
 }
 

@@ -104,12 +104,7 @@ async fn key_creation_refuses_bad_input_with_every_field_at_once(app: TestApp) {
         "validation_error",
     )
     .await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = doztra_tests::error_fields(&body);
     assert_eq!(fields, ["name", "scopes"], "{body}");
     for payload in [
         json!({"name": "k", "scopes": []}),

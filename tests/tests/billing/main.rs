@@ -239,12 +239,7 @@ async fn without_billing_paid_plans_are_unavailable() {
                 )
                 .await;
             let error = expect_error(res, 422, "validation_error").await;
-            let named: Vec<&str> = error["errors"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| e["field"].as_str().unwrap())
-                .collect();
+            let named = doztra_tests::error_fields(&error);
             assert_eq!(named, fields, "{body}");
         }
         let event = fixtures::event("evt_z", "product.created", now(), json!({}));

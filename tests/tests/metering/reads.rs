@@ -393,12 +393,7 @@ async fn history_pages_newest_first_and_filters(app: TestApp) {
         .get(&format!("{HISTORY}?page=0&limit=0"), Some(&me.access))
         .await;
     let b = expect_error(res, 422, "validation_error").await;
-    let fields: Vec<&str> = b["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = doztra_tests::error_fields(&b);
     assert_eq!(fields, ["page", "limit"], "{b}");
     // Every invalid parameter at once: one 422 naming each.
     let res = app
@@ -411,12 +406,7 @@ async fn history_pages_newest_first_and_filters(app: TestApp) {
         )
         .await;
     let b = expect_error(res, 422, "validation_error").await;
-    let fields: Vec<&str> = b["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = doztra_tests::error_fields(&b);
     assert_eq!(
         fields,
         [
