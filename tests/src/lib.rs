@@ -499,6 +499,20 @@ impl TestApp {
         );
     }
 
+    /// [`count`](Self::count) of `sql` once it reaches `expected`, or what it was after 10 s
+    /// (for state a background worker writes).
+    pub async fn count_reaching(&self, sql: &str, expected: i64) -> i64 {
+        let mut found = 0;
+        for _ in 0..200 {
+            found = self.count(sql).await;
+            if found == expected {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        found
+    }
+
     /// One number from a SQL query (for assertions on stored state).
     pub async fn count(&self, sql: &str) -> i64 {
         let backend = self.db().get_database_backend();

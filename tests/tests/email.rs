@@ -433,16 +433,12 @@ async fn the_smtp_path_really_delivers() {
         "SMTP replaces the file outbox"
     );
     // The sink has the message before the server hears its 250 and marks the row: wait for it.
-    let mut sent = 0;
-    for _ in 0..100 {
-        sent = app
-            .count("SELECT COUNT(*) FROM email_outbox WHERE sent_at IS NOT NULL AND body = ''")
-            .await;
-        if sent == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let sent = app
+        .count_reaching(
+            "SELECT COUNT(*) FROM email_outbox WHERE sent_at IS NOT NULL AND body = ''",
+            1,
+        )
+        .await;
     assert_eq!(sent, 1, "a sent message keeps no copy of its link");
 }
 
@@ -488,16 +484,12 @@ async fn only_a_refused_recipient_gives_a_message_up() {
         .await
         .unwrap();
         app.user("who@example.com").await;
-        let mut attempted = 0;
-        for _ in 0..200 {
-            attempted = app
-                .count("SELECT COUNT(*) FROM email_outbox WHERE last_error IS NOT NULL")
-                .await;
-            if attempted == 1 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        let attempted = app
+            .count_reaching(
+                "SELECT COUNT(*) FROM email_outbox WHERE last_error IS NOT NULL",
+                1,
+            )
+            .await;
         assert_eq!(attempted, 1, "{reply}: the send was tried");
         let failed = app
             .count("SELECT COUNT(*) FROM email_outbox WHERE failed_at IS NOT NULL")
@@ -535,16 +527,9 @@ async fn a_failing_mail_server_never_loses_the_account_change() {
     .await
     .unwrap();
     app.user("down@example.com").await; // 201: the account is there whatever the mail server does
-    let mut scheduled = 0;
-    for _ in 0..100 {
-        scheduled = app
-            .count("SELECT COUNT(*) FROM email_outbox WHERE attempts >= 1 AND sent_at IS NULL AND failed_at IS NULL AND last_error IS NOT NULL")
-            .await;
-        if scheduled == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let scheduled = app
+        .count_reaching("SELECT COUNT(*) FROM email_outbox WHERE attempts >= 1 AND sent_at IS NULL AND failed_at IS NULL AND last_error IS NOT NULL", 1)
+        .await;
     assert_eq!(scheduled, 1, "the failed message waits for a retry");
     app.login("down@example.com", PASSWORD).await;
 }
